@@ -1,0 +1,54 @@
+import { App, Tags } from 'aws-cdk-lib';
+import { EnvironmentConfig, EnvironmentName, loadConfig, parseEnvironmentName, preflightProblems } from './config';
+import { TapStack } from './tap-stack';
+
+/** The stack name of an environment: the environment goes into the name and tags, never into construct ids. */
+export function stackNameOf(env: EnvironmentName): string {
+  return `TapStack-${env}`;
+}
+
+/** The tags of every resource; the values come from config. */
+export function tagsOf(config: EnvironmentConfig): Record<string, string> {
+  return {
+    Project: config.tags.project,
+    Environment: config.envName,
+    Owner: config.tags.owner,
+    CostCenter: config.tags.costCenter,
+    DataClassification: config.tags.dataClassification,
+    Compliance: config.tags.compliance,
+    ManagedBy: 'aws-cdk',
+  };
+}
+
+export interface BuildAppOptions {
+  /** The account the CLI resolved from credentials (CDK_DEFAULT_ACCOUNT); present only when it could reach AWS. */
+  readonly deployAccount?: string;
+  /** Directory of the config files. @default - config/ at the repository root */
+  readonly configDir?: string;
+}
+
+/**
+ * Builds the app for the environment chosen with `-c env=` (default dev). Config is validated before any construct.
+ * With credentials present (a deploy, or a synth that could deploy) the preflight refuses example values unless
+ * `-c allowExampleConfig=true` says this is only a look.
+ */
+export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
+  const env = parseEnvironmentName(app.node.tryGetContext('env') ?? 'dev');
+  const config = loadConfig(env, options.configDir);
+  if (options.deployAccount && app.node.tryGetContext('allowExampleConfig') !== 'true') {
+    const problems = preflightProblems(config, options.deployAccount);
+    if (problems.length > 0) {
+      throw new Error(`Preflight refused ${env}:\n${problems.map((p) => `  - ${p}`).join('\n')}\n(synth only? add -c allowExampleConfig=true)`);
+    }
+  }
+  const stack = new TapStack(app, stackNameOf(env), {
+    config,
+    env: { account: options.deployAccount, region: config.region },
+    description: `Payment service delivery platform (${env}): network, audit trail, blue/green runtime, pipeline`,
+    terminationProtection: env === 'prod',
+    // Stack tags reach resources CDK cannot tag (CloudFormation propagates them); Tags.of covers the template itself.
+    tags: tagsOf(config),
+  });
+  for (const [key, value] of Object.entries(tagsOf(config))) Tags.of(stack).add(key, value);
+  return stack;
+}

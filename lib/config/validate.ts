@@ -1,0 +1,169 @@
+import { z } from 'zod';
+import { cidrsOverlap, EnvironmentConfig, environmentConfigSchema, EnvironmentName, FARGATE_SIZES, parseCidr } from './schema';
+
+/** The app's keep-alive (app/src/contract.ts): the ALB idle timeout must stay below it (AWS-TRAPS 6). */
+export const APP_KEEP_ALIVE_SECONDS = 65;
+
+/** Raised for any invalid configuration; `problems` holds one line per bad value. */
+export class ConfigError extends Error {
+  constructor(
+    public readonly source: string,
+    public readonly problems: readonly string[],
+  ) {
+    super(`Invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return '(missing)';
+  return JSON.stringify(value);
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let current: unknown = input;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+function formatIssue(input: unknown, issue: z.core.$ZodIssue): string {
+  const field = issue.path.map(String).join('.') || '(root)';
+  if (issue.code === 'unrecognized_keys') {
+    return `${field === '(root)' ? '' : `${field}: `}unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  }
+  return `${field}: ${issue.message}, got: ${show(valueAt(input, issue.path))}`;
+}
+
+/** Rules that involve more than one field, or depend on the environment. Returns one line per violation. */
+function crossFieldProblems(c: EnvironmentConfig): string[] {
+  const p: string[] = [];
+  const isProd = c.envName === 'prod';
+  const s = c.service;
+  const d = c.deployment;
+
+  if (c.envName !== 'dev' && !c.tls.certificateArn && !c.tls.domainName) {
+    p.push(`tls: ${c.envName} needs HTTPS: set tls.certificateArn or tls.domainName (with hostedZoneId and hostedZoneName), got neither`);
+  }
+  if (c.tls.certificateArn && c.tls.domainName) {
+    p.push(`tls: set either certificateArn or domainName, not both, got: ${show(c.tls.certificateArn)} and ${show(c.tls.domainName)}`);
+  }
+  if (c.tls.domainName && (!c.tls.hostedZoneId || !c.tls.hostedZoneName)) {
+    p.push(
+      `tls.hostedZoneId/hostedZoneName: required with domainName ${show(c.tls.domainName)} to DNS-validate the certificate, got: ${show(c.tls.hostedZoneId)} / ${show(c.tls.hostedZoneName)}`,
+    );
+  }
+  if (c.tls.domainName && c.tls.hostedZoneName && !`.${c.tls.domainName}`.endsWith(`.${c.tls.hostedZoneName.replace(/\.$/, '')}`)) {
+    p.push(`tls.domainName: must be inside hosted zone ${show(c.tls.hostedZoneName)}, got: ${show(c.tls.domainName)}`);
+  }
+
+  const azs = c.network.availabilityZones.length;
+  if (isProd && azs < 2)
+    p.push(`network.availabilityZones: prod needs at least 2 availability zones, got: ${azs} (${show(c.network.availabilityZones)})`);
+  if (c.network.natGateways > azs) p.push(`network.natGateways: must be <= the number of availability zones (${azs}), got: ${c.network.natGateways}`);
+  if (isProd && c.network.natGateways < azs)
+    p.push(`network.natGateways: prod needs one NAT gateway per availability zone (${azs}), got: ${c.network.natGateways}`);
+
+  const memories = FARGATE_SIZES[s.cpu];
+  if (!memories) p.push(`service.cpu: must be one of ${Object.keys(FARGATE_SIZES).join(', ')}, got: ${s.cpu}`);
+  else if (!memories.includes(s.memoryMiB)) p.push(`service.memoryMiB: with cpu ${s.cpu} must be one of ${memories.join(', ')}, got: ${s.memoryMiB}`);
+
+  if (isProd && s.desiredCount < 2) p.push(`service.desiredCount: must be >= 2 in prod, got: ${s.desiredCount}`);
+  if (isProd && s.minCapacity < 2) p.push(`service.minCapacity: must be >= 2 in prod, got: ${s.minCapacity}`);
+  if (s.minCapacity > s.maxCapacity) p.push(`service.minCapacity: must be <= maxCapacity (${s.maxCapacity}), got: ${s.minCapacity}`);
+  if (s.desiredCount > s.maxCapacity) p.push(`service.desiredCount: must be <= maxCapacity (${s.maxCapacity}), got: ${s.desiredCount}`);
+  if (s.desiredCount < s.minCapacity) p.push(`service.desiredCount: must be >= minCapacity (${s.minCapacity}), got: ${s.desiredCount}`);
+  if (s.stopTimeoutSeconds <= s.drainDeadlineSeconds) {
+    p.push(
+      `service.stopTimeoutSeconds: must be above drainDeadlineSeconds (${s.drainDeadlineSeconds}) so SIGKILL never cuts a drain, got: ${s.stopTimeoutSeconds}`,
+    );
+  }
+  if (s.deregistrationDelaySeconds < s.drainDeadlineSeconds) {
+    p.push(
+      `service.deregistrationDelaySeconds: must be >= drainDeadlineSeconds (${s.drainDeadlineSeconds}) to cover the longest in-flight request, got: ${s.deregistrationDelaySeconds}`,
+    );
+  }
+  if (c.loadBalancer.idleTimeoutSeconds >= APP_KEEP_ALIVE_SECONDS) {
+    p.push(
+      `loadBalancer.idleTimeoutSeconds: must be below the app's keep-alive (${APP_KEEP_ALIVE_SECONDS} s) or the ALB sees 502s, got: ${c.loadBalancer.idleTimeoutSeconds}`,
+    );
+  }
+  if (isProd && !c.loadBalancer.deletionProtection) p.push('loadBalancer.deletionProtection: must be true in prod, got: false');
+
+  const alarmWindow = d.alarmPeriodSeconds * d.alarmEvaluationPeriods;
+  const bake = d.bakeTimeMinutes * 60;
+  if (alarmWindow > bake) {
+    p.push(
+      `deployment.bakeTimeMinutes: must be at least the alarm window (${alarmWindow} s = alarmPeriodSeconds x alarmEvaluationPeriods) so an alarm can fire before the old revision is gone, got: ${d.bakeTimeMinutes} min`,
+    );
+  }
+  if (d.strategy === 'BLUE_GREEN' && (d.stepPercent !== undefined || d.stepBakeTimeMinutes !== undefined)) {
+    p.push(
+      `deployment.stepPercent/stepBakeTimeMinutes: only for CANARY or LINEAR, got strategy ${show(d.strategy)} with ${show(d.stepPercent)} / ${show(d.stepBakeTimeMinutes)}`,
+    );
+  }
+  if (d.strategy !== 'BLUE_GREEN' && (d.stepPercent === undefined || d.stepBakeTimeMinutes === undefined)) {
+    p.push(`deployment.stepPercent/stepBakeTimeMinutes: required for ${d.strategy}, got: ${show(d.stepPercent)} / ${show(d.stepBakeTimeMinutes)}`);
+  }
+  if (d.strategy === 'LINEAR' && d.stepPercent !== undefined && d.stepPercent < 3)
+    p.push(`deployment.stepPercent: LINEAR needs 3-100, got: ${d.stepPercent}`);
+  if (d.stepBakeTimeMinutes !== undefined && alarmWindow > d.stepBakeTimeMinutes * 60) {
+    p.push(`deployment.stepBakeTimeMinutes: must be at least the alarm window (${alarmWindow} s), got: ${d.stepBakeTimeMinutes} min`);
+  }
+  if ([80, 443].includes(d.testListenerPort))
+    p.push(`deployment.testListenerPort: must differ from the production ports 80 and 443, got: ${d.testListenerPort}`);
+  if (d.testListenerPort === s.containerPort)
+    p.push(`deployment.testListenerPort: must differ from service.containerPort, got: ${d.testListenerPort}`);
+  d.testListenerAllowedCidrs.forEach((cidr, i) => {
+    if ((parseCidr(cidr)?.prefix ?? 0) < 16) {
+      p.push(
+        `deployment.testListenerAllowedCidrs.${i}: the test listener must not be reachable from the internet, use a /16 or narrower, got: ${show(cidr)}`,
+      );
+    }
+  });
+
+  if (isProd && c.alarms.emails.length === 0) p.push('alarms.emails: prod needs at least one alarm recipient, got: []');
+  for (const what of ['logs', 'artifacts', 'keys'] as const) {
+    if (isProd && c.removal[what] !== 'retain')
+      p.push(`removal.${what}: prod must retain ${what} on stack deletion (PCI DSS 10.7), got: ${show(c.removal[what])}`);
+  }
+  if (isProd && !c.pipeline.approvalRequired) p.push('pipeline.approvalRequired: prod deploys need a manual approval, got: false');
+  return p;
+}
+
+/**
+ * Validates one environment's raw configuration.
+ * @param raw the parsed JSON
+ * @param expected the environment the file is for (its envName must match)
+ * @param source where the value came from, for the error message
+ * @throws ConfigError naming every bad field and its value
+ */
+export function validateEnvironmentConfig(raw: unknown, expected: EnvironmentName, source: string): EnvironmentConfig {
+  const parsed = environmentConfigSchema.safeParse(raw);
+  if (!parsed.success)
+    throw new ConfigError(
+      source,
+      parsed.error.issues.map((i) => formatIssue(raw, i)),
+    );
+  const problems = crossFieldProblems(parsed.data);
+  if (parsed.data.envName !== expected) problems.unshift(`envName: must be ${show(expected)} in this file, got: ${show(parsed.data.envName)}`);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return parsed.data;
+}
+
+/** Rules across environments: VPC CIDRs must not overlap, so the networks can be peered or joined to a transit gateway. */
+export function validateAcrossEnvironments(configs: readonly EnvironmentConfig[]): void {
+  const problems: string[] = [];
+  configs.forEach((a, i) =>
+    configs.slice(i + 1).forEach((b) => {
+      if (cidrsOverlap(a.network.cidr, b.network.cidr)) {
+        problems.push(
+          `network.cidr: ${a.envName} (${a.network.cidr}) overlaps ${b.envName} (${b.network.cidr}); each environment needs its own range`,
+        );
+      }
+    }),
+  );
+  if (problems.length > 0) throw new ConfigError('config/*.json', problems);
+}

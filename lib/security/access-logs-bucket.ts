@@ -1,0 +1,27 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { SecureBucket } from '../shared/secure-bucket';
+
+export interface AccessLogsBucketProps {
+  /** How long access logs are kept (>= 365 days). */
+  readonly retentionDays: number;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * The sink for S3 server access logs and ALB access logs. SSE-S3, not KMS: ALB access logs cannot be delivered to a
+ * KMS-encrypted bucket and S3 server access logging does not support SSE-KMS targets (AWS-TRAPS 14).
+ */
+export class AccessLogsBucket extends Construct {
+  public readonly bucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: AccessLogsBucketProps) {
+    super(scope, id);
+    this.bucket = new SecureBucket(this, 'Bucket', {
+      noncurrentVersionExpiration: Duration.days(30),
+      removalPolicy: props.removalPolicy,
+    });
+    this.bucket.addLifecycleRule({ id: 'expire-access-logs', expiration: Duration.days(props.retentionDays) });
+  }
+}

@@ -1,0 +1,65 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+export interface KeysProps {
+  /** What happens to the keys when the stack is deleted (scheduled deletion after 30 days when destroyed). */
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * One customer-managed key per purpose, each rotating yearly, so a key policy names only the services of that purpose:
+ * - data: secrets, container images, the alarm topic;
+ * - logs: every CloudWatch log group and the CloudTrail trail;
+ * - artifacts: the pipeline's artifact bucket and build outputs.
+ */
+export class Keys extends Construct {
+  public readonly data: kms.Key;
+  public readonly logs: kms.Key;
+  public readonly artifacts: kms.Key;
+
+  constructor(scope: Construct, id: string, props: KeysProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const common = { enableKeyRotation: true, pendingWindow: Duration.days(30), removalPolicy: props.removalPolicy };
+
+    this.data = new kms.Key(this, 'DataKey', { ...common, description: `${stack.stackName}: secrets, images and notifications` });
+    this.logs = new kms.Key(this, 'LogsKey', { ...common, description: `${stack.stackName}: CloudWatch Logs and CloudTrail` });
+    this.artifacts = new kms.Key(this, 'ArtifactsKey', { ...common, description: `${stack.stackName}: pipeline artifacts` });
+
+    // CloudWatch Logs encrypts with the key only for log groups of this account and region.
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+    this.logs.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchLogsOfThisAccount',
+        principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:*` } },
+      }),
+    );
+    // CloudTrail encrypts log files for trails of this account only.
+    // https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html
+    this.logs.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudTrailOfThisAccount',
+        principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+        actions: ['kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${stack.partition}:cloudtrail:*:${stack.account}:trail/*` },
+        },
+      }),
+    );
+    this.logs.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudTrailDescribeKey',
+        principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+        actions: ['kms:DescribeKey'],
+        resources: ['*'],
+      }),
+    );
+  }
+}

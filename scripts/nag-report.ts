@@ -1,0 +1,25 @@
+// Prints every unacknowledged cdk-nag finding per pack per environment, and the acknowledgements; exits 1 on any finding.
+import { App } from 'aws-cdk-lib';
+import * as fs from 'fs';
+import * as path from 'path';
+import { buildApp } from '../lib/app';
+import { compliancePacks, listAcknowledgements } from '../lib/compliance/packs';
+import { ENVIRONMENT_NAMES } from '../lib/config';
+
+const context = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf8')).context as Record<string, unknown>;
+let total = 0;
+for (const env of ENVIRONMENT_NAMES) {
+  const app = new App({ context: { ...context, env }, outdir: fs.mkdtempSync('/tmp/nag-') });
+  const stack = buildApp(app);
+  for (const pack of compliancePacks()) {
+    const report = pack.validateScope(stack);
+    const findings = report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.constructPath}`));
+    total += findings.length;
+    console.log(`cdk-nag ${env} ${pack.readPackName}: ${findings.length} unacknowledged finding(s)`);
+    if (process.argv.includes('-v')) findings.forEach((f) => console.log(`    ${f}`));
+  }
+  const acks = listAcknowledgements(stack).filter((a) => !a.id.startsWith('CloudFormation-Validate::'));
+  console.log(`cdk-nag ${env}: ${acks.length} acknowledgement(s), each on the construct concerned with its reason`);
+  if (process.argv.includes('--acks')) acks.forEach((a) => console.log(`  ack ${a.path} ${a.id.replace(/^Annotation::/, '')}: ${a.reason}`));
+}
+process.exit(total > 0 ? 1 : 0);

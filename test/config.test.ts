@@ -1,0 +1,224 @@
+import * as fs from 'fs';
+import {
+  ConfigError,
+  EnvironmentConfig,
+  loadAllConfigs,
+  parseEnvironmentName,
+  validateAcrossEnvironments,
+  validateEnvironmentConfig,
+} from '../lib/config';
+import { findExampleValues, preflightProblems } from '../lib/config/preflight';
+import { shippedConfigs, writeConfigDir } from './helpers';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
+
+/** GIVEN the shipped config of `env`, WHEN `change` is applied, THEN validation runs on the result. */
+function validateChanged(env: 'dev' | 'staging' | 'prod', change: (c: Mutable<EnvironmentConfig>) => void): EnvironmentConfig {
+  const config = structuredClone(shippedConfigs()[env]) as Mutable<EnvironmentConfig>;
+  change(config);
+  return validateEnvironmentConfig(config, env, `config/${env}.json`);
+}
+
+describe('the shipped configuration', () => {
+  test('every environment validates', () => {
+    const all = loadAllConfigs();
+    expect(Object.keys(all)).toEqual(['dev', 'staging', 'prod']);
+  });
+  test('it is clearly example data, so the preflight refuses it', () => {
+    for (const c of Object.values(shippedConfigs())) expect(findExampleValues(c)).toContain(`account (${c.account})`);
+  });
+});
+
+describe('environment names', () => {
+  test.each(['dev', 'staging', 'prod'])('%s is accepted', (name) => expect(parseEnvironmentName(name)).toBe(name));
+  test.each(['production', '', 'PROD ', 'Prod', undefined, 3])('%p is rejected with the list of allowed names', (name) => {
+    expect(() => parseEnvironmentName(name)).toThrow(ConfigError);
+    expect(() => parseEnvironmentName(name)).toThrow(`unknown environment ${JSON.stringify(name)}, allowed: dev, staging, prod`);
+  });
+});
+
+describe('rejected values name the field and the bad value', () => {
+  test('staging without TLS', () => {
+    expect(() => validateChanged('staging', (c) => (c.tls = {}))).toThrow(
+      /tls: staging needs HTTPS: set tls.certificateArn or tls.domainName.*got neither/,
+    );
+  });
+  test('prod without TLS', () => {
+    expect(() => validateChanged('prod', (c) => (c.tls = {}))).toThrow(/tls: prod needs HTTPS/);
+  });
+  test('a malformed certificate ARN', () => {
+    expect(() => validateChanged('staging', (c) => (c.tls.certificateArn = 'arn:aws:acm:us-east-1:222222222222:cert/abc'))).toThrow(
+      /tls.certificateArn: must be an ACM certificate ARN.*got: "arn:aws:acm:us-east-1:222222222222:cert\/abc"/,
+    );
+  });
+  test('a certificate in another region', () => {
+    const arn = 'arn:aws:acm:eu-west-1:222222222222:certificate/12345678-1234-1234-1234-123456789012';
+    expect(() => validateChanged('staging', (c) => (c.tls.certificateArn = arn))).toThrow(
+      new RegExp(`tls.certificateArn: must be in us-east-1.*got: "${arn}"`),
+    );
+  });
+  test('no Node versions', () => {
+    expect(() => validateChanged('dev', (c) => (c.pipeline.nodeVersions = []))).toThrow(
+      /pipeline.nodeVersions: must list at least one Node.js version, got: \[\]/,
+    );
+  });
+  test('a duplicated Node version', () => {
+    expect(() => validateChanged('dev', (c) => (c.pipeline.nodeVersions = ['18.20.8', '18.20.8']))).toThrow(
+      /pipeline.nodeVersions.1: duplicated Node.js version, got: "18.20.8"/,
+    );
+  });
+  test('an unknown Node version', () => {
+    expect(() => validateChanged('dev', (c) => (c.pipeline.nodeVersions = ['16.20.2', '14.21.3']))).toThrow(
+      /pipeline.nodeVersions.1: unknown Node.js version, allowed: 16.20.2, 18.20.8, 20.20.2, got: "14.21.3"/,
+    );
+  });
+  test('log retention under 365 days', () => {
+    expect(() => validateChanged('dev', (c) => (c.logs.retentionDays = 90))).toThrow(/logs.retentionDays: must be one of 365, .*got: 90/);
+  });
+  test('prod with fewer than 2 tasks', () => {
+    expect(() =>
+      validateChanged('prod', (c) => {
+        c.service.desiredCount = 1;
+        c.service.minCapacity = 1;
+      }),
+    ).toThrow(/service.desiredCount: must be >= 2 in prod, got: 1/);
+  });
+  test('prod with fewer than 2 availability zones', () => {
+    expect(() =>
+      validateChanged('prod', (c) => {
+        c.network.availabilityZones = ['us-east-1a'];
+        c.network.natGateways = 1;
+      }),
+    ).toThrow(/network.availabilityZones: prod needs at least 2 availability zones, got: 1 \(\["us-east-1a"\]\)/);
+  });
+  test.each(['10.0.0.0/33', '10.0.0.300/16', '10.0.0.1/16', 'ten/16'])('an invalid CIDR %s', (cidr) => {
+    expect(() => validateChanged('dev', (c) => (c.network.cidr = cidr))).toThrow(
+      new RegExp(`network.cidr: .*got: "${cidr.replace(/[./]/g, '\\$&')}"`),
+    );
+  });
+  test('overlapping CIDRs across environments', () => {
+    const all = shippedConfigs();
+    const staging = { ...all.staging, network: { ...all.staging.network, cidr: '10.10.128.0/20' } };
+    expect(() => validateAcrossEnvironments([all.dev, staging, all.prod])).toThrow(
+      /network.cidr: dev \(10.10.0.0\/16\) overlaps staging \(10.10.128.0\/20\)/,
+    );
+  });
+  test('prod without an alarm recipient', () => {
+    expect(() => validateChanged('prod', (c) => (c.alarms.emails = []))).toThrow(/alarms.emails: prod needs at least one alarm recipient, got: \[\]/);
+  });
+  test.each(['logs', 'artifacts', 'keys'] as const)('prod that destroys %s on delete', (what) => {
+    expect(() => validateChanged('prod', (c) => (c.removal[what] = 'destroy'))).toThrow(
+      new RegExp(`removal.${what}: prod must retain ${what}.*got: "destroy"`),
+    );
+  });
+  test('an unknown field is named, not ignored', () => {
+    expect(() => validateChanged('dev', (c) => Object.assign(c.service, { desiredCont: 2 }))).toThrow(/service: unknown field\(s\) "desiredCont"/);
+  });
+  test('a file for the wrong environment', () => {
+    const dev = shippedConfigs().dev;
+    expect(() => validateEnvironmentConfig(dev, 'staging', 'config/staging.json')).toThrow(/envName: must be "staging" in this file, got: "dev"/);
+  });
+  test('every problem is reported at once', () => {
+    try {
+      validateChanged('prod', (c) => {
+        c.alarms.emails = [];
+        c.removal.keys = 'destroy';
+      });
+      throw new Error('expected a ConfigError');
+    } catch (e) {
+      expect((e as ConfigError).problems).toHaveLength(2);
+    }
+  });
+});
+
+describe('the service and deployment rules', () => {
+  test('bake time shorter than the alarm window', () => {
+    expect(() => validateChanged('dev', (c) => (c.deployment.bakeTimeMinutes = 1))).toThrow(
+      /deployment.bakeTimeMinutes: must be at least the alarm window \(120 s.*got: 1 min/,
+    );
+  });
+  test('stop timeout over 120 s', () => {
+    expect(() => validateChanged('dev', (c) => (c.service.stopTimeoutSeconds = 121))).toThrow(/service.stopTimeoutSeconds: must be <= 120.*got: 121/);
+  });
+  test('stop timeout not above the drain deadline', () => {
+    expect(() => validateChanged('dev', (c) => (c.service.stopTimeoutSeconds = 20))).toThrow(
+      /service.stopTimeoutSeconds: must be above drainDeadlineSeconds \(20\).*got: 20/,
+    );
+  });
+  test('deregistration delay over 3600 s', () => {
+    expect(() => validateChanged('dev', (c) => (c.service.deregistrationDelaySeconds = 3601))).toThrow(
+      /service.deregistrationDelaySeconds: must be <= 3600.*got: 3601/,
+    );
+  });
+  test.each([443, 80])('test port equal to production port %d', (port) => {
+    expect(() => validateChanged('dev', (c) => (c.deployment.testListenerPort = port))).toThrow(
+      new RegExp(`deployment.testListenerPort: must differ from the production ports 80 and 443, got: ${port}`),
+    );
+  });
+  test('desired count above max capacity', () => {
+    expect(() => validateChanged('staging', (c) => (c.service.desiredCount = 5))).toThrow(
+      /service.desiredCount: must be <= maxCapacity \(4\), got: 5/,
+    );
+  });
+  test('an ALB idle timeout not below the app keep-alive', () => {
+    expect(() => validateChanged('dev', (c) => (c.loadBalancer.idleTimeoutSeconds = 65))).toThrow(
+      /loadBalancer.idleTimeoutSeconds: must be below the app's keep-alive \(65 s\).*got: 65/,
+    );
+  });
+  test('a test listener open to the internet', () => {
+    expect(() => validateChanged('dev', (c) => (c.deployment.testListenerAllowedCidrs = ['0.0.0.0/0']))).toThrow(
+      /deployment.testListenerAllowedCidrs.0: the test listener must not be reachable from the internet.*got: "0.0.0.0\/0"/,
+    );
+  });
+  test('canary without its step settings', () => {
+    expect(() => validateChanged('staging', (c) => delete c.deployment.stepPercent)).toThrow(
+      /deployment.stepPercent\/stepBakeTimeMinutes: required for CANARY/,
+    );
+  });
+  test('an invalid Fargate size', () => {
+    expect(() => validateChanged('dev', (c) => (c.service.memoryMiB = 4096))).toThrow(
+      /service.memoryMiB: with cpu 256 must be one of 512, 1024, 2048, got: 4096/,
+    );
+  });
+});
+
+describe('loading files', () => {
+  test('malformed JSON names the file', () => {
+    const all = shippedConfigs();
+    const dir = writeConfigDir({ dev: all.dev, staging: all.staging, prod: all.prod });
+    fs.writeFileSync(`${dir}/prod.json`, '{ "envName": "prod", ');
+    expect(() => loadAllConfigs(dir)).toThrow(/prod.json[\s\S]*not valid JSON/);
+  });
+  test('a missing file names the file', () => {
+    const all = shippedConfigs();
+    const dir = writeConfigDir({ dev: all.dev, staging: all.staging });
+    expect(() => loadAllConfigs(dir)).toThrow(/prod.json[\s\S]*cannot read the file/);
+  });
+});
+
+describe('the deploy preflight', () => {
+  test('lists every example value', () => {
+    const problems = preflightProblems(shippedConfigs().prod);
+    expect(problems.join('\n')).toMatch(/account \(333333333333\) is an example value/);
+    expect(problems.join('\n')).toMatch(/source.owner \(example-org\)/);
+    expect(problems.join('\n')).toMatch(/tls.domainName \(pay.example.com\)/);
+    expect(problems.join('\n')).toMatch(/alarms.emails.0 \(payments-oncall@example.com\)/);
+  });
+  test('passes a team config whose account matches the credentials', () => {
+    const own: EnvironmentConfig = {
+      ...shippedConfigs().staging,
+      account: '444455556666',
+      tls: { certificateArn: 'arn:aws:acm:us-east-1:444455556666:certificate/9f1c2d3e-4b5a-6c7d-8e9f-0a1b2c3d4e5f' },
+      alarms: { emails: ['oncall@payments.internal'] },
+      source: {
+        ...shippedConfigs().staging.source,
+        owner: 'acme-payments',
+        connectionArn: 'arn:aws:codeconnections:us-east-1:444455556666:connection/9f1c2d3e-4b5a-6c7d-8e9f-0a1b2c3d4e5f',
+      },
+    };
+    expect(preflightProblems(own, '444455556666')).toEqual([]);
+    expect(preflightProblems(own, '999999999999')).toEqual([
+      'account: config/staging.json is for 444455556666 but the credentials are for 999999999999',
+    ]);
+  });
+});

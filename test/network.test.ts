@@ -1,0 +1,51 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { INTERFACE_ENDPOINTS } from '../lib/network/network';
+import { ENVS, shippedConfigs, synthEnv } from './helpers';
+
+describe.each(ENVS)('network in %s', (env) => {
+  const config = shippedConfigs()[env];
+  const { template } = synthEnv(env);
+
+  test('the VPC uses the configured CIDR, zones and NAT gateways', () => {
+    template.hasResourceProperties('AWS::EC2::VPC', { CidrBlock: config.network.cidr });
+    template.resourceCountIs('AWS::EC2::NatGateway', config.network.natGateways);
+    const azs = config.network.availabilityZones;
+    template.resourceCountIs('AWS::EC2::Subnet', azs.length * 2);
+    for (const az of azs) template.hasResourceProperties('AWS::EC2::Subnet', { AvailabilityZone: az, MapPublicIpOnLaunch: false });
+  });
+
+  test('no subnet gives public IPs on launch', () => {
+    template.allResourcesProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false });
+  });
+
+  test('flow logs record all traffic into an encrypted log group kept at least a year', () => {
+    template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs', ResourceType: 'VPC' });
+    const flowLog = Object.values(template.findResources('AWS::EC2::FlowLog'))[0] as { Properties: { LogGroupName: { Ref: string } } };
+    const group = template.findResources('AWS::Logs::LogGroup')[flowLog.Properties.LogGroupName.Ref] as { Properties: Record<string, unknown> };
+    expect(group.Properties.KmsKeyId).toBeDefined();
+    expect(group.Properties.RetentionInDays).toBeGreaterThanOrEqual(365);
+  });
+
+  test('the default security group is closed', () => {
+    template.resourceCountIs('Custom::VpcRestrictDefaultSG', 1);
+  });
+
+  test('S3 gateway endpoint and every interface endpoint, private DNS, behind the endpoint group', () => {
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({}) });
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', Object.keys(INTERFACE_ENDPOINTS).length + 1);
+    for (const service of ['ecr.api', 'ecr.dkr', 'logs', 'secretsmanager', 'kms', 'sts', 'ssm']) {
+      template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Interface',
+        PrivateDnsEnabled: true,
+        ServiceName: `com.amazonaws.us-east-1.${service}`,
+      });
+    }
+  });
+
+  test('the endpoint security group admits HTTPS from the VPC range only', () => {
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: 'HTTPS to AWS API endpoints from inside the VPC only',
+      SecurityGroupIngress: [{ CidrIp: config.network.cidr, FromPort: 443, ToPort: 443, IpProtocol: 'tcp' }],
+    });
+  });
+});
