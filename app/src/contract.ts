@@ -1,0 +1,59 @@
+/**
+ * The service's contract with the delivery platform (load balancer, ECS task definition, alarms).
+ * The platform imports or mirrors these values; changing one is a breaking change for it.
+ */
+
+/** Port the service listens on when PORT is not set (container port / target group port). */
+export const DEFAULT_PORT = 8080;
+
+/** Shallow liveness: 200 as long as the event loop answers (container HEALTHCHECK). */
+export const HEALTH_LIVE_PATH = '/health/live';
+
+/** Readiness: 503 while starting or draining, 200 when ready (ALB target group health check). */
+export const HEALTH_READY_PATH = '/health/ready';
+
+/** Names of the environment variables the service reads. */
+export const ENV = {
+  port: 'PORT',
+  apiKey: 'API_KEY',
+  tokenizationKey: 'TOKENIZATION_KEY',
+  logLevel: 'LOG_LEVEL',
+  shutdownDeadlineMs: 'SHUTDOWN_DEADLINE_MS',
+  databaseCredentials: 'DATABASE_CREDENTIALS',
+} as const;
+
+/** Secrets (inject with ecs.Secret.fromSecretsManager, never as plain environment values). */
+export const SECRET_ENV_NAMES: readonly string[] = [ENV.apiKey, ENV.tokenizationKey, ENV.databaseCredentials];
+
+/** Minimum length of API_KEY and TOKENIZATION_KEY. */
+export const MIN_SECRET_LENGTH = 32;
+
+/** Default time the service gives in-flight requests after SIGTERM before it force-exits (non-zero). */
+export const DEFAULT_SHUTDOWN_DEADLINE_MS = 30_000;
+
+/**
+ * Fargate's maximum stopTimeout (SIGTERM -> SIGKILL). The drain deadline must be below it, and the
+ * task definition's stopTimeout should be above the deadline so the service exits on its own.
+ */
+export const FARGATE_MAX_STOP_TIMEOUT_MS = 120_000;
+
+/** Above the ALB idle timeout (60 s) so the service never closes a connection the ALB is about to reuse (502s). */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/** Must be above keepAliveTimeout, otherwise Node can drop a reused connection while waiting for headers. */
+export const HEADERS_TIMEOUT_MS = 66_000;
+
+/** The ALB idle timeout the keep-alive values are chosen against. */
+export const ALB_IDLE_TIMEOUT_MS = 60_000;
+
+/** Largest request body accepted; larger bodies get 413. */
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+/** Header carrying the client's idempotency key on POST /v1/payments. */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+
+/** Header carrying the request id (accepted from the caller when safe, otherwise generated; echoed back). */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** Health check command baked into the image (exec form, no shell needed). */
+export const CONTAINER_HEALTHCHECK_COMMAND: readonly string[] = ['/nodejs/bin/node', 'dist/healthcheck.js'];

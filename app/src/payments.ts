@@ -1,0 +1,117 @@
+import { createHmac, randomBytes } from 'crypto';
+import { decide, detectBrand, tokenize } from './card';
+import type { IdempotencyStore } from './idempotency';
+import type { Payment, PaymentRepository } from './repository';
+import type { PaymentRequest } from './validation';
+
+/** Same idempotency key, different request body. */
+export class IdempotencyConflictError extends Error {
+  constructor() {
+    super('idempotency key was already used with a different request');
+    this.name = 'IdempotencyConflictError';
+  }
+}
+
+/** Same key is being processed by another task (only possible with a shared store). */
+export class IdempotencyInProgressError extends Error {
+  constructor() {
+    super('a request with this idempotency key is still being processed');
+    this.name = 'IdempotencyInProgressError';
+  }
+}
+
+export interface PaymentServiceDeps {
+  readonly repository: PaymentRepository;
+  readonly idempotency: IdempotencyStore;
+  readonly tokenizationKey: string;
+  readonly clock: () => Date;
+  /** @default - 16 random bytes, base64url */
+  readonly newId?: () => string;
+}
+
+export interface CreateResult {
+  readonly payment: Payment;
+  /** True when the result was returned for an earlier request with the same key and body. */
+  readonly replayed: boolean;
+}
+
+export class PaymentService {
+  /** Requests per idempotency key in this process, chained so a duplicate waits for the first and then replays it. */
+  private readonly inFlight = new Map<string, Promise<CreateResult>>();
+  private readonly newId: () => string;
+
+  constructor(private readonly deps: PaymentServiceDeps) {
+    this.newId = deps.newId ?? (() => `pay_${randomBytes(16).toString('base64url')}`);
+  }
+
+  /** Fingerprint of the request under a key separate in purpose from card tokens; the PAN is never stored in clear. */
+  fingerprint(request: PaymentRequest): string {
+    const { amount, currency, card, description } = request;
+    const canonical = JSON.stringify([amount, currency, card.number, card.expMonth, card.expYear, card.cvc, description ?? null]);
+    return createHmac('sha256', this.deps.tokenizationKey).update('idempotency-fingerprint\0').update(canonical).digest('hex');
+  }
+
+  async create(idempotencyKey: string, request: PaymentRequest): Promise<CreateResult> {
+    const prior = this.inFlight.get(idempotencyKey);
+    // Registered before the first await, so a concurrent duplicate always finds it.
+    const attempt = (async () => {
+      if (prior) await prior.catch(() => undefined);
+      return this.createOnce(idempotencyKey, request);
+    })();
+    this.inFlight.set(idempotencyKey, attempt);
+    try {
+      return await attempt;
+    } finally {
+      if (this.inFlight.get(idempotencyKey) === attempt) this.inFlight.delete(idempotencyKey);
+    }
+  }
+
+  async get(id: string): Promise<Payment | undefined> {
+    return this.deps.repository.findById(id);
+  }
+
+  private async createOnce(key: string, request: PaymentRequest): Promise<CreateResult> {
+    const { repository, idempotency } = this.deps;
+    const fingerprint = this.fingerprint(request);
+    const reservation = await idempotency.reserve(key, fingerprint);
+    if (reservation.outcome === 'exists') {
+      const { record } = reservation;
+      if (record.fingerprint !== fingerprint) throw new IdempotencyConflictError();
+      if (record.paymentId === undefined) throw new IdempotencyInProgressError();
+      const existing = await repository.findById(record.paymentId);
+      if (!existing) throw new Error('idempotency record points at a missing payment');
+      return { payment: existing, replayed: true };
+    }
+
+    const payment = this.buildPayment(request);
+    let inserted = false;
+    try {
+      await repository.insert(payment);
+      inserted = true;
+      await idempotency.complete(key, payment.id);
+      return { payment, replayed: false };
+    } catch (err) {
+      // Undo in reverse order so nothing is left half-stored and the client can retry with the same key.
+      if (inserted) await repository.delete(payment.id);
+      await idempotency.release(key);
+      throw err;
+    }
+  }
+
+  private buildPayment(request: PaymentRequest): Payment {
+    const { card } = request;
+    const brand = detectBrand(card.number);
+    if (!brand) throw new Error('validated card has no brand');
+    const decision = decide(card.number);
+    return {
+      id: this.newId(),
+      status: decision.status,
+      ...(decision.status === 'declined' ? { declineCode: decision.declineCode } : {}),
+      amount: request.amount,
+      currency: request.currency,
+      card: { brand, last4: card.number.slice(-4), token: tokenize(card.number, this.deps.tokenizationKey) },
+      ...(request.description !== undefined ? { description: request.description } : {}),
+      createdAt: this.deps.clock().toISOString(),
+    };
+  }
+}

@@ -1,0 +1,127 @@
+import { Agent } from 'http';
+import { connect } from 'net';
+import * as contract from '../src/contract';
+import { checkLiveness } from '../src/healthcheck';
+import { main } from '../src/server';
+import { LogCapture, http, newIdempotencyKey, paymentBody, slowPost, startTestServer, waitFor } from './helpers';
+
+describe('contract', () => {
+  test('values the platform depends on', () => {
+    expect(contract.DEFAULT_PORT).toBe(8080);
+    expect(contract.HEALTH_LIVE_PATH).toBe('/health/live');
+    expect(contract.HEALTH_READY_PATH).toBe('/health/ready');
+    expect(contract.ENV).toEqual({
+      port: 'PORT',
+      apiKey: 'API_KEY',
+      tokenizationKey: 'TOKENIZATION_KEY',
+      logLevel: 'LOG_LEVEL',
+      shutdownDeadlineMs: 'SHUTDOWN_DEADLINE_MS',
+      databaseCredentials: 'DATABASE_CREDENTIALS',
+    });
+    expect(contract.DEFAULT_SHUTDOWN_DEADLINE_MS).toBe(30000);
+    expect(contract.DEFAULT_SHUTDOWN_DEADLINE_MS).toBeLessThan(contract.FARGATE_MAX_STOP_TIMEOUT_MS);
+    expect(contract.CONTAINER_HEALTHCHECK_COMMAND).toEqual(['/nodejs/bin/node', 'dist/healthcheck.js']);
+  });
+
+  test('keep-alive outlives the ALB idle timeout and headers timeout outlives keep-alive (AWS-TRAPS 6)', () => {
+    expect(contract.KEEP_ALIVE_TIMEOUT_MS).toBe(65000);
+    expect(contract.HEADERS_TIMEOUT_MS).toBe(66000);
+    expect(contract.KEEP_ALIVE_TIMEOUT_MS).toBeGreaterThan(contract.ALB_IDLE_TIMEOUT_MS);
+    expect(contract.HEADERS_TIMEOUT_MS).toBeGreaterThan(contract.KEEP_ALIVE_TIMEOUT_MS);
+  });
+
+  test('the running server applies them', async () => {
+    const server = await startTestServer();
+    expect(server.app.server.keepAliveTimeout).toBe(65000);
+    expect(server.app.server.headersTimeout).toBe(66000);
+    await server.shutdown('test end');
+  });
+});
+
+describe('graceful shutdown (in process)', () => {
+  test('GIVEN an idle keep-alive connection WHEN draining THEN readiness is 503, the connection is closed and shutdown resolves 0', async () => {
+    const server = await startTestServer();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    expect((await http(server.port, { path: contract.HEALTH_LIVE_PATH, agent })).status).toBe(200);
+    expect(server.connections.connections).toBe(1);
+    const started = Date.now();
+    const done = server.shutdown('SIGTERM');
+    expect(server.shutdown('SIGTERM again')).toBe(done);
+    const ready = await server.app.inject({ method: 'GET', url: contract.HEALTH_READY_PATH });
+    expect(ready.statusCode).toBe(503);
+    expect(JSON.parse(ready.body)).toEqual({ status: 'draining' });
+    expect(ready.headers.connection).toBe('close');
+    await expect(done).resolves.toBe(0);
+    // Well below the keep-alive timeout: the idle socket did not hold the drain open.
+    expect(Date.now() - started).toBeLessThan(2000);
+    await waitFor(() => server.connections.connections === 0);
+    await expect(http(server.port, { path: contract.HEALTH_LIVE_PATH })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    agent.destroy();
+  });
+
+  test('GIVEN a request that never finishes WHEN the deadline passes THEN shutdown resolves 1', async () => {
+    const server = await startTestServer({ config: { shutdownDeadlineMs: 300 } });
+    const socket = connect(server.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    // Headers promise a body that never comes: the request stays in flight.
+    socket.write(
+      `POST /v1/payments HTTP/1.1\r\nhost: x\r\nauthorization: ${server.auth.authorization}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(server.connections.inFlight).toBe(1);
+    await expect(server.shutdown('SIGTERM')).resolves.toBe(1);
+    expect(server.logs.text).toContain('shutdown deadline passed');
+    socket.destroy();
+  });
+
+  test('a request in flight on a keep-alive connection completes and its connection is then closed', async () => {
+    const server = await startTestServer();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const slow = slowPost(server.port, { ...server.auth, 'idempotency-key': newIdempotencyKey() }, paymentBody(), 4, 100, agent);
+    await waitFor(() => server.connections.inFlight === 1);
+    const done = server.shutdown('SIGTERM');
+    const res = await slow.response;
+    expect(res.status).toBe(201);
+    expect(res.headers.connection).toBe('close');
+    await expect(done).resolves.toBe(0);
+    agent.destroy();
+  });
+});
+
+describe('main', () => {
+  test('invalid configuration exits 1 with one JSON line naming the variable, without the secret', async () => {
+    const lines: string[] = [];
+    const exits: number[] = [];
+    const secret = 'fake-short-secret';
+    const result = await main({ env: { API_KEY: secret }, exit: (c) => exits.push(c), stderr: (l) => lines.push(l) });
+    expect(result).toBeUndefined();
+    expect(exits).toEqual([1]);
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ level: 'fatal', msg: expect.stringContaining('API_KEY must be at least 32 characters') });
+    expect(lines.join('')).not.toContain(secret);
+  });
+
+  test('starts, serves and exits 0 on SIGTERM', async () => {
+    const exits: number[] = [];
+    const logs = new LogCapture();
+    const env = { PORT: '0', API_KEY: 'a'.repeat(40), TOKENIZATION_KEY: 'b'.repeat(40), LOG_LEVEL: 'info' };
+    const running = await main({ env, exit: (c) => exits.push(c), stderr: () => undefined, logDestination: logs });
+    expect(running).toBeDefined();
+    const port = running?.port ?? 0;
+    expect(await checkLiveness(port)).toBe(0);
+    process.emit('SIGTERM', 'SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(exits).toEqual([0]);
+    expect(await checkLiveness(port, 500)).toBe(1);
+    expect(logs.text).toContain('drained, exiting');
+  });
+});
+
+describe('healthcheck', () => {
+  test('exits 1 on a non-200 answer', async () => {
+    const server = await startTestServer();
+    const shutdown = server.shutdown('x');
+    // While closing, the port still answers nothing new; a closed port gives 1 as well.
+    await shutdown;
+    expect(await checkLiveness(server.port, 200)).toBe(1);
+  });
+});
