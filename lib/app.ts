@@ -20,6 +20,8 @@ export function tagsOf(config: EnvironmentConfig): Record<string, string> {
   };
 }
 
+const LISTENER_RULE_TYPE = 'AWS::ElasticLoadBalancingV2::ListenerRule';
+
 export interface BuildAppOptions {
   /** The account the CLI resolved from credentials (CDK_DEFAULT_ACCOUNT); present only when it could reach AWS. */
   readonly deployAccount?: string;
@@ -43,12 +45,15 @@ export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
   }
   const stack = new TapStack(app, stackNameOf(env), {
     config,
+    firstDeploy: app.node.tryGetContext('firstDeploy') === 'true',
     env: { account: options.deployAccount, region: config.region },
     description: `Payment service delivery platform (${env}): network, audit trail, blue/green runtime, pipeline`,
     terminationProtection: env === 'prod',
     // Stack tags reach resources CDK cannot tag (CloudFormation propagates them); Tags.of covers the template itself.
     tags: tagsOf(config),
   });
-  for (const [key, value] of Object.entries(tagsOf(config))) Tags.of(stack).add(key, value);
+  // Not on listener rules: ECS blue/green owns their live state, and a tag edit in config would make CloudFormation
+  // update, and so reset, the production rule (AWS-TRAPS 2). The stack-level tags above still reach them.
+  for (const [key, value] of Object.entries(tagsOf(config))) Tags.of(stack).add(key, value, { excludeResourceTypes: [LISTENER_RULE_TYPE] });
   return stack;
 }

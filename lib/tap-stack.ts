@@ -1,16 +1,24 @@
 import { Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { EnvironmentConfig } from './config';
+import { EnvironmentConfig, imageParameterNameOf } from './config';
+import { AlarmTopic } from './monitoring/alarm-topic';
 import { Network } from './network/network';
+import { ImageRepository } from './registry/image-repository';
 import { AccessLogsBucket } from './security/access-logs-bucket';
 import { AuditTrail } from './security/audit-trail';
 import { Keys } from './security/keys';
+import { LoadBalancer, PaymentService, ServiceSecrets, WebFirewall } from './service';
 import { removalPolicyOf } from './shared/removal';
 import { ArtifactStore } from './storage/artifact-store';
 
 export interface TapStackProps extends StackProps {
   /** The validated configuration of this stack's environment. */
   readonly config: EnvironmentConfig;
+  /**
+   * First deployment into an empty account (`-c firstDeploy=true`): the service starts with no tasks (AWS-TRAPS 4).
+   * @default false
+   */
+  readonly firstDeploy?: boolean;
 }
 
 /** The complete platform for one environment. Composition only: each unit defines itself under lib/. */
@@ -20,6 +28,12 @@ export class TapStack extends Stack {
   public readonly accessLogs: AccessLogsBucket;
   public readonly auditTrail: AuditTrail;
   public readonly artifactStore: ArtifactStore;
+  public readonly images: ImageRepository;
+  public readonly secrets: ServiceSecrets;
+  public readonly loadBalancer: LoadBalancer;
+  public readonly firewall: WebFirewall;
+  public readonly alarms: AlarmTopic;
+  public readonly paymentService: PaymentService;
 
   constructor(scope: Construct, id: string, props: TapStackProps) {
     super(scope, id, props);
@@ -46,6 +60,36 @@ export class TapStack extends Stack {
       key: this.keys.artifacts,
       accessLogsBucket: this.accessLogs.bucket,
       removalPolicy: removalPolicyOf(config.removal.artifacts),
+    });
+
+    this.images = new ImageRepository(this, 'Images', { key: this.keys.data, removalPolicy: removalPolicyOf(config.removal.artifacts) });
+    this.secrets = new ServiceSecrets(this, 'Secrets', { key: this.keys.data, removalPolicy: removalPolicyOf(config.removal.keys) });
+    this.loadBalancer = new LoadBalancer(this, 'LoadBalancer', {
+      vpc: this.network.vpc,
+      config,
+      accessLogsBucket: this.accessLogs.bucket,
+      natPublicIps: this.network.natPublicIps,
+    });
+    this.firewall = new WebFirewall(this, 'Firewall', {
+      loadBalancer: this.loadBalancer.alb,
+      rateLimitPer5Min: config.loadBalancer.wafRateLimitPer5Min,
+      logsKey: this.keys.logs,
+      logRetentionDays: config.logs.retentionDays,
+      logRemovalPolicy: logRemoval,
+    });
+    this.alarms = new AlarmTopic(this, 'Alarms', { key: this.keys.data, emails: config.alarms.emails });
+    this.paymentService = new PaymentService(this, 'PaymentService', {
+      alarmTopic: this.alarms.topic,
+      vpc: this.network.vpc,
+      config,
+      loadBalancer: this.loadBalancer,
+      secrets: this.secrets,
+      repository: this.images.repository,
+      imageParameterName: imageParameterNameOf(config.envName),
+      firstDeploy: props.firstDeploy,
+      logsKey: this.keys.logs,
+      dataKey: this.keys.data,
+      logRemovalPolicy: logRemoval,
     });
   }
 }

@@ -208,7 +208,10 @@ describe('the deploy preflight', () => {
     const own: EnvironmentConfig = {
       ...shippedConfigs().staging,
       account: '444455556666',
-      tls: { certificateArn: 'arn:aws:acm:us-east-1:444455556666:certificate/9f1c2d3e-4b5a-6c7d-8e9f-0a1b2c3d4e5f' },
+      tls: {
+        certificateArn: 'arn:aws:acm:us-east-1:444455556666:certificate/9f1c2d3e-4b5a-6c7d-8e9f-0a1b2c3d4e5f',
+        domainName: 'pay.acme-payments.io',
+      },
       alarms: { emails: ['oncall@payments.internal'] },
       source: {
         ...shippedConfigs().staging.source,
@@ -220,5 +223,21 @@ describe('the deploy preflight', () => {
     expect(preflightProblems(own, '999999999999')).toEqual([
       'account: config/staging.json is for 444455556666 but the credentials are for 999999999999',
     ]);
+  });
+});
+
+describe('TLS combinations', () => {
+  test('an imported certificate needs the domain name it covers', () => {
+    expect(() => validateChanged('staging', (c) => delete c.tls.domainName)).toThrow(/tls.domainName: required with certificateArn/);
+  });
+  test('a domain without a certificate needs its hosted zone', () => {
+    expect(() => validateChanged('prod', (c) => delete c.tls.hostedZoneId)).toThrow(
+      /tls.hostedZoneId\/hostedZoneName: required to create and DNS-validate/,
+    );
+  });
+  test('a domain outside its hosted zone', () => {
+    expect(() => validateChanged('prod', (c) => (c.tls.domainName = 'pay.example.org'))).toThrow(
+      /tls.domainName: must be inside hosted zone "example.com", got: "pay.example.org"/,
+    );
   });
 });

@@ -2,3 +2,4 @@ export * from './schema';
 export * from './validate';
 export * from './load';
 export * from './preflight';
+export * from './names';

@@ -139,7 +139,10 @@ export const environmentConfigSchema = z
         /** Percentage shifted per step for CANARY (0.1-100) and LINEAR (3-100). */
         stepPercent: z.number().min(0.1).max(100).optional(),
         stepBakeTimeMinutes: z.number().int().min(0).max(1440).optional(),
-        alarmPeriodSeconds: z.union([z.literal(10), z.literal(30), z.literal(60), z.literal(120), z.literal(300)]),
+        // ALB metrics are published once a minute, so shorter periods would alarm on missing data.
+        alarmPeriodSeconds: z.union([z.literal(60), z.literal(120), z.literal(300)], {
+          error: 'must be 60, 120 or 300 (ALB metrics have 60 s resolution)',
+        }),
         alarmEvaluationPeriods: z.number().int().min(1).max(10),
         latencyP99ThresholdMs: z.number().int().min(10),
         error5xxThresholdPercent: z.number().min(0.1).max(100),

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { KEEP_ALIVE_TIMEOUT_MS } from '../../app/src/contract';
 import { cidrsOverlap, EnvironmentConfig, environmentConfigSchema, EnvironmentName, FARGATE_SIZES, parseCidr } from './schema';
 
-/** The app's keep-alive (app/src/contract.ts): the ALB idle timeout must stay below it (AWS-TRAPS 6). */
-export const APP_KEEP_ALIVE_SECONDS = 65;
+/** The app's keep-alive: the ALB idle timeout must stay below it (AWS-TRAPS 6). */
+export const APP_KEEP_ALIVE_SECONDS = KEEP_ALIVE_TIMEOUT_MS / 1000;
 
 /** Raised for any invalid configuration; `problems` holds one line per bad value. */
 export class ConfigError extends Error {
@@ -44,19 +45,20 @@ function crossFieldProblems(c: EnvironmentConfig): string[] {
   const s = c.service;
   const d = c.deployment;
 
-  if (c.envName !== 'dev' && !c.tls.certificateArn && !c.tls.domainName) {
+  const tls = c.tls;
+  if (c.envName !== 'dev' && !tls.certificateArn && !tls.domainName) {
     p.push(`tls: ${c.envName} needs HTTPS: set tls.certificateArn or tls.domainName (with hostedZoneId and hostedZoneName), got neither`);
   }
-  if (c.tls.certificateArn && c.tls.domainName) {
-    p.push(`tls: set either certificateArn or domainName, not both, got: ${show(c.tls.certificateArn)} and ${show(c.tls.domainName)}`);
+  if (tls.certificateArn && !tls.domainName) {
+    p.push(`tls.domainName: required with certificateArn (the name the certificate covers, which clients and the smoke test call), got: (missing)`);
   }
-  if (c.tls.domainName && (!c.tls.hostedZoneId || !c.tls.hostedZoneName)) {
+  if (tls.domainName && !tls.certificateArn && (!tls.hostedZoneId || !tls.hostedZoneName)) {
     p.push(
-      `tls.hostedZoneId/hostedZoneName: required with domainName ${show(c.tls.domainName)} to DNS-validate the certificate, got: ${show(c.tls.hostedZoneId)} / ${show(c.tls.hostedZoneName)}`,
+      `tls.hostedZoneId/hostedZoneName: required to create and DNS-validate a certificate for ${show(tls.domainName)} when no certificateArn is given, got: ${show(tls.hostedZoneId)} / ${show(tls.hostedZoneName)}`,
     );
   }
-  if (c.tls.domainName && c.tls.hostedZoneName && !`.${c.tls.domainName}`.endsWith(`.${c.tls.hostedZoneName.replace(/\.$/, '')}`)) {
-    p.push(`tls.domainName: must be inside hosted zone ${show(c.tls.hostedZoneName)}, got: ${show(c.tls.domainName)}`);
+  if (tls.domainName && tls.hostedZoneName && !`.${tls.domainName}`.endsWith(`.${tls.hostedZoneName.replace(/\.$/, '')}`)) {
+    p.push(`tls.domainName: must be inside hosted zone ${show(tls.hostedZoneName)}, got: ${show(tls.domainName)}`);
   }
 
   const azs = c.network.availabilityZones.length;

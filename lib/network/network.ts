@@ -41,6 +41,8 @@ export class Network extends Construct {
   /** Guards the interface endpoints: HTTPS from inside the VPC only. */
   public readonly endpointSecurityGroup: ec2.SecurityGroup;
   public readonly flowLogGroup: EncryptedLogGroup;
+  /** The NAT gateways' public IPs: what the internet-facing ALB sees when something in the VPC calls it. */
+  public readonly natPublicIps: string[];
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -54,6 +56,11 @@ export class Network extends Construct {
         { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
       ],
     });
+
+    this.natPublicIps = this.vpc.publicSubnets
+      .map((subnet) => subnet.node.tryFindChild('EIP'))
+      .filter((eip): eip is ec2.CfnEIP => eip instanceof ec2.CfnEIP)
+      .map((eip) => eip.attrPublicIp);
 
     this.flowLogGroup = new EncryptedLogGroup(this, 'FlowLogGroup', {
       key: props.logsKey,

@@ -28,6 +28,17 @@ export class Keys extends Construct {
     this.logs = new kms.Key(this, 'LogsKey', { ...common, description: `${stack.stackName}: CloudWatch Logs and CloudTrail` });
     this.artifacts = new kms.Key(this, 'ArtifactsKey', { ...common, description: `${stack.stackName}: pipeline artifacts` });
 
+    // CloudWatch alarms publish to the KMS-encrypted alarm topic.
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-encryption
+    this.data.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+    );
     // CloudWatch Logs encrypts with the key only for log groups of this account and region.
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
     this.logs.addToResourcePolicy(

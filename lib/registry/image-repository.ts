@@ -1,0 +1,63 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+export interface ImageRepositoryProps {
+  /** Encrypts the image layers. */
+  readonly key: kms.IKey;
+  readonly removalPolicy: RemovalPolicy;
+  /**
+   * How many commit builds (`sha-*` tags) are kept; older ones expire.
+   * @default 50
+   */
+  readonly keepBuilds?: number;
+}
+
+/** Tag prefix of every image the pipeline builds (`sha-<commit>`). */
+export const BUILD_TAG_PREFIX = 'sha-';
+/** Tag prefix the deploy step adds to an image that is or was deployed (`deployed-<env>-<time>`); never expired. */
+export const DEPLOYED_TAG_PREFIX = 'deployed-';
+
+/** How many deployed images are kept: years of releases, and every rollback target. */
+export const DEPLOYED_KEEP = 500;
+
+/**
+ * The service's image repository: KMS-encrypted, immutable tags, scanned on push. Lifecycle rules expire untagged
+ * layers after a day and keep the newest builds, but never touch an image tagged `deployed-*` (AWS-TRAPS 17): the
+ * deploy step tags every image it ships, so what runs, and what ran recently, stays pullable for rollbacks.
+ */
+export class ImageRepository extends Construct {
+  public readonly repository: ecr.Repository;
+
+  constructor(scope: Construct, id: string, props: ImageRepositoryProps) {
+    super(scope, id);
+    this.repository = new ecr.Repository(this, 'Repository', {
+      encryption: ecr.RepositoryEncryption.KMS,
+      encryptionKey: props.key,
+      imageTagMutability: ecr.TagMutability.IMMUTABLE,
+      imageScanOnPush: true,
+      removalPolicy: props.removalPolicy,
+      emptyOnDelete: false,
+      // ECR never lets a lower-priority rule expire an image that a higher-priority rule selected, so rule 1 shields
+      // every deployed image from rule 3 (https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html).
+      lifecycleRules: [
+        {
+          rulePriority: 1,
+          description: `Shield deployed images (${DEPLOYED_TAG_PREFIX}*): the newest ${DEPLOYED_KEEP} stay`,
+          tagStatus: ecr.TagStatus.TAGGED,
+          tagPrefixList: [DEPLOYED_TAG_PREFIX],
+          maxImageCount: DEPLOYED_KEEP,
+        },
+        { rulePriority: 2, description: 'Untagged layers after a day', tagStatus: ecr.TagStatus.UNTAGGED, maxImageAge: Duration.days(1) },
+        {
+          rulePriority: 3,
+          description: `Keep the newest ${props.keepBuilds ?? 50} builds that were never deployed`,
+          tagStatus: ecr.TagStatus.TAGGED,
+          tagPrefixList: [BUILD_TAG_PREFIX],
+          maxImageCount: props.keepBuilds ?? 50,
+        },
+      ],
+    });
+  }
+}

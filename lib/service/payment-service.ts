@@ -1,0 +1,216 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { CONTAINER_HEALTHCHECK_COMMAND, ENV } from '../../app/src/contract';
+import { acknowledge, acknowledgeGrantPolicy } from '../compliance/acknowledge';
+import { EnvironmentConfig } from '../config';
+import { EncryptedLogGroup } from '../shared/encrypted-log-group';
+import { DeploymentAlarms } from './deployment-alarms';
+import { LoadBalancer } from './load-balancer';
+import { ServiceSecrets } from './secrets';
+import { SmokeTestHook } from './smoke-test-hook';
+
+export interface PaymentServiceProps {
+  readonly vpc: ec2.IVpc;
+  readonly config: Pick<EnvironmentConfig, 'service' | 'deployment' | 'logs'>;
+  readonly loadBalancer: LoadBalancer;
+  readonly secrets: ServiceSecrets;
+  readonly repository: ecr.IRepository;
+  /**
+   * SSM parameter holding the image URI (`<repo>@sha256:<digest>`) the pipeline last deployed. The task definition
+   * reads it at every stack deployment, so an infrastructure change never rolls the app back (AWS-TRAPS 1).
+   */
+  readonly imageParameterName: string;
+  /**
+   * First deployment into an empty account: the service starts with no tasks, so the stack can be created before any
+   * image exists; the pipeline's first deploy sets the count (AWS-TRAPS 4).
+   * @default false
+   */
+  readonly firstDeploy?: boolean;
+  readonly logsKey: kms.IKey;
+  readonly dataKey: kms.IKey;
+  readonly logRemovalPolicy: RemovalPolicy;
+  /** Where alarms and deployment notifications go. */
+  readonly alarmTopic: sns.ITopic;
+}
+
+/** The container's name in the task definition; the deploy step replaces this container's image. */
+export const CONTAINER_NAME = 'app';
+
+/**
+ * The payment API on Fargate: private subnets, no public IP, read-only root filesystem, non-root, secrets only through
+ * `secrets`, and ECS-native blue/green with a smoke-test hook, deployment alarms, bake time and the circuit breaker,
+ * each of which rolls a bad revision back by itself.
+ */
+export class PaymentService extends Construct {
+  public readonly cluster: ecs.Cluster;
+  public readonly taskDefinition: ecs.FargateTaskDefinition;
+  public readonly service: ecs.FargateService;
+  public readonly logGroup: EncryptedLogGroup;
+  public readonly deploymentAlarms: DeploymentAlarms;
+  public readonly smokeTest: SmokeTestHook;
+
+  constructor(scope: Construct, id: string, props: PaymentServiceProps) {
+    super(scope, id);
+    const { service: s, deployment: d } = props.config;
+    const lb = props.loadBalancer;
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ecs.ContainerInsights.ENHANCED });
+    this.logGroup = new EncryptedLogGroup(this, 'LogGroup', {
+      key: props.logsKey,
+      retentionDays: props.config.logs.retentionDays,
+      removalPolicy: props.logRemovalPolicy,
+    });
+
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+      cpu: s.cpu,
+      memoryLimitMiB: s.memoryMiB,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+    });
+    // The only writable path in the container (the root filesystem is read-only).
+    this.taskDefinition.addVolume({ name: 'tmp' });
+    const imageUri = ssm.StringParameter.valueForStringParameter(this, props.imageParameterName);
+    const container = this.taskDefinition.addContainer(CONTAINER_NAME, {
+      image: ecs.ContainerImage.fromRegistry(imageUri),
+      essential: true,
+      readonlyRootFilesystem: true,
+      user: '65532:65532',
+      portMappings: [{ containerPort: s.containerPort, name: 'http' }],
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'payments', logGroup: this.logGroup, mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
+      // Only non-secret settings; the secrets below never appear in the task definition.
+      environment: {
+        NODE_ENV: 'production',
+        [ENV.port]: String(s.containerPort),
+        [ENV.shutdownDeadlineMs]: String(s.drainDeadlineSeconds * 1000),
+        [ENV.logLevel]: 'info',
+      },
+      secrets: {
+        [ENV.apiKey]: ecs.Secret.fromSecretsManager(props.secrets.apiKey),
+        [ENV.tokenizationKey]: ecs.Secret.fromSecretsManager(props.secrets.tokenizationKey),
+        [ENV.databaseCredentials]: ecs.Secret.fromSecretsManager(props.secrets.databaseCredentials),
+      },
+      healthCheck: {
+        command: ['CMD', ...CONTAINER_HEALTHCHECK_COMMAND],
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(Math.min(300, s.healthCheckGraceSeconds)),
+      },
+      // SIGTERM -> SIGKILL; validated above the app's drain deadline so a drain is never cut (AWS-TRAPS 7).
+      stopTimeout: Duration.seconds(s.stopTimeoutSeconds),
+    });
+    container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
+    props.repository.grantPull(this.taskDefinition.obtainExecutionRole());
+    acknowledge(
+      container.taskDefinition,
+      ['AwsSolutions'],
+      'ECS2',
+      'Only non-secret settings (port, drain deadline, log level) are environment variables; secrets use ECS secrets',
+    );
+
+    this.deploymentAlarms = new DeploymentAlarms(this, 'DeploymentAlarms', {
+      targetGroups: { blue: lb.blueTargetGroup, green: lb.greenTargetGroup },
+      deployment: d,
+      topic: props.alarmTopic,
+    });
+
+    const serviceSecurityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'Payment service tasks: the container port from the load balancer only',
+      allowAllOutbound: true,
+    });
+    serviceSecurityGroup.connections.allowFrom(lb.securityGroup, ec2.Port.tcp(s.containerPort), 'Load balancer to tasks');
+
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition: this.taskDefinition,
+      desiredCount: props.firstDeploy ? 0 : s.desiredCount,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      assignPublicIp: false,
+      securityGroups: [serviceSecurityGroup],
+      deploymentStrategy: ecs.DeploymentStrategy[d.strategy],
+      bakeTime: Duration.minutes(d.bakeTimeMinutes),
+      canaryConfiguration: d.strategy === 'CANARY' ? this.trafficShift(d) : undefined,
+      linearConfiguration: d.strategy === 'LINEAR' ? this.trafficShift(d) : undefined,
+      circuitBreaker: { enable: true, rollback: true },
+      deploymentAlarms: { alarmNames: this.deploymentAlarms.alarmNames, behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM },
+      healthCheckGracePeriod: Duration.seconds(s.healthCheckGraceSeconds),
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      propagateTags: ecs.PropagatedTagSource.SERVICE,
+      enableECSManagedTags: true,
+    });
+    this.service.node.addDependency(...this.deploymentAlarms.alarms);
+
+    this.service
+      .loadBalancerTarget({
+        containerName: CONTAINER_NAME,
+        containerPort: s.containerPort,
+        alternateTarget: new ecs.AlternateTarget('GreenTarget', {
+          alternateTargetGroup: lb.greenTargetGroup,
+          productionListener: ecs.ListenerRuleConfiguration.applicationListenerRule(lb.productionRule),
+          testListener: ecs.ListenerRuleConfiguration.applicationListenerRule(lb.testRule),
+        }),
+      })
+      .attachToApplicationTargetGroup(lb.blueTargetGroup);
+
+    this.smokeTest = new SmokeTestHook(this, 'SmokeTest', {
+      vpc: props.vpc,
+      testUrl: lb.testUrl,
+      apiKey: props.secrets.apiKey,
+      logsKey: props.logsKey,
+      dataKey: props.dataKey,
+      logRetentionDays: props.config.logs.retentionDays,
+      logRemovalPolicy: props.logRemovalPolicy,
+    });
+    // ECS invokes the hook with this role; a managed policy naming the one function, rather than grantInvoke's
+    // inline `<arn>:*` wildcard.
+    const hookRole = new iam.Role(this, 'SmokeTestHookRole', {
+      assumedBy: new iam.ServicePrincipal('ecs.amazonaws.com'),
+      description: 'ECS blue/green: invoke the smoke-test lifecycle hook',
+    });
+    new iam.ManagedPolicy(this, 'SmokeTestHookPolicy', {
+      roles: [hookRole],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.smokeTest.function.functionArn] })],
+    });
+    this.service.addLifecycleHook(
+      new ecs.DeploymentLifecycleLambdaTarget(this.smokeTest.function, 'SmokeTestHook', {
+        role: hookRole,
+        lifecycleStages: [ecs.DeploymentLifecycleStage.POST_TEST_TRAFFIC_SHIFT],
+      }),
+    );
+
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: s.minCapacity, maxCapacity: s.maxCapacity });
+    scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: s.cpuTargetPercent });
+    // One request policy per target group: the live revision's group alternates between deployments, and
+    // Application Auto Scaling scales out if any policy asks and in only when all agree.
+    scaling.scaleOnRequestCount('RequestsBlue', { requestsPerTarget: s.requestsPerTarget, targetGroup: lb.blueTargetGroup });
+    scaling.scaleOnRequestCount('RequestsGreen', { requestsPerTarget: s.requestsPerTarget, targetGroup: lb.greenTargetGroup });
+
+    const executionRole = this.taskDefinition.obtainExecutionRole();
+    acknowledgeGrantPolicy(executionRole, 'Task execution role: pull this image, read these three secrets, write this log group');
+    acknowledge(
+      executionRole,
+      ['AwsSolutions'],
+      'IAM5[Resource::*]',
+      'ecr:GetAuthorizationToken has no resource-level permissions (it returns a registry login)',
+    );
+    const greenTargetRole = this.service.node.findChild('GreenTargetRole');
+    acknowledge(
+      greenTargetRole,
+      ['AwsSolutions'],
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers]',
+      'The AWS managed policy ECS blue/green requires to shift listener rules between the target groups',
+    );
+  }
+
+  private trafficShift(d: EnvironmentConfig['deployment']): ecs.TrafficShiftConfig {
+    return { stepPercent: d.stepPercent, stepBakeTime: d.stepBakeTimeMinutes === undefined ? undefined : Duration.minutes(d.stepBakeTimeMinutes) };
+  }
+}

@@ -1,0 +1,251 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { KEEP_ALIVE_TIMEOUT_MS } from '../app/src/contract';
+import { buildApp } from '../lib/app';
+import { imageParameterNameOf } from '../lib/config';
+import { CDK_CONTEXT, ENVS, shippedConfigs, synthEnv } from './helpers';
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+
+describe.each(ENVS)('runtime in %s', (env) => {
+  const config = shippedConfigs()[env];
+  const { template } = synthEnv(env);
+  const resources = template.toJSON().Resources as Record<string, Resource>;
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+  const service = () => ofType('AWS::ECS::Service')[0]![1].Properties;
+  const container = () => (ofType('AWS::ECS::TaskDefinition')[0]![1].Properties.ContainerDefinitions as Record<string, unknown>[])[0]!;
+  const tls = Boolean(config.tls.certificateArn || config.tls.domainName);
+
+  test('ECS-native blue/green with the configured strategy, bake time and ECS deployment controller', () => {
+    const s = service();
+    // No controller property means the ECS controller; CODE_DEPLOY would forbid deployment alarms (aws-cdk #26307).
+    expect(s.DeploymentController ?? { Type: 'ECS' }).toEqual({ Type: 'ECS' });
+    expect(s.DeploymentConfiguration).toMatchObject({
+      Strategy: config.deployment.strategy,
+      BakeTimeInMinutes: config.deployment.bakeTimeMinutes,
+      DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+      MinimumHealthyPercent: 100,
+    });
+    if (config.deployment.strategy === 'CANARY') {
+      expect(s.DeploymentConfiguration).toMatchObject({ CanaryConfiguration: { CanaryPercent: config.deployment.stepPercent } });
+    }
+  });
+
+  test('deployment alarms roll back on 5xx rate, unhealthy hosts and p99 latency of both target groups', () => {
+    const s = service();
+    const alarms = (s.DeploymentConfiguration as { Alarms: { AlarmNames: string[]; Enable: boolean; Rollback: boolean } }).Alarms;
+    expect(alarms).toMatchObject({ Enable: true, Rollback: true });
+    expect([...alarms.AlarmNames].sort()).toEqual(
+      ['blue', 'green'].flatMap((c) => ['5xx-rate', 'p99-latency', 'unhealthy-hosts'].map((sig) => `TapStack-${env}-deploy-${c}-${sig}`)).sort(),
+    );
+    for (const name of alarms.AlarmNames) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: name, EvaluationPeriods: config.deployment.alarmEvaluationPeriods });
+    }
+  });
+
+  test('each alarm window fits inside the bake time (AWS-TRAPS 5)', () => {
+    for (const [, alarm] of ofType('AWS::CloudWatch::Alarm')) {
+      const p = alarm.Properties;
+      const period =
+        (p.Period as number | undefined) ??
+        ((p.Metrics as { MetricStat?: { Period: number } }[]).find((m) => m.MetricStat)?.MetricStat?.Period as number);
+      expect(period * (p.EvaluationPeriods as number)).toBeLessThanOrEqual(config.deployment.bakeTimeMinutes * 60);
+    }
+  });
+
+  test('the smoke test runs as a lifecycle hook after test traffic shifts', () => {
+    expect(service().DeploymentConfiguration).toMatchObject({
+      LifecycleHooks: [
+        {
+          LifecycleStages: ['POST_TEST_TRAFFIC_SHIFT'],
+          HookTargetArn: { 'Fn::GetAtt': [expect.stringMatching(/^PaymentServiceSmokeTestFunction/), 'Arn'] },
+          RoleArn: { 'Fn::GetAtt': [expect.stringMatching(/^PaymentServiceSmokeTestHookRole/), 'Arn'] },
+        },
+      ],
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      VpcConfig: Match.objectLike({ SubnetIds: Match.anyValue() }),
+      Environment: { Variables: { TEST_URL: Match.anyValue(), API_KEY_SECRET_ARN: Match.anyValue() } },
+    });
+  });
+
+  test('blue and green target groups, the production rule forwards to blue, the test rule to green', () => {
+    const tgs = ofType('AWS::ElasticLoadBalancingV2::TargetGroup');
+    expect(tgs).toHaveLength(2);
+    for (const [, tg] of tgs) {
+      expect(tg.Properties).toMatchObject({ TargetType: 'ip', Port: config.service.containerPort, HealthCheckPath: '/health/ready' });
+      expect(tg.Properties.TargetGroupAttributes).toContainEqual({
+        Key: 'deregistration_delay.timeout_seconds',
+        Value: String(config.service.deregistrationDelaySeconds),
+      });
+    }
+    expect(service().LoadBalancers).toEqual([
+      expect.objectContaining({
+        ContainerName: 'app',
+        ContainerPort: config.service.containerPort,
+        AdvancedConfiguration: expect.objectContaining({}),
+      }),
+    ]);
+  });
+
+  test('the production listener rule definition is pinned (aws-cdk #36649: changing it resets live traffic)', () => {
+    // GIVEN the rule ECS rewrites during deployments; WHEN anything about it changes, THEN this test must be updated
+    // on purpose together with docs/runbooks/listener-rule-reset.md and a listener-guard preflight.
+    const rules = ofType('AWS::ElasticLoadBalancingV2::ListenerRule').map(([id, r]) => ({ id, ...r.Properties }));
+    expect(rules.map((r) => r.id).sort()).toEqual(['LoadBalancerProductionRule1971DB67', 'LoadBalancerTestRule392350BF']);
+    // No Tags either: a tag edit in config would otherwise update, and so reset, the rule.
+    expect(rules.find((r) => r.id === 'LoadBalancerProductionRule1971DB67')).toEqual({
+      id: 'LoadBalancerProductionRule1971DB67',
+      ListenerArn: { Ref: 'LoadBalancerAlbProductionDEFA25DA' },
+      Priority: 10,
+      Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } }],
+      Actions: [{ Type: 'forward', TargetGroupArn: { Ref: 'LoadBalancerBlueTargetGroupCEE54ADF' } }],
+    });
+    expect(rules.find((r) => r.id === 'LoadBalancerTestRule392350BF')).toEqual({
+      id: 'LoadBalancerTestRule392350BF',
+      ListenerArn: { Ref: 'LoadBalancerAlbTestBAD99082' },
+      Priority: 10,
+      Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } }],
+      Actions: [{ Type: 'forward', TargetGroupArn: { Ref: 'LoadBalancerGreenTargetGroup903EF8E6' } }],
+    });
+  });
+
+  test('no public IP, private subnets, tasks reachable from the load balancer only', () => {
+    expect(service().NetworkConfiguration).toMatchObject({ AwsvpcConfiguration: { AssignPublicIp: 'DISABLED' } });
+    const sgId = (service().NetworkConfiguration as { AwsvpcConfiguration: { SecurityGroups: { 'Fn::GetAtt': string[] }[] } }).AwsvpcConfiguration
+      .SecurityGroups[0]!['Fn::GetAtt'][0]!;
+    const ingress = ofType('AWS::EC2::SecurityGroupIngress').filter(([, r]) => JSON.stringify(r.Properties.GroupId).includes(sgId));
+    expect(ingress).toHaveLength(1);
+    expect(ingress[0]![1].Properties).toMatchObject({
+      FromPort: config.service.containerPort,
+      SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^LoadBalancerSecurityGroup/), 'GroupId'] },
+    });
+  });
+
+  test('read-only root filesystem, non-root user, health check without a shell, stop timeout above the drain deadline', () => {
+    const c = container();
+    expect(c).toMatchObject({
+      ReadonlyRootFilesystem: true,
+      User: '65532:65532',
+      StopTimeout: config.service.stopTimeoutSeconds,
+      HealthCheck: { Command: ['CMD', '/nodejs/bin/node', 'dist/healthcheck.js'] },
+      MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false }],
+    });
+    expect(c.Environment).toContainEqual({ Name: 'SHUTDOWN_DEADLINE_MS', Value: String(config.service.drainDeadlineSeconds * 1000) });
+    expect(config.service.stopTimeoutSeconds).toBeGreaterThan(config.service.drainDeadlineSeconds);
+  });
+
+  test('secrets reach the container only through `Secrets`, never as environment values', () => {
+    const c = container();
+    expect((c.Secrets as { Name: string }[]).map((s) => s.Name).sort()).toEqual(['API_KEY', 'DATABASE_CREDENTIALS', 'TOKENIZATION_KEY']);
+    const envNames = (c.Environment as { Name: string }[]).map((e) => e.Name);
+    for (const secret of ['API_KEY', 'DATABASE_CREDENTIALS', 'TOKENIZATION_KEY']) expect(envNames).not.toContain(secret);
+    for (const [, s] of ofType('AWS::SecretsManager::Secret')) expect(s.Properties.KmsKeyId).toBeDefined();
+  });
+
+  test('the image comes from the SSM parameter the deploy step writes, never a pinned tag (AWS-TRAPS 1)', () => {
+    const image = container().Image as { Ref: string };
+    const params = template.toJSON().Parameters as Record<string, { Type: string; Default: string }>;
+    expect(params[image.Ref]).toEqual({ Type: 'AWS::SSM::Parameter::Value<String>', Default: imageParameterNameOf(env) });
+  });
+
+  test('container logs go to an encrypted group kept >= 365 days', () => {
+    const logConfig = container().LogConfiguration as { Options: { 'awslogs-group': { Ref: string } } };
+    const group = resources[logConfig.Options['awslogs-group'].Ref]!;
+    expect(group.Properties.KmsKeyId).toBeDefined();
+    expect(group.Properties.RetentionInDays).toBeGreaterThanOrEqual(365);
+  });
+
+  test('autoscaling on CPU and on requests per target of both target groups', () => {
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: config.service.minCapacity,
+      MaxCapacity: config.service.maxCapacity,
+    });
+    const policies = ofType('AWS::ApplicationAutoScaling::ScalingPolicy').map(([, p]) => JSON.stringify(p.Properties));
+    expect(policies.filter((p) => p.includes('ECSServiceAverageCPUUtilization'))).toHaveLength(1);
+    expect(policies.filter((p) => p.includes('ALBRequestCountPerTarget'))).toHaveLength(2);
+  });
+
+  test('the ALB: internet-facing, invalid headers dropped, access logs, idle timeout below the app keep-alive (AWS-TRAPS 6)', () => {
+    const alb = ofType('AWS::ElasticLoadBalancingV2::LoadBalancer')[0]![1].Properties;
+    expect(alb.Scheme).toBe('internet-facing');
+    expect(alb.LoadBalancerAttributes).toEqual(
+      expect.arrayContaining([
+        { Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' },
+        { Key: 'access_logs.s3.enabled', Value: 'true' },
+        { Key: 'idle_timeout.timeout_seconds', Value: String(config.loadBalancer.idleTimeoutSeconds) },
+        { Key: 'deletion_protection.enabled', Value: String(config.loadBalancer.deletionProtection) },
+      ]),
+    );
+    expect(config.loadBalancer.idleTimeoutSeconds * 1000).toBeLessThan(KEEP_ALIVE_TIMEOUT_MS);
+  });
+
+  test('HTTPS with a TLS 1.2+ policy (TLS 1.3 preferred) and HTTP 80 only redirects, where TLS is configured', () => {
+    const listeners = ofType('AWS::ElasticLoadBalancingV2::Listener').map(([, l]) => l.Properties);
+    if (!tls) {
+      expect(env).toBe('dev');
+      return;
+    }
+    const https = listeners.filter((l) => l.Protocol === 'HTTPS');
+    expect(https).toHaveLength(2);
+    for (const l of https) expect(l.SslPolicy).toBe('ELBSecurityPolicy-TLS13-1-2-Res-2021-06');
+    const http = listeners.filter((l) => l.Protocol === 'HTTP');
+    expect(http).toEqual([
+      expect.objectContaining({
+        Port: 80,
+        DefaultActions: [
+          expect.objectContaining({ Type: 'redirect', RedirectConfig: expect.objectContaining({ Port: '443', StatusCode: 'HTTP_301' }) }),
+        ],
+      }),
+    ]);
+  });
+
+  test('the test listener has its own port and is not open to 0.0.0.0/0', () => {
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: config.deployment.testListenerPort });
+    const albSg = ofType('AWS::EC2::SecurityGroup').find(([id]) => id.startsWith('LoadBalancerSecurityGroup'))![1];
+    const testIngress = (albSg.Properties.SecurityGroupIngress as { FromPort: number; CidrIp: unknown }[]).filter(
+      (r) => r.FromPort === config.deployment.testListenerPort,
+    );
+    expect(testIngress.length).toBe(config.network.natGateways + config.deployment.testListenerAllowedCidrs.length);
+    for (const rule of testIngress) expect(rule.CidrIp).not.toBe('0.0.0.0/0');
+  });
+
+  test('WAF: managed rule groups and a rate rule, associated with the ALB, logging to an encrypted group', () => {
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      Rules: Match.arrayWith([
+        Match.objectLike({
+          Name: 'RateLimitPerIp',
+          Statement: { RateBasedStatement: { Limit: config.loadBalancer.wafRateLimitPer5Min, AggregateKeyType: 'IP' } },
+        }),
+        ...[
+          'AWSManagedRulesAmazonIpReputationList',
+          'AWSManagedRulesCommonRuleSet',
+          'AWSManagedRulesKnownBadInputsRuleSet',
+          'AWSManagedRulesSQLiRuleSet',
+        ].map((name) => Match.objectLike({ Statement: { ManagedRuleGroupStatement: { VendorName: 'AWS', Name: name } } })),
+      ]),
+    });
+    template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', { ResourceArn: { Ref: Match.stringLikeRegexp('^LoadBalancerAlb') } });
+    template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', { LogDestinationConfigs: [Match.anyValue()] });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `aws-waf-logs-TapStack-${env}`, KmsKeyId: Match.anyValue() });
+  });
+
+  test('Container Insights and an encrypted, immutable, scanned image repository', () => {
+    template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enhanced' }] });
+    template.hasResourceProperties('AWS::ECR::Repository', {
+      ImageTagMutability: 'IMMUTABLE',
+      ImageScanningConfiguration: { ScanOnPush: true },
+      EncryptionConfiguration: { EncryptionType: 'KMS', KmsKey: Match.anyValue() },
+    });
+  });
+});
+
+describe('first deploy into an empty account (AWS-TRAPS 4)', () => {
+  test('-c firstDeploy=true creates the service with no tasks; otherwise the configured count', () => {
+    const first = buildApp(new App({ context: { ...CDK_CONTEXT, env: 'prod', firstDeploy: 'true' } }));
+    Template.fromStack(first).hasResourceProperties('AWS::ECS::Service', { DesiredCount: 0 });
+    synthEnv('prod').template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: shippedConfigs().prod.service.desiredCount });
+  });
+});

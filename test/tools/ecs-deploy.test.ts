@@ -1,0 +1,339 @@
+import {
+  DescribeServiceDeploymentsCommand,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  ListServiceDeploymentsCommand,
+  RegisterTaskDefinitionCommand,
+  ServiceDeployment,
+  TaskDefinition,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  buildTaskDefinitionInput,
+  DeployFailedError,
+  DeployImageOptions,
+  DeployInputError,
+  DeployTimeoutError,
+  deployImage,
+} from '../../tools/deploy/ecs-deploy';
+import { readDeployOptions } from '../../tools/deploy/cli';
+import { inputs } from './mock-inputs';
+
+const ecsMock = mockClient(ECSClient);
+const ssmMock = mockClient(SSMClient);
+
+const DIGEST = 'a'.repeat(64);
+const NEW_IMAGE = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/tap/payments@sha256:${DIGEST}`;
+const OLD_IMAGE = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/tap/payments@sha256:${'b'.repeat(64)}`;
+const OLD_TD = 'arn:aws:ecs:eu-west-1:123456789012:task-definition/tap-payments:7';
+const NEW_TD = 'arn:aws:ecs:eu-west-1:123456789012:task-definition/tap-payments:8';
+const OLD_DEPLOYMENT = 'arn:aws:ecs:eu-west-1:123456789012:service-deployment/tap/payments/old';
+const NEW_DEPLOYMENT = 'arn:aws:ecs:eu-west-1:123456789012:service-deployment/tap/payments/new';
+
+const TASK_DEFINITION: TaskDefinition = {
+  taskDefinitionArn: OLD_TD,
+  family: 'tap-payments',
+  revision: 7,
+  status: 'ACTIVE',
+  taskRoleArn: 'arn:aws:iam::123456789012:role/task',
+  executionRoleArn: 'arn:aws:iam::123456789012:role/exec',
+  networkMode: 'awsvpc',
+  cpu: '512',
+  memory: '1024',
+  requiresCompatibilities: ['FARGATE'],
+  compatibilities: ['EC2', 'FARGATE'],
+  requiresAttributes: [{ name: 'com.amazonaws.ecs.capability.logging-driver.awslogs' }],
+  registeredAt: new Date('2026-01-01T00:00:00Z'),
+  registeredBy: 'arn:aws:sts::123456789012:assumed-role/deployer/session',
+  runtimePlatform: { cpuArchitecture: 'ARM64', operatingSystemFamily: 'LINUX' },
+  containerDefinitions: [
+    {
+      name: 'app',
+      image: OLD_IMAGE,
+      essential: true,
+      portMappings: [{ containerPort: 8080 }],
+      secrets: [{ name: 'API_KEY', valueFrom: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:api' }],
+    },
+    { name: 'log-router', image: 'public.ecr.aws/aws-observability/aws-for-fluent-bit:stable', essential: true },
+  ],
+};
+const TAGS = [{ key: 'app', value: 'tap' }];
+
+const T0 = Date.parse('2026-03-01T10:00:00Z');
+
+function harness(): { clock: { t: number }; logs: string[]; sleeps: number[]; deps: Parameters<typeof deployImage>[1] } {
+  const clock = { t: T0 };
+  const logs: string[] = [];
+  const sleeps: number[] = [];
+  return {
+    clock,
+    logs,
+    sleeps,
+    deps: {
+      ecs: new ECSClient({ region: 'eu-west-1' }),
+      ssm: new SSMClient({ region: 'eu-west-1' }),
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        clock.t += ms;
+      },
+      now: () => clock.t,
+      log: (line) => logs.push(line),
+      retry: { random: () => 0.5 },
+    },
+  };
+}
+
+const OPTS: DeployImageOptions = {
+  cluster: 'tap',
+  service: 'payments',
+  containerName: 'app',
+  imageUri: NEW_IMAGE,
+  imageParameterName: '/tap/dev/app/image-uri',
+  timeoutMs: 600_000,
+  pollIntervalMs: 15_000,
+};
+
+function givenService(desiredCount = 2): void {
+  ecsMock.on(DescribeServicesCommand).resolves({
+    services: [{ serviceName: 'payments', status: 'ACTIVE', desiredCount, taskDefinition: OLD_TD, currentServiceDeployment: OLD_DEPLOYMENT }],
+  });
+  ecsMock.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: TASK_DEFINITION, tags: TAGS });
+  ecsMock.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { ...TASK_DEFINITION, taskDefinitionArn: NEW_TD, revision: 8 } });
+  ecsMock.on(UpdateServiceCommand).resolves({ service: { currentServiceDeployment: NEW_DEPLOYMENT } });
+  ssmMock.on(PutParameterCommand).resolves({ Version: 2 });
+}
+
+function deploymentStatuses(...deployments: ServiceDeployment[]): void {
+  const mock = ecsMock.on(DescribeServiceDeploymentsCommand);
+  for (const d of deployments) mock.resolvesOnce({ serviceDeployments: [{ serviceDeploymentArn: NEW_DEPLOYMENT, ...d }] });
+}
+
+function throttling(): Error {
+  const error = new Error('Rate exceeded');
+  error.name = 'ThrottlingException';
+  return Object.assign(error, { $metadata: { httpStatusCode: 400 } });
+}
+
+beforeEach(() => {
+  ecsMock.reset();
+  ssmMock.reset();
+});
+
+describe('deployImage', () => {
+  test('GIVEN a deployment that succeeds THEN registers a copy with only the image changed and records the digest in SSM', async () => {
+    givenService();
+    deploymentStatuses({ status: 'PENDING' }, { status: 'IN_PROGRESS', lifecycleStage: 'BAKE_TIME' }, { status: 'SUCCESSFUL' });
+    const { deps, logs } = harness();
+
+    const result = await deployImage(OPTS, deps);
+
+    expect(result).toEqual({ taskDefinitionArn: NEW_TD, serviceDeploymentArn: NEW_DEPLOYMENT, durationMs: 30_000 });
+    expect(inputs(ecsMock, DescribeTaskDefinitionCommand)).toContainEqual(expect.objectContaining({ taskDefinition: OLD_TD, include: ['TAGS'] }));
+    const registered = ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input;
+    const [app, router] = TASK_DEFINITION.containerDefinitions ?? [];
+    expect(registered).toEqual({
+      family: 'tap-payments',
+      taskRoleArn: TASK_DEFINITION.taskRoleArn,
+      executionRoleArn: TASK_DEFINITION.executionRoleArn,
+      networkMode: 'awsvpc',
+      cpu: '512',
+      memory: '1024',
+      requiresCompatibilities: ['FARGATE'],
+      runtimePlatform: TASK_DEFINITION.runtimePlatform,
+      containerDefinitions: [{ ...app, image: NEW_IMAGE }, router],
+      tags: TAGS,
+    });
+    expect(inputs(ecsMock, UpdateServiceCommand)).toContainEqual(
+      expect.objectContaining({ cluster: 'tap', service: 'payments', taskDefinition: NEW_TD }),
+    );
+    expect(ecsMock.commandCalls(UpdateServiceCommand)[0]?.args[0].input.desiredCount).toBeUndefined();
+    expect(ecsMock.commandCalls(DescribeServiceDeploymentsCommand)).toHaveLength(3);
+    expect(inputs(ssmMock, PutParameterCommand)).toContainEqual(
+      expect.objectContaining({
+        Name: '/tap/dev/app/image-uri',
+        Value: NEW_IMAGE,
+        Type: 'String',
+        Overwrite: true,
+      }),
+    );
+    expect(logs.join('\n')).toMatch(/IN_PROGRESS \/ BAKE_TIME/);
+    expect(logs.join('\n')).toMatch(/SUCCESSFUL after 30s/);
+  });
+
+  test('GIVEN ECS rolls back THEN rejects with status, reason and rollback info, and SSM is not written', async () => {
+    givenService();
+    deploymentStatuses(
+      { status: 'IN_PROGRESS' },
+      {
+        status: 'ROLLBACK_SUCCESSFUL',
+        statusReason: 'Service deployment rolled back because of alarm',
+        rollback: { reason: 'alarm tap-5xx in ALARM', serviceRevisionArn: 'arn:aws:ecs:eu-west-1:123456789012:service-revision/tap/payments/1' },
+        alarms: { triggeredAlarmNames: ['tap-5xx'] },
+      },
+    );
+    const { deps } = harness();
+
+    const error = await deployImage(OPTS, deps).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(DeployFailedError);
+    const failed = error as DeployFailedError;
+    expect(failed.status).toBe('ROLLBACK_SUCCESSFUL');
+    expect(failed.statusReason).toBe('Service deployment rolled back because of alarm');
+    expect(failed.message).toMatch(/rolled back because of alarm.*service-revision\/tap\/payments\/1.*alarm tap-5xx in ALARM.*alarms: tap-5xx/);
+    expect(failed.message).toMatch(/SSM parameter \/tap\/dev\/app\/image-uri not written/);
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+  });
+
+  test.each(['ROLLBACK_REQUESTED', 'ROLLBACK_IN_PROGRESS', 'ROLLBACK_FAILED', 'STOPPED', 'STOP_REQUESTED'] as const)(
+    'GIVEN status %s THEN fails without writing SSM and without retrying',
+    async (status) => {
+      givenService();
+      deploymentStatuses({ status, statusReason: 'stopped by a newer deployment' });
+      const { deps } = harness();
+
+      await expect(deployImage(OPTS, deps)).rejects.toThrow(new RegExp(`status ${status}; reason: stopped by a newer deployment`));
+      expect(ecsMock.commandCalls(DescribeServiceDeploymentsCommand)).toHaveLength(1);
+      expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(1);
+      expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+    },
+  );
+
+  test('GIVEN the deployment never finishes THEN times out with the duration, ARN and a console hint', async () => {
+    givenService();
+    ecsMock.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: [{ serviceDeploymentArn: NEW_DEPLOYMENT, status: 'IN_PROGRESS' }] });
+    const { deps, clock } = harness();
+
+    const error = await deployImage({ ...OPTS, timeoutMs: 120_000 }, deps).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(DeployTimeoutError);
+    expect((error as Error).message).toMatch(
+      /did not finish within 2m0s \(deployment arn:aws:ecs:.*\/new\).*ECS console > Clusters > tap > Services > payments/,
+    );
+    expect(clock.t - T0).toBeLessThanOrEqual(120_000);
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN throttling on several calls THEN retries them and succeeds', async () => {
+    givenService();
+    ecsMock
+      .on(DescribeServicesCommand)
+      .rejectsOnce(throttling())
+      .resolves({ services: [{ status: 'ACTIVE', desiredCount: 2, taskDefinition: OLD_TD }] });
+    ecsMock
+      .on(UpdateServiceCommand)
+      .rejectsOnce(throttling())
+      .resolves({ service: { currentServiceDeployment: NEW_DEPLOYMENT } });
+    ecsMock
+      .on(DescribeServiceDeploymentsCommand)
+      .rejectsOnce(throttling())
+      .resolves({ serviceDeployments: [{ serviceDeploymentArn: NEW_DEPLOYMENT, status: 'SUCCESSFUL' }] });
+    ssmMock.on(PutParameterCommand).rejectsOnce(throttling()).resolves({ Version: 3 });
+    const { deps, logs } = harness();
+
+    await expect(deployImage(OPTS, deps)).resolves.toMatchObject({ serviceDeploymentArn: NEW_DEPLOYMENT });
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(2);
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(2);
+    expect(logs.filter((l) => l.includes('ThrottlingException'))).toHaveLength(4);
+  });
+
+  test('GIVEN UpdateService still shows the old deployment THEN finds the new one with ListServiceDeployments', async () => {
+    givenService();
+    ecsMock.on(UpdateServiceCommand).resolves({ service: { currentServiceDeployment: OLD_DEPLOYMENT } });
+    ecsMock
+      .on(ListServiceDeploymentsCommand)
+      .resolvesOnce({ serviceDeployments: [] })
+      .resolves({
+        serviceDeployments: [
+          { serviceDeploymentArn: 'arn:older', createdAt: new Date(T0 + 1) },
+          { serviceDeploymentArn: NEW_DEPLOYMENT, createdAt: new Date(T0 + 2) },
+        ],
+      });
+    deploymentStatuses({ status: 'SUCCESSFUL' });
+    const { deps } = harness();
+
+    await expect(deployImage(OPTS, deps)).resolves.toMatchObject({ serviceDeploymentArn: NEW_DEPLOYMENT });
+    expect(inputs(ecsMock, ListServiceDeploymentsCommand)).toContainEqual(
+      expect.objectContaining({ cluster: 'tap', service: 'payments', createdAt: { after: new Date(T0) } }),
+    );
+    expect(inputs(ecsMock, DescribeServiceDeploymentsCommand)).toContainEqual(expect.objectContaining({ serviceDeploymentArns: [NEW_DEPLOYMENT] }));
+  });
+
+  test('GIVEN the container name is not in the task definition THEN fails naming it and the containers found', async () => {
+    givenService();
+    const { deps } = harness();
+
+    await expect(deployImage({ ...OPTS, containerName: 'web' }, deps)).rejects.toThrow(
+      new DeployInputError(`container "web" not found in ${OLD_TD}; it has: app, log-router`),
+    );
+    expect(ecsMock.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+  });
+
+  test.each([
+    ['a tag', '123456789012.dkr.ecr.eu-west-1.amazonaws.com/tap/payments:latest'],
+    ['a short digest', '123456789012.dkr.ecr.eu-west-1.amazonaws.com/tap/payments@sha256:abc'],
+    ['no registry', `payments@sha256:${DIGEST}`],
+    ['upper-case hex', `123456789012.dkr.ecr.eu-west-1.amazonaws.com/tap/payments@sha256:${'A'.repeat(64)}`],
+  ])('GIVEN an image URI with %s THEN fails before any AWS call', async (_label, imageUri) => {
+    const { deps } = harness();
+
+    await expect(deployImage({ ...OPTS, imageUri }, deps)).rejects.toThrow(
+      /image URI must be <registry>\/<repository>@sha256:<64 lowercase hex>, got: /,
+    );
+    expect(ecsMock.calls()).toHaveLength(0);
+  });
+
+  test('GIVEN the service runs 0 tasks (first deploy) THEN UpdateService sets the desired count', async () => {
+    givenService(0);
+    deploymentStatuses({ status: 'SUCCESSFUL' });
+    const { deps } = harness();
+
+    await deployImage({ ...OPTS, desiredCountIfZero: 2 }, deps);
+
+    expect(inputs(ecsMock, UpdateServiceCommand)).toContainEqual(expect.objectContaining({ taskDefinition: NEW_TD, desiredCount: 2 }));
+  });
+
+  test('GIVEN the service runs 0 tasks and no desired count is given THEN fails instead of deploying nothing', async () => {
+    givenService(0);
+    const { deps } = harness();
+
+    await expect(deployImage(OPTS, deps)).rejects.toThrow(/has desiredCount 0 \(first deploy after bootstrap\?\)/);
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+  });
+});
+
+describe('buildTaskDefinitionInput', () => {
+  test('omits tags when there are none', () => {
+    expect(buildTaskDefinitionInput(TASK_DEFINITION, [], 'app', NEW_IMAGE).tags).toBeUndefined();
+  });
+});
+
+describe('readDeployOptions', () => {
+  const env = {
+    CLUSTER_NAME: 'tap',
+    SERVICE_NAME: 'payments',
+    CONTAINER_NAME: 'app',
+    IMAGE_URI: NEW_IMAGE,
+    IMAGE_PARAMETER_NAME: '/tap/dev/app/image-uri',
+  };
+
+  test('reads the environment with defaults', () => {
+    expect(readDeployOptions(env)).toEqual({ ...OPTS, timeoutMs: 30 * 60_000 });
+    expect(readDeployOptions({ ...env, DESIRED_COUNT: '3', DEPLOY_TIMEOUT_MINUTES: '45' })).toMatchObject({
+      desiredCountIfZero: 3,
+      timeoutMs: 45 * 60_000,
+    });
+  });
+
+  test.each([
+    [{ CLUSTER_NAME: '' }, /CLUSTER_NAME must be set/],
+    [{ IMAGE_URI: 'nginx:latest' }, /IMAGE_URI: image URI must be .* got: "nginx:latest"/],
+    [{ DEPLOY_TIMEOUT_MINUTES: 'ten' }, /DEPLOY_TIMEOUT_MINUTES must be an integer 1..180, got: "ten"/],
+    [{ DESIRED_COUNT: '0' }, /DESIRED_COUNT must be between 1 and 100, got: 0/],
+  ])('rejects %p', (override, message) => {
+    expect(() => readDeployOptions({ ...env, ...override })).toThrow(message);
+  });
+});

@@ -1,0 +1,255 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { handleHook, HookDeps } from '../../tools/smoke/hook-handler';
+import { main } from '../../tools/smoke/cli';
+import { runSmokeTest, SmokeTestResult } from '../../tools/smoke/smoke-test';
+
+const API_KEY = 'smoke-test-key-not-a-real-secret-000000';
+const CARD = '4111111111111111';
+
+/** How the fake service misbehaves in a test. */
+interface Behaviour {
+  readyStatus?: number;
+  echoCard?: boolean;
+  paymentStatus?: string;
+  hang?: boolean;
+}
+
+interface Received {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** A local stand-in for the payment service's routes. */
+async function startService(behaviour: Behaviour = {}): Promise<{ server: Server; baseUrl: string; received: Received[] }> {
+  const received: Received[] = [];
+  const payments = new Map<string, object>();
+  const send = (res: ServerResponse, status: number, body: unknown): void => {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    req.on('end', () => {
+      received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      if (behaviour.hang) return;
+      if (req.url === '/health/live') return send(res, 200, { status: 'ok' });
+      if (req.url === '/health/ready') return send(res, behaviour.readyStatus ?? 200, { status: 'ready' });
+      if (req.headers.authorization !== `Bearer ${API_KEY}`) return send(res, 401, { error: 'unauthorized' });
+      if (req.method === 'POST' && req.url === '/v1/payments') {
+        const request = JSON.parse(body) as { amount: number; card: { number: string } };
+        const payment = {
+          id: 'pay_0123456789abcdefghijkl',
+          status: behaviour.paymentStatus ?? 'approved',
+          amount: request.amount,
+          card: {
+            brand: 'visa',
+            last4: request.card.number.slice(-4),
+            token: 'tok_abc',
+            ...(behaviour.echoCard ? { number: request.card.number } : {}),
+          },
+        };
+        payments.set(payment.id, payment);
+        return send(res, 201, payment);
+      }
+      const match = /^\/v1\/payments\/([^/]+)$/.exec(req.url ?? '');
+      const found = match?.[1] ? payments.get(match[1]) : undefined;
+      return found ? send(res, 200, found) : send(res, 404, { error: 'not_found' });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { server, baseUrl: `http://127.0.0.1:${port}`, received };
+}
+
+async function stop(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+const failed = (result: SmokeTestResult): SmokeTestResult['steps'][number] | undefined => result.steps.find((s) => !s.ok);
+
+describe('runSmokeTest against a local service', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    if (server) await stop(server);
+    server = undefined;
+  });
+
+  test('GIVEN a healthy service THEN every step passes, with the right request and no secret in the result', async () => {
+    const service = await startService();
+    server = service.server;
+
+    const result = await runSmokeTest({ baseUrl: service.baseUrl, apiKey: API_KEY, timeoutMs: 2000, now: () => Date.parse('2026-03-01T00:00:00Z') });
+
+    expect(result.ok).toBe(true);
+    expect(result.steps.map((s) => [s.name, s.ok, s.status])).toEqual([
+      ['GET /health/live', true, 200],
+      ['GET /health/ready', true, 200],
+      ['POST /v1/payments', true, 201],
+      ['GET /v1/payments/:id', true, 200],
+    ]);
+    const post = service.received.find((r) => r.method === 'POST');
+    expect(post?.headers['idempotency-key']).toMatch(/^smoke-[0-9a-f-]{36}$/);
+    expect(post?.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(post?.body ?? '{}')).toEqual({
+      amount: 100,
+      currency: 'USD',
+      card: { number: CARD, expMonth: 12, expYear: 2028, cvc: '123' },
+      description: 'smoke test',
+    });
+    expect(JSON.stringify(result)).not.toContain(API_KEY);
+    expect(JSON.stringify(result)).not.toContain(CARD);
+  });
+
+  test('GIVEN readiness answers 503 THEN fails at that step and stops', async () => {
+    const service = await startService({ readyStatus: 503 });
+    server = service.server;
+
+    const result = await runSmokeTest({ baseUrl: service.baseUrl, apiKey: API_KEY, timeoutMs: 2000 });
+
+    expect(result.ok).toBe(false);
+    expect(failed(result)).toMatchObject({ name: 'GET /health/ready', status: 503, error: 'HTTP 503, expected 200' });
+    expect(result.steps).toHaveLength(2);
+  });
+
+  test('GIVEN the response echoes the full card number THEN fails without repeating it', async () => {
+    const service = await startService({ echoCard: true });
+    server = service.server;
+
+    const result = await runSmokeTest({ baseUrl: service.baseUrl, apiKey: API_KEY, timeoutMs: 2000 });
+
+    expect(failed(result)).toMatchObject({ name: 'POST /v1/payments', error: 'response contains the full card number' });
+    expect(JSON.stringify(result)).not.toContain(CARD);
+  });
+
+  test('GIVEN the payment is not approved THEN fails naming the status', async () => {
+    const service = await startService({ paymentStatus: 'declined' });
+    server = service.server;
+
+    const result = await runSmokeTest({ baseUrl: service.baseUrl, apiKey: API_KEY, timeoutMs: 2000 });
+
+    expect(failed(result)).toMatchObject({ name: 'POST /v1/payments', error: 'payment status is "declined", expected "approved"' });
+  });
+
+  test('GIVEN a wrong API key THEN fails at the payment step with 401', async () => {
+    const service = await startService();
+    server = service.server;
+
+    const result = await runSmokeTest({ baseUrl: service.baseUrl, apiKey: 'wrong-key', timeoutMs: 2000 });
+
+    expect(failed(result)).toMatchObject({ name: 'POST /v1/payments', status: 401 });
+  });
+
+  test('GIVEN a service that never answers THEN times out', async () => {
+    const service = await startService({ hang: true });
+    server = service.server;
+
+    const result = await runSmokeTest({ baseUrl: service.baseUrl, apiKey: API_KEY, timeoutMs: 200 });
+
+    expect(result.ok).toBe(false);
+    expect(failed(result)).toMatchObject({ name: 'GET /health/live', error: 'timed out after 200ms' });
+  });
+
+  test('GIVEN nothing listens on the port THEN reports it unreachable', async () => {
+    const service = await startService();
+    await stop(service.server);
+
+    const result = await runSmokeTest({ baseUrl: service.baseUrl, apiKey: API_KEY, timeoutMs: 2000 });
+
+    expect(failed(result)).toMatchObject({ name: 'GET /health/live', error: 'unreachable (ECONNREFUSED)' });
+  });
+
+  test('GIVEN a malformed base URL THEN fails at config without throwing', async () => {
+    const result = await runSmokeTest({ baseUrl: 'payments.internal', apiKey: API_KEY, timeoutMs: 200 });
+    expect(result).toEqual({
+      ok: false,
+      steps: [expect.objectContaining({ name: 'config', error: 'baseUrl must be an http(s) URL, got: "payments.internal"' })],
+    });
+  });
+});
+
+describe('lifecycle hook handler', () => {
+  let server: Server | undefined;
+  let logs: string[];
+  afterEach(async () => {
+    if (server) await stop(server);
+    server = undefined;
+  });
+  beforeEach(() => {
+    logs = [];
+  });
+
+  const deps = (env: NodeJS.ProcessEnv, getSecret: HookDeps['getSecret'] = async () => API_KEY): HookDeps => ({
+    env,
+    getSecret,
+    runSmoke: (opts) => runSmokeTest(opts),
+    log: (line) => logs.push(line),
+  });
+  const event = { lifecycleStage: 'POST_TEST_TRAFFIC_SHIFT', serviceArn: 'arn:aws:ecs:eu-west-1:123456789012:service/tap/payments' };
+  const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tap/api-key';
+
+  test('GIVEN the new revision passes THEN SUCCEEDED, and the logs hold no secret', async () => {
+    const service = await startService();
+    server = service.server;
+    const getSecret = jest.fn(async () => API_KEY);
+
+    await expect(handleHook(event, deps({ TEST_URL: service.baseUrl, API_KEY_SECRET_ARN: SECRET_ARN }, getSecret))).resolves.toEqual({
+      hookStatus: 'SUCCEEDED',
+    });
+    expect(getSecret).toHaveBeenCalledWith(SECRET_ARN);
+    expect(logs.join('\n')).toMatch(/POST_TEST_TRAFFIC_SHIFT/);
+    expect(logs.join('\n')).not.toContain(API_KEY);
+    expect(logs.join('\n')).not.toContain(CARD);
+  });
+
+  test('GIVEN the new revision is not ready THEN FAILED (ECS rolls back)', async () => {
+    const service = await startService({ readyStatus: 503 });
+    server = service.server;
+
+    await expect(handleHook(event, deps({ TEST_URL: service.baseUrl, API_KEY_SECRET_ARN: SECRET_ARN }))).resolves.toEqual({ hookStatus: 'FAILED' });
+    expect(logs.join('\n')).toMatch(/FAIL GET \/health\/ready/);
+  });
+
+  test('GIVEN the secret cannot be read THEN FAILED with a hint', async () => {
+    const denied = async (): Promise<string> => {
+      throw Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' });
+    };
+    await expect(handleHook(event, deps({ TEST_URL: 'http://127.0.0.1:1', API_KEY_SECRET_ARN: SECRET_ARN }, denied))).resolves.toEqual({
+      hookStatus: 'FAILED',
+    });
+    expect(logs.join('\n')).toMatch(/cannot read .*AccessDeniedException.*secretsmanager:GetSecretValue/);
+  });
+
+  test('GIVEN TEST_URL is missing THEN FAILED naming it', async () => {
+    await expect(handleHook(event, deps({ API_KEY_SECRET_ARN: SECRET_ARN }))).resolves.toEqual({ hookStatus: 'FAILED' });
+    expect(logs.join('\n')).toMatch(/TEST_URL=missing/);
+  });
+});
+
+describe('smoke CLI', () => {
+  let server: Server | undefined;
+  beforeEach(() => {
+    jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  });
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    if (server) await stop(server);
+    server = undefined;
+  });
+
+  test('exits 0 on success and 1 on failure', async () => {
+    const service = await startService();
+    server = service.server;
+    await expect(main({ BASE_URL: service.baseUrl, API_KEY_SECRET_ARN: 'arn:secret' }, async () => API_KEY)).resolves.toBe(0);
+    await expect(main({ BASE_URL: service.baseUrl, API_KEY: 'wrong-key' })).resolves.toBe(1);
+  });
+
+  test('exits 2 when no key source is set', async () => {
+    await expect(main({ BASE_URL: 'http://127.0.0.1:1' })).resolves.toBe(2);
+    expect(console.error).toHaveBeenCalledWith(expect.stringMatching(/set API_KEY_SECRET_ARN \(preferred\) or API_KEY/));
+  });
+});

@@ -1,0 +1,317 @@
+/**
+ * The pipeline's deploy step for the Fargate service (AWS-TRAPS 1, 3 and 4).
+ *
+ * It registers a copy of the running task definition with only the app container's image replaced, starts an
+ * ECS deployment, and polls DescribeServiceDeployments until ECS itself says SUCCESSFUL, so the pipeline result
+ * equals the real result (a rollback or a stop fails the step). Only then does it write the image to the SSM
+ * parameter the stack reads, so a later infrastructure deploy keeps the version that is really running.
+ */
+import {
+  DescribeServiceDeploymentsCommand,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  ListServiceDeploymentsCommand,
+  RegisterTaskDefinitionCommand,
+  RegisterTaskDefinitionCommandInput,
+  ServiceDeployment,
+  ServiceDeploymentStatus,
+  TaskDefinition,
+  Tag,
+  UpdateServiceCommand,
+  UpdateServiceCommandInput,
+} from '@aws-sdk/client-ecs';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { RetryOptions, withRetry } from '../shared/retry';
+
+/**
+ * An image pinned by digest: `<registry>/<repository>@sha256:<64 hex>`. Tags are refused because a tag can be
+ * moved after the scan, and the SSM parameter must name exactly what was tested.
+ */
+export const IMAGE_URI_PATTERN =
+  /^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d{1,5})?\/(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*@sha256:[a-f0-9]{64}$/;
+
+/** What to deploy, and where. */
+export interface DeployImageOptions {
+  /** ECS cluster name or ARN. */
+  readonly cluster: string;
+  /** ECS service name or ARN. */
+  readonly service: string;
+  /** Name of the container (in the task definition) whose image is replaced. */
+  readonly containerName: string;
+  /** Image pinned by digest, see {@link IMAGE_URI_PATTERN}. */
+  readonly imageUri: string;
+  /** SSM parameter that records the deployed image for the stack (written only after success). */
+  readonly imageParameterName: string;
+  /** How long to wait for the deployment to finish. */
+  readonly timeoutMs: number;
+  /** Time between two DescribeServiceDeployments calls. */
+  readonly pollIntervalMs: number;
+  /**
+   * Desired count to set when the service currently runs 0 tasks (the first deploy after bootstrap, AWS-TRAPS 4).
+   * @default - none: a service at desiredCount 0 fails the deploy, since "success" would prove nothing
+   */
+  readonly desiredCountIfZero?: number;
+}
+
+/** Side effects, injected so tests control AWS, time and output. */
+export interface DeployImageDeps {
+  readonly ecs: ECSClient;
+  readonly ssm: SSMClient;
+  /** Waits between polls and retries. */
+  readonly sleep: (ms: number) => Promise<void>;
+  /** Current time in epoch milliseconds. */
+  readonly now: () => number;
+  /** Writes one progress line. */
+  readonly log: (line: string) => void;
+  /**
+   * Retry settings for every AWS call (sleep is taken from `sleep` above).
+   * @default - 5 retries, 200 ms base, 10 s cap
+   */
+  readonly retry?: Omit<RetryOptions, 'sleep'>;
+}
+
+/** What a successful deploy did. */
+export interface DeployImageResult {
+  readonly taskDefinitionArn: string;
+  readonly serviceDeploymentArn: string;
+  readonly durationMs: number;
+}
+
+/** Input that can never deploy (bad image URI, unknown container, service state): fix the input, do not retry. */
+export class DeployInputError extends Error {
+  override readonly name = 'DeployInputError';
+}
+
+/** ECS finished the deployment without success (rolled back or stopped). Never retried. */
+export class DeployFailedError extends Error {
+  override readonly name = 'DeployFailedError';
+  constructor(
+    message: string,
+    /** The service deployment that failed. */
+    public readonly serviceDeploymentArn: string,
+    /** Its final status, e.g. ROLLBACK_SUCCESSFUL. */
+    public readonly status: string,
+    /** ECS's reason, if any. */
+    public readonly statusReason: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** The deployment did not finish within the timeout. It may still be running in ECS. */
+export class DeployTimeoutError extends Error {
+  override readonly name = 'DeployTimeoutError';
+  constructor(
+    message: string,
+    public readonly serviceDeploymentArn: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** Statuses after which ECS will not make this deployment succeed. */
+const FAILED_STATUSES: ReadonlySet<string> = new Set<ServiceDeploymentStatus>([
+  'ROLLBACK_REQUESTED',
+  'ROLLBACK_IN_PROGRESS',
+  'ROLLBACK_SUCCESSFUL',
+  'ROLLBACK_FAILED',
+  'STOPPED',
+  'STOP_REQUESTED',
+]);
+
+/** Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not accept (they describe a revision). */
+const READ_ONLY_TASK_DEFINITION_FIELDS = [
+  'taskDefinitionArn',
+  'revision',
+  'status',
+  'requiresAttributes',
+  'compatibilities',
+  'registeredAt',
+  'registeredBy',
+  'deregisteredAt',
+  'deleteRequestedAt',
+] as const satisfies readonly (keyof TaskDefinition)[];
+
+/** Throws {@link DeployInputError} unless `imageUri` is pinned by digest. */
+export function validateImageUri(imageUri: string): void {
+  if (!IMAGE_URI_PATTERN.test(imageUri)) {
+    throw new DeployInputError(`image URI must be <registry>/<repository>@sha256:<64 lowercase hex>, got: ${JSON.stringify(imageUri)}`);
+  }
+}
+
+/**
+ * Builds the RegisterTaskDefinition input: the described task definition with its read-only fields removed,
+ * its tags kept, and only `containerName`'s image replaced.
+ */
+export function buildTaskDefinitionInput(
+  taskDefinition: TaskDefinition,
+  tags: Tag[] | undefined,
+  containerName: string,
+  imageUri: string,
+): RegisterTaskDefinitionCommandInput {
+  const copy: Record<string, unknown> = { ...taskDefinition };
+  for (const key of READ_ONLY_TASK_DEFINITION_FIELDS) delete copy[key];
+  const containers = taskDefinition.containerDefinitions ?? [];
+  if (!containers.some((c) => c.name === containerName)) {
+    const names = containers.map((c) => c.name ?? '(unnamed)').join(', ');
+    throw new DeployInputError(
+      `container ${JSON.stringify(containerName)} not found in ${taskDefinition.taskDefinitionArn}; it has: ${names || 'none'}`,
+    );
+  }
+  const input: RegisterTaskDefinitionCommandInput = {
+    ...copy,
+    family: taskDefinition.family,
+    containerDefinitions: containers.map((c) => (c.name === containerName ? { ...c, image: imageUri } : c)),
+  };
+  // RegisterTaskDefinition rejects an empty tag list, and an absent one is the same thing.
+  if (tags && tags.length > 0) input.tags = tags;
+  return input;
+}
+
+function formatMs(ms: number): string {
+  return ms < 60_000 ? `${Math.round(ms / 1000)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+function consoleHint(clusterArnOrName: string, service: string): string {
+  // Cluster and service may be ARNs; the console URL wants names.
+  const cluster = clusterArnOrName.split('/').pop() ?? clusterArnOrName;
+  const serviceName = service.split('/').pop() ?? service;
+  return `see ECS console > Clusters > ${cluster} > Services > ${serviceName} > Deployments, or: aws ecs describe-service-deployments --service-deployment-arns <arn>`;
+}
+
+function describeFailure(deployment: ServiceDeployment): string {
+  const parts = [`status ${deployment.status}`];
+  if (deployment.statusReason) parts.push(`reason: ${deployment.statusReason}`);
+  if (deployment.rollback) {
+    const { reason, serviceRevisionArn, startedAt } = deployment.rollback;
+    parts.push(
+      `rollback to ${serviceRevisionArn ?? 'previous revision'}${startedAt ? ` started ${startedAt.toISOString()}` : ''}${reason ? ` (${reason})` : ''}`,
+    );
+  }
+  const triggered = deployment.alarms?.triggeredAlarmNames ?? [];
+  if (triggered.length > 0) parts.push(`alarms: ${triggered.join(', ')}`);
+  const breaker = deployment.deploymentCircuitBreaker;
+  if (breaker?.status === 'TRIGGERED') parts.push(`circuit breaker: ${breaker.failureCount ?? '?'}/${breaker.threshold ?? '?'} failed tasks`);
+  return parts.join('; ');
+}
+
+/**
+ * Deploys `imageUri` to the service and waits for ECS's verdict. Resolves only when the service deployment is
+ * SUCCESSFUL, after writing the image to `imageParameterName`. Rejects with {@link DeployFailedError} on rollback
+ * or stop, {@link DeployTimeoutError} on timeout, {@link DeployInputError} on bad input; SSM is not written then.
+ */
+export async function deployImage(opts: DeployImageOptions, deps: DeployImageDeps): Promise<DeployImageResult> {
+  validateImageUri(opts.imageUri);
+  if (!(opts.timeoutMs > 0) || !(opts.pollIntervalMs > 0)) {
+    throw new DeployInputError(`timeoutMs and pollIntervalMs must be > 0, got: ${opts.timeoutMs} and ${opts.pollIntervalMs}`);
+  }
+  const { ecs, ssm, log, now } = deps;
+  const aws = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    withRetry(fn, {
+      ...deps.retry,
+      sleep: deps.sleep,
+      onRetry: (error, attempt, delayMs) =>
+        log(`${what}: transient error (${error instanceof Error ? error.name : 'unknown'}), retry ${attempt} in ${delayMs}ms`),
+    });
+  const startedAt = now();
+  const startDate = new Date(startedAt);
+
+  const described = await aws('DescribeServices', () => ecs.send(new DescribeServicesCommand({ cluster: opts.cluster, services: [opts.service] })));
+  const service = described.services?.[0];
+  if (!service) {
+    const failure = described.failures?.[0];
+    throw new DeployInputError(`service ${opts.service} not found in cluster ${opts.cluster}: ${failure?.reason ?? 'no service returned'}`);
+  }
+  if (service.status !== undefined && service.status !== 'ACTIVE') {
+    throw new DeployInputError(`service ${opts.service} is ${service.status}, expected ACTIVE`);
+  }
+  const currentTaskDefinition = service.taskDefinition;
+  if (!currentTaskDefinition) throw new DeployInputError(`service ${opts.service} has no task definition`);
+  log(`service ${service.serviceName ?? opts.service}: task definition ${currentTaskDefinition}, desiredCount ${service.desiredCount ?? '?'}`);
+
+  let desiredCount: number | undefined;
+  if (service.desiredCount === 0) {
+    if (opts.desiredCountIfZero === undefined || !(opts.desiredCountIfZero > 0)) {
+      throw new DeployInputError(
+        `service ${opts.service} has desiredCount 0 (first deploy after bootstrap?); set the desired count to start it, got: ${opts.desiredCountIfZero}`,
+      );
+    }
+    desiredCount = opts.desiredCountIfZero;
+    log(`service has desiredCount 0: first deploy, setting desiredCount ${desiredCount}`);
+  }
+
+  const taskDef = await aws('DescribeTaskDefinition', () =>
+    ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: currentTaskDefinition, include: ['TAGS'] })),
+  );
+  if (!taskDef.taskDefinition) throw new DeployInputError(`task definition ${currentTaskDefinition} could not be described`);
+  const registerInput = buildTaskDefinitionInput(taskDef.taskDefinition, taskDef.tags, opts.containerName, opts.imageUri);
+
+  const registered = await aws('RegisterTaskDefinition', () => ecs.send(new RegisterTaskDefinitionCommand(registerInput)));
+  const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
+  if (!taskDefinitionArn) throw new Error('RegisterTaskDefinition returned no task definition ARN');
+  log(`registered ${taskDefinitionArn} (container ${opts.containerName} -> ${opts.imageUri})`);
+
+  const updateInput: UpdateServiceCommandInput = { cluster: opts.cluster, service: opts.service, taskDefinition: taskDefinitionArn };
+  if (desiredCount !== undefined) updateInput.desiredCount = desiredCount;
+  const updated = await aws('UpdateService', () => ecs.send(new UpdateServiceCommand(updateInput)));
+  log(`UpdateService accepted at ${startDate.toISOString()}`);
+
+  const deadline = startedAt + opts.timeoutMs;
+  const timeout = (arn: string | undefined): DeployTimeoutError =>
+    new DeployTimeoutError(
+      `deployment did not finish within ${formatMs(opts.timeoutMs)} (deployment ${arn ?? 'not yet visible'}); ` +
+        `it may still be running or rolling back, SSM parameter ${opts.imageParameterName} not written; ${consoleHint(opts.cluster, opts.service)}`,
+      arn,
+    );
+
+  // The UpdateService response names the deployment it started, unless it still shows the one from before the
+  // update; then look it up by creation time so we never poll (and report) an older deployment.
+  const fromUpdate = updated.service?.currentServiceDeployment;
+  let deploymentArn = fromUpdate && fromUpdate !== service.currentServiceDeployment ? fromUpdate : undefined;
+  while (!deploymentArn) {
+    const listed = await aws('ListServiceDeployments', () =>
+      ecs.send(new ListServiceDeploymentsCommand({ cluster: opts.cluster, service: opts.service, createdAt: { after: startDate } })),
+    );
+    const newest = [...(listed.serviceDeployments ?? [])].sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0))[0];
+    deploymentArn = newest?.serviceDeploymentArn;
+    if (deploymentArn) break;
+    if (now() + opts.pollIntervalMs > deadline) throw timeout(undefined);
+    await deps.sleep(opts.pollIntervalMs);
+  }
+  log(`service deployment ${deploymentArn}`);
+
+  const arn = deploymentArn;
+  let lastState = '';
+  for (;;) {
+    const response = await aws('DescribeServiceDeployments', () => ecs.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [arn] })));
+    const deployment = response.serviceDeployments?.find((d) => d.serviceDeploymentArn === arn) ?? response.serviceDeployments?.[0];
+    const elapsed = formatMs(now() - startedAt);
+    if (deployment?.status === 'SUCCESSFUL') {
+      log(`deployment SUCCESSFUL after ${elapsed}`);
+      await aws('PutParameter', () =>
+        ssm.send(new PutParameterCommand({ Name: opts.imageParameterName, Value: opts.imageUri, Type: 'String', Overwrite: true })),
+      );
+      log(`recorded ${opts.imageUri} in SSM parameter ${opts.imageParameterName}`);
+      return { taskDefinitionArn, serviceDeploymentArn: arn, durationMs: now() - startedAt };
+    }
+    if (deployment?.status && FAILED_STATUSES.has(deployment.status)) {
+      const detail = describeFailure(deployment);
+      log(`deployment failed after ${elapsed}: ${detail}`);
+      throw new DeployFailedError(
+        `ECS deployment ${arn} did not succeed: ${detail}. SSM parameter ${opts.imageParameterName} not written; ${consoleHint(opts.cluster, opts.service)}`,
+        arn,
+        deployment.status,
+        deployment.statusReason,
+      );
+    }
+    // Not visible yet (eventual consistency shows up as a MISSING failure) or still PENDING / IN_PROGRESS.
+    const state = deployment
+      ? `${deployment.status ?? 'UNKNOWN'}${deployment.lifecycleStage ? ` / ${deployment.lifecycleStage}` : ''}`
+      : 'not visible yet';
+    if (state !== lastState) log(`deployment ${state} (${elapsed})`);
+    lastState = state;
+    if (now() + opts.pollIntervalMs > deadline) throw timeout(arn);
+    await deps.sleep(opts.pollIntervalMs);
+  }
+}

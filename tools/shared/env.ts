@@ -1,0 +1,32 @@
+/** Reading and validating the environment of a pipeline tool's CLI, with messages that name the bad variable and value. */
+
+/** A CLI input that is missing or malformed; the CLI prints it and exits 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** The value of `name`, or a {@link ConfigError} saying it must be set. */
+export function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`environment variable ${name} must be set (non-empty)`);
+  return value;
+}
+
+/** The optional value of `name`, trimmed; undefined when unset or empty. */
+export function optionalEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+/** Parses `name` as an integer in [min, max]; `fallback` when unset. */
+export function intEnv(env: NodeJS.ProcessEnv, name: string, range: { min: number; max: number }, fallback?: number): number {
+  const raw = optionalEnv(env, name);
+  if (raw === undefined) {
+    if (fallback === undefined) throw new ConfigError(`environment variable ${name} must be set (integer ${range.min}..${range.max})`);
+    return fallback;
+  }
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(`${name} must be an integer ${range.min}..${range.max}, got: ${JSON.stringify(raw)}`);
+  const value = Number(raw);
+  if (value < range.min || value > range.max) throw new ConfigError(`${name} must be between ${range.min} and ${range.max}, got: ${value}`);
+  return value;
+}

@@ -1,0 +1,76 @@
+/**
+ * ECS native blue/green lifecycle hook (e.g. at POST_TEST_TRAFFIC_SHIFT): runs the smoke test against the test
+ * listener, which already routes to the new revision, and answers SUCCEEDED or FAILED; on FAILED ECS rolls back
+ * before any production traffic reaches the new revision.
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/lambda-lifecycle-hooks.html
+ *
+ * Environment: TEST_URL (test listener URL), API_KEY_SECRET_ARN, SMOKE_TIMEOUT_MS (optional, default 5000).
+ */
+import { formatSteps, runSmokeTest, SmokeTestOptions, SmokeTestResult } from './smoke-test';
+import { getSecretString } from './secrets';
+
+/** What ECS expects back from a lifecycle hook. */
+export interface HookResponse {
+  readonly hookStatus: 'SUCCEEDED' | 'FAILED';
+}
+
+/** The fields of the ECS hook payload this handler logs (the rest is ignored). */
+interface HookEvent {
+  readonly serviceArn?: unknown;
+  readonly targetServiceRevisionArn?: unknown;
+  readonly lifecycleStage?: unknown;
+}
+
+/** Collaborators of {@link handleHook}, injected in tests. */
+export interface HookDeps {
+  readonly env: NodeJS.ProcessEnv;
+  readonly getSecret: (arn: string) => Promise<string>;
+  readonly runSmoke: (opts: SmokeTestOptions) => Promise<SmokeTestResult>;
+  readonly log: (line: string) => void;
+}
+
+const DEFAULT_TIMEOUT_MS = 5000;
+
+function eventSummary(event: unknown): string {
+  const e: HookEvent = typeof event === 'object' && event !== null ? event : {};
+  const str = (v: unknown): string => (typeof v === 'string' ? v : '-');
+  return `stage ${str(e.lifecycleStage)} service ${str(e.serviceArn)} revision ${str(e.targetServiceRevisionArn)}`;
+}
+
+/** Runs the smoke test for one hook invocation. Never throws: any problem is a FAILED answer with a logged reason. */
+export async function handleHook(event: unknown, deps: HookDeps): Promise<HookResponse> {
+  const { env, log } = deps;
+  log(`smoke hook invoked: ${eventSummary(event)}`);
+  const testUrl = env.TEST_URL?.trim();
+  const secretArn = env.API_KEY_SECRET_ARN?.trim();
+  const timeoutRaw = env.SMOKE_TIMEOUT_MS?.trim();
+  const timeoutMs = timeoutRaw ? Number(timeoutRaw) : DEFAULT_TIMEOUT_MS;
+  if (!testUrl || !secretArn) {
+    log(
+      `smoke hook FAILED: TEST_URL and API_KEY_SECRET_ARN must be set (TEST_URL=${testUrl ? 'set' : 'missing'}, API_KEY_SECRET_ARN=${secretArn ? 'set' : 'missing'})`,
+    );
+    return { hookStatus: 'FAILED' };
+  }
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+    log(`smoke hook FAILED: SMOKE_TIMEOUT_MS must be a positive integer, got: ${JSON.stringify(timeoutRaw)}`);
+    return { hookStatus: 'FAILED' };
+  }
+  let apiKey: string;
+  try {
+    apiKey = await deps.getSecret(secretArn);
+  } catch (error) {
+    log(
+      `smoke hook FAILED: cannot read ${secretArn} (${error instanceof Error ? error.name : 'error'}); check the hook role's secretsmanager:GetSecretValue and kms:Decrypt`,
+    );
+    return { hookStatus: 'FAILED' };
+  }
+  const result = await deps.runSmoke({ baseUrl: testUrl, apiKey, timeoutMs });
+  log(`smoke test against ${testUrl}:\n${formatSteps(result)}`);
+  log(`smoke hook ${result.ok ? 'SUCCEEDED' : 'FAILED'}`);
+  return { hookStatus: result.ok ? 'SUCCEEDED' : 'FAILED' };
+}
+
+/** Lambda entry point. */
+export async function handler(event: unknown): Promise<HookResponse> {
+  return handleHook(event, { env: process.env, getSecret: (arn) => getSecretString(arn), runSmoke: runSmokeTest, log: (line) => console.log(line) });
+}
