@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
+import { securityConfig } from './eslint.security.config.mjs';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'cdk.out/**', 'cdk.out.*/**', 'coverage/**', '.venv/**', 'app/**', '.build/**', 'reports/**', 'jest.config.js'] },
@@ -15,4 +16,6 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-assertions': ['error', { assertionStyle: 'as', objectLiteralTypeAssertions: 'never' }],
     },
   },
+  // The security rules run with the normal lint too, so an inline exception is checked by both.
+  ...securityConfig,
 );

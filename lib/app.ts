@@ -1,5 +1,5 @@
 import { App, Tags } from 'aws-cdk-lib';
-import { EnvironmentConfig, EnvironmentName, loadConfig, parseEnvironmentName, preflightProblems } from './config';
+import { EnvironmentConfig, EnvironmentName, loadAllConfigs, parseEnvironmentName, preflightProblems, PROMOTION_ORDER } from './config';
 import { TapStack } from './tap-stack';
 
 /** The stack name of an environment: the environment goes into the name and tags, never into construct ids. */
@@ -36,7 +36,11 @@ export interface BuildAppOptions {
  */
 export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
   const env = parseEnvironmentName(app.node.tryGetContext('env') ?? 'dev');
-  const config = loadConfig(env, options.configDir);
+  const all = loadAllConfigs(options.configDir);
+  const config = all[env];
+  const position = PROMOTION_ORDER.indexOf(env);
+  const upstreamName = PROMOTION_ORDER[position - 1];
+  const downstreamName = PROMOTION_ORDER[position + 1];
   if (options.deployAccount && app.node.tryGetContext('allowExampleConfig') !== 'true') {
     const problems = preflightProblems(config, options.deployAccount);
     if (problems.length > 0) {
@@ -46,6 +50,8 @@ export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
   const stack = new TapStack(app, stackNameOf(env), {
     config,
     firstDeploy: app.node.tryGetContext('firstDeploy') === 'true',
+    upstream: upstreamName && all[upstreamName],
+    downstream: downstreamName && all[downstreamName],
     env: { account: options.deployAccount, region: config.region },
     description: `Payment service delivery platform (${env}): network, audit trail, blue/green runtime, pipeline`,
     terminationProtection: env === 'prod',

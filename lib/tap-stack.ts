@@ -1,13 +1,14 @@
-import { Stack, StackProps } from 'aws-cdk-lib';
+import { Duration, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { EnvironmentConfig, imageParameterNameOf } from './config';
+import { EnvironmentConfig, imageParameterNameOf, PROMOTION_ORDER, repositoryNameOf } from './config';
 import { AlarmTopic } from './monitoring/alarm-topic';
 import { Network } from './network/network';
 import { ImageRepository } from './registry/image-repository';
 import { AccessLogsBucket } from './security/access-logs-bucket';
 import { AuditTrail } from './security/audit-trail';
 import { Keys } from './security/keys';
-import { LoadBalancer, PaymentService, ServiceSecrets, WebFirewall } from './service';
+import { DeliveryPipeline } from './pipeline';
+import { CONTAINER_NAME, LoadBalancer, PaymentService, ServiceSecrets, WebFirewall } from './service';
 import { removalPolicyOf } from './shared/removal';
 import { ArtifactStore } from './storage/artifact-store';
 
@@ -19,6 +20,16 @@ export interface TapStackProps extends StackProps {
    * @default false
    */
   readonly firstDeploy?: boolean;
+  /**
+   * The environment this one promotes images from (AWS-TRAPS build once, promote).
+   * @default - none: this environment builds
+   */
+  readonly upstream?: EnvironmentConfig;
+  /**
+   * The environment that promotes from this one (its account may pull deployed images).
+   * @default - none
+   */
+  readonly downstream?: EnvironmentConfig;
 }
 
 /** The complete platform for one environment. Composition only: each unit defines itself under lib/. */
@@ -34,6 +45,7 @@ export class TapStack extends Stack {
   public readonly firewall: WebFirewall;
   public readonly alarms: AlarmTopic;
   public readonly paymentService: PaymentService;
+  public readonly pipeline: DeliveryPipeline;
 
   constructor(scope: Construct, id: string, props: TapStackProps) {
     super(scope, id, props);
@@ -62,7 +74,13 @@ export class TapStack extends Stack {
       removalPolicy: removalPolicyOf(config.removal.artifacts),
     });
 
-    this.images = new ImageRepository(this, 'Images', { key: this.keys.data, removalPolicy: removalPolicyOf(config.removal.artifacts) });
+    this.images = new ImageRepository(this, 'Images', {
+      key: this.keys.data,
+      removalPolicy: removalPolicyOf(config.removal.artifacts),
+      repositoryName: repositoryNameOf(config.envName),
+      buildCache: props.upstream === undefined,
+      downstreamAccount: props.downstream?.account,
+    });
     this.secrets = new ServiceSecrets(this, 'Secrets', { key: this.keys.data, removalPolicy: removalPolicyOf(config.removal.keys) });
     this.loadBalancer = new LoadBalancer(this, 'LoadBalancer', {
       vpc: this.network.vpc,
@@ -91,5 +109,35 @@ export class TapStack extends Stack {
       dataKey: this.keys.data,
       logRemovalPolicy: logRemoval,
     });
+    const upstream = props.upstream;
+    this.pipeline = new DeliveryPipeline(this, 'Delivery', {
+      config,
+      vpc: this.network.vpc,
+      artifactBucket: this.artifactStore.bucket,
+      artifactsKey: this.keys.artifacts,
+      logsKey: this.keys.logs,
+      logRemovalPolicy: logRemoval,
+      repository: this.images.repository,
+      service: this.paymentService.service,
+      taskDefinition: this.paymentService.taskDefinition,
+      containerName: CONTAINER_NAME,
+      imageParameterName: imageParameterNameOf(config.envName),
+      apiKey: this.secrets.apiKey,
+      productionUrl: this.loadBalancer.productionUrl,
+      topic: this.alarms.topic,
+      promoteFrom: upstream && {
+        env: upstream.envName,
+        registryId: upstream.account,
+        repositoryName: repositoryNameOf(upstream.envName),
+        // Long enough for the upstream pipeline to verify, build or promote, deploy and bake.
+        timeout: Duration.minutes(60 * PROMOTION_ORDER.indexOf(config.envName)),
+      },
+      upstreamUrl: upstream && urlOf(upstream),
+    });
   }
+}
+
+/** The public URL of an environment, as its approvers and smoke tests know it. */
+function urlOf(c: EnvironmentConfig): string | undefined {
+  return c.tls.domainName ? `https://${c.tls.domainName}` : undefined;
 }

@@ -235,7 +235,7 @@ describe.each(ENVS)('runtime in %s', (env) => {
   test('Container Insights and an encrypted, immutable, scanned image repository', () => {
     template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enhanced' }] });
     template.hasResourceProperties('AWS::ECR::Repository', {
-      ImageTagMutability: 'IMMUTABLE',
+      ImageTagMutability: env === 'dev' ? 'IMMUTABLE_WITH_EXCLUSION' : 'IMMUTABLE',
       ImageScanningConfiguration: { ScanOnPush: true },
       EncryptionConfiguration: { EncryptionType: 'KMS', KmsKey: Match.anyValue() },
     });

@@ -1,6 +1,9 @@
-import { Validations } from 'aws-cdk-lib';
+import { Acknowledgment, Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { compliancePacks, listAcknowledgements } from './packs';
+
+/** Ids of the three packs' rules, e.g. `PCI.DSS.321-S3BucketReplicationEnabled`, `AwsSolutions-IAM5[...]`. */
+const NAG_ID = /^(AwsSolutions|PCI\.DSS\.321|NIST\.800\.53\.R5)-/;
 
 /** A finding as `<rule id>` at `<construct path>`. */
 export interface Finding {
@@ -23,9 +26,13 @@ export function staleAcknowledgements(build: () => IConstruct): { path: string; 
   const real = build();
   const acks = listAcknowledgements(real)
     .map((a) => ({ path: a.path, id: a.id.replace(/^Annotation::/, '') }))
-    .filter((a) => /^(AwsSolutions|PCI\.DSS\.321|NIST\.800\.53\.R5)-/.test(a.id));
+    .filter((a) => NAG_ID.test(a.id));
   const original = Validations.prototype.acknowledge;
-  Validations.prototype.acknowledge = function noAcknowledgement(): void {};
+  // Drop only the cdk-nag acknowledgements; CDK's own (CloudFormation-Validate::...) stay as they are.
+  Validations.prototype.acknowledge = function nagAcknowledgementsOff(this: Validations, ...rules: Acknowledgment[]): void {
+    const kept = rules.filter((r) => !NAG_ID.test(r.id));
+    if (kept.length > 0) original.apply(this, kept);
+  };
   let raw: Finding[];
   try {
     raw = findingsOf(build());

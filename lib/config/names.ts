@@ -8,3 +8,11 @@ import { EnvironmentName } from './schema';
 export function imageParameterNameOf(env: EnvironmentName): string {
   return `/tap/${env}/app/image-uri`;
 }
+
+/** The image repository of an environment (deterministic, so the next environment can promote from it). */
+export function repositoryNameOf(env: EnvironmentName): string {
+  return `tap/${env}/payment-service`;
+}
+
+/** Environments promote in this order: only the first builds, each other one takes the digest its upstream deployed. */
+export const PROMOTION_ORDER: readonly EnvironmentName[] = ['dev', 'staging', 'prod'];

@@ -123,6 +123,7 @@ export const environmentConfigSchema = z
         certificateArn: certificateArn.optional(),
         domainName: z
           .string()
+          // eslint-disable-next-line security/detect-unsafe-regex -- labels need a dot between them and the length is capped at 253 by the lookahead
           .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a lower-case DNS name like pay.example.org')
           .optional(),
         hostedZoneId: z

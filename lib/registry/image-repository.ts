@@ -1,12 +1,27 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { checkovSkip } from '../compliance/checkov';
 
 export interface ImageRepositoryProps {
   /** Encrypts the image layers. */
   readonly key: kms.IKey;
   readonly removalPolicy: RemovalPolicy;
+  /** Deterministic name, so the downstream environment's promote step can find it: `tap/<env>/payment-service`. */
+  readonly repositoryName: string;
+  /**
+   * The environment that builds here keeps its BuildKit layer cache in the one mutable tag `buildcache`
+   * (IMMUTABLE_WITH_EXCLUSION, AWS-TRAPS 18); every other tag stays immutable.
+   * @default false
+   */
+  readonly buildCache?: boolean;
+  /**
+   * Account of the next environment, whose promote step pulls the deployed digest from here.
+   * @default - none (the last environment)
+   */
+  readonly downstreamAccount?: string;
   /**
    * How many commit builds (`sha-*` tags) are kept; older ones expire.
    * @default 50
@@ -18,6 +33,9 @@ export interface ImageRepositoryProps {
 export const BUILD_TAG_PREFIX = 'sha-';
 /** Tag prefix the deploy step adds to an image that is or was deployed (`deployed-<env>-<time>`); never expired. */
 export const DEPLOYED_TAG_PREFIX = 'deployed-';
+
+/** The one mutable tag: BuildKit's registry cache (never deployed: deploys are by digest). */
+export const BUILD_CACHE_TAG = 'buildcache';
 
 /** How many deployed images are kept: years of releases, and every rollback target. */
 export const DEPLOYED_KEEP = 500;
@@ -35,7 +53,9 @@ export class ImageRepository extends Construct {
     this.repository = new ecr.Repository(this, 'Repository', {
       encryption: ecr.RepositoryEncryption.KMS,
       encryptionKey: props.key,
-      imageTagMutability: ecr.TagMutability.IMMUTABLE,
+      repositoryName: props.repositoryName,
+      imageTagMutability: props.buildCache ? ecr.TagMutability.IMMUTABLE_WITH_EXCLUSION : ecr.TagMutability.IMMUTABLE,
+      imageTagMutabilityExclusionFilters: props.buildCache ? [ecr.ImageTagMutabilityExclusionFilter.wildcard(BUILD_CACHE_TAG)] : undefined,
       imageScanOnPush: true,
       removalPolicy: props.removalPolicy,
       emptyOnDelete: false,
@@ -59,5 +79,22 @@ export class ImageRepository extends Construct {
         },
       ],
     });
+    if (props.buildCache) {
+      checkovSkip(
+        this.repository,
+        'CKV_AWS_51',
+        `Every tag is immutable except '${BUILD_CACHE_TAG}', BuildKit's layer cache, which is never deployed (deploys are by digest)`,
+      );
+    }
+    if (props.downstreamAccount) {
+      // Promotion copies the deployed digest out of this repository; nothing else is shared.
+      this.repository.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'PromoteToNextEnvironment',
+          principals: [new iam.AccountPrincipal(props.downstreamAccount)],
+          actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability', 'ecr:DescribeImages'],
+        }),
+      );
+    }
   }
 }

@@ -9,6 +9,7 @@ import {
   TaskDefinition,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
+import { BatchGetImageCommand, ECRClient, ImageAlreadyExistsException, PutImageCommand } from '@aws-sdk/client-ecr';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
@@ -16,6 +17,7 @@ import {
   DeployFailedError,
   DeployImageOptions,
   DeployInputError,
+  DeployRecordError,
   DeployTimeoutError,
   deployImage,
 } from '../../tools/deploy/ecs-deploy';
@@ -24,9 +26,11 @@ import { inputs } from './mock-inputs';
 
 const ecsMock = mockClient(ECSClient);
 const ssmMock = mockClient(SSMClient);
+const ecrMock = mockClient(ECRClient);
 
 const DIGEST = 'a'.repeat(64);
 const NEW_IMAGE = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/tap/payments@sha256:${DIGEST}`;
+const MANIFEST = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [] });
 const OLD_IMAGE = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/tap/payments@sha256:${'b'.repeat(64)}`;
 const OLD_TD = 'arn:aws:ecs:eu-west-1:123456789012:task-definition/tap-payments:7';
 const NEW_TD = 'arn:aws:ecs:eu-west-1:123456789012:task-definition/tap-payments:8';
@@ -75,6 +79,7 @@ function harness(): { clock: { t: number }; logs: string[]; sleeps: number[]; de
     deps: {
       ecs: new ECSClient({ region: 'eu-west-1' }),
       ssm: new SSMClient({ region: 'eu-west-1' }),
+      ecr: new ECRClient({ region: 'eu-west-1' }),
       sleep: async (ms) => {
         sleeps.push(ms);
         clock.t += ms;
@@ -91,6 +96,7 @@ const OPTS: DeployImageOptions = {
   service: 'payments',
   containerName: 'app',
   imageUri: NEW_IMAGE,
+  envName: 'dev',
   imageParameterName: '/tap/dev/app/image-uri',
   timeoutMs: 600_000,
   pollIntervalMs: 15_000,
@@ -104,11 +110,24 @@ function givenService(desiredCount = 2): void {
   ecsMock.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { ...TASK_DEFINITION, taskDefinitionArn: NEW_TD, revision: 8 } });
   ecsMock.on(UpdateServiceCommand).resolves({ service: { currentServiceDeployment: NEW_DEPLOYMENT } });
   ssmMock.on(PutParameterCommand).resolves({ Version: 2 });
+  ecrMock.on(BatchGetImageCommand).resolves({
+    images: [
+      { imageId: { imageDigest: `sha256:${DIGEST}` }, imageManifest: MANIFEST, imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json' },
+    ],
+    failures: [],
+  });
+  ecrMock.on(PutImageCommand).resolves({ image: { imageId: { imageDigest: `sha256:${DIGEST}`, imageTag: 'deployed-dev-20260301100030' } } });
 }
 
 function deploymentStatuses(...deployments: ServiceDeployment[]): void {
   const mock = ecsMock.on(DescribeServiceDeploymentsCommand);
   for (const d of deployments) mock.resolvesOnce({ serviceDeployments: [{ serviceDeploymentArn: NEW_DEPLOYMENT, ...d }] });
+}
+
+function awsError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return Object.assign(error, { $metadata: { httpStatusCode: 400 } });
 }
 
 function throttling(): Error {
@@ -120,6 +139,7 @@ function throttling(): Error {
 beforeEach(() => {
   ecsMock.reset();
   ssmMock.reset();
+  ecrMock.reset();
 });
 
 describe('deployImage', () => {
@@ -130,7 +150,12 @@ describe('deployImage', () => {
 
     const result = await deployImage(OPTS, deps);
 
-    expect(result).toEqual({ taskDefinitionArn: NEW_TD, serviceDeploymentArn: NEW_DEPLOYMENT, durationMs: 30_000 });
+    expect(result).toEqual({
+      taskDefinitionArn: NEW_TD,
+      serviceDeploymentArn: NEW_DEPLOYMENT,
+      durationMs: 30_000,
+      deployedTag: 'deployed-dev-20260301100030',
+    });
     expect(inputs(ecsMock, DescribeTaskDefinitionCommand)).toContainEqual(expect.objectContaining({ taskDefinition: OLD_TD, include: ['TAGS'] }));
     const registered = ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input;
     const [app, router] = TASK_DEFINITION.containerDefinitions ?? [];
@@ -163,6 +188,86 @@ describe('deployImage', () => {
     expect(logs.join('\n')).toMatch(/SUCCESSFUL after 30s/);
   });
 
+  test('GIVEN a deployment that succeeds THEN, after writing SSM, tags the same digest deployed-<env>-<UTC time> in its ECR repository', async () => {
+    givenService();
+    deploymentStatuses({ status: 'IN_PROGRESS' }, { status: 'IN_PROGRESS' }, { status: 'SUCCESSFUL' });
+    const { deps, logs } = harness();
+
+    await deployImage({ ...OPTS, envName: 'staging' }, deps);
+
+    expect(inputs(ecrMock, BatchGetImageCommand)).toEqual([
+      expect.objectContaining({ registryId: '123456789012', repositoryName: 'tap/payments', imageIds: [{ imageDigest: `sha256:${DIGEST}` }] }),
+    ]);
+    expect(inputs(ecrMock, PutImageCommand)).toEqual([
+      {
+        registryId: '123456789012',
+        repositoryName: 'tap/payments',
+        imageManifest: MANIFEST,
+        imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
+        imageTag: 'deployed-staging-20260301100030',
+        imageDigest: `sha256:${DIGEST}`,
+      },
+    ]);
+    const ssmCall = ssmMock.commandCalls(PutParameterCommand)[0];
+    const tagCall = ecrMock.commandCalls(PutImageCommand)[0];
+    expect(ssmCall && tagCall && ssmCall.calledBefore(tagCall)).toBe(true);
+    expect(logs.join('\n')).toMatch(/tagged 123456789012\/tap\/payments@sha256:a+ as deployed-staging-20260301100030/);
+  });
+
+  test('GIVEN the image already carries the tag (ImageAlreadyExistsException) THEN the deploy succeeds', async () => {
+    givenService();
+    deploymentStatuses({ status: 'SUCCESSFUL' });
+    ecrMock.on(PutImageCommand).rejects(new ImageAlreadyExistsException({ message: 'Image already exists', $metadata: {} }));
+    const { deps, logs } = harness();
+
+    await expect(deployImage(OPTS, deps)).resolves.toMatchObject({ deployedTag: 'deployed-dev-20260301100000' });
+    expect(logs.join('\n')).toMatch(/already tagged/);
+  });
+
+  test('GIVEN tagging fails after a successful deployment THEN fails loudly, saying the deployment succeeded and SSM was written', async () => {
+    givenService();
+    deploymentStatuses({ status: 'SUCCESSFUL' });
+    ecrMock.on(PutImageCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform: ecr:PutImage'));
+    const { deps } = harness();
+
+    const error = await deployImage(OPTS, deps).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(DeployRecordError);
+    expect((error as DeployRecordError).ssmWritten).toBe(true);
+    expect((error as Error).message).toMatch(
+      /SUCCEEDED .*SSM parameter \/tap\/dev\/app\/image-uri was written, but tagging the image deployed-dev-\d{14} in ECR repository 123456789012\/tap\/payments failed \(AccessDeniedException: not authorized/,
+    );
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(1);
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(1);
+  });
+
+  test('GIVEN BatchGetImage reports the digest missing THEN fails after the deployment, naming the failure', async () => {
+    givenService();
+    deploymentStatuses({ status: 'SUCCESSFUL' });
+    ecrMock.on(BatchGetImageCommand).resolves({
+      images: [],
+      failures: [{ imageId: { imageDigest: `sha256:${DIGEST}` }, failureCode: 'ImageNotFound', failureReason: 'Requested image not found' }],
+    });
+    const { deps } = harness();
+
+    await expect(deployImage(OPTS, deps)).rejects.toThrow(/BatchGetImage found no manifest for .*\(ImageNotFound: Requested image not found\)/);
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN the SSM write fails after a successful deployment THEN fails saying SSM was not written and the image was not tagged', async () => {
+    givenService();
+    deploymentStatuses({ status: 'SUCCESSFUL' });
+    ssmMock.on(PutParameterCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform: ssm:PutParameter'));
+    const { deps } = harness();
+
+    const error = await deployImage(OPTS, deps).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(DeployRecordError);
+    expect((error as DeployRecordError).ssmWritten).toBe(false);
+    expect((error as Error).message).toMatch(/SUCCEEDED .*writing SSM parameter \/tap\/dev\/app\/image-uri failed .*NOT tagged/);
+    expect(ecrMock.calls()).toHaveLength(0);
+  });
+
   test('GIVEN ECS rolls back THEN rejects with status, reason and rollback info, and SSM is not written', async () => {
     givenService();
     deploymentStatuses(
@@ -185,6 +290,7 @@ describe('deployImage', () => {
     expect(failed.message).toMatch(/rolled back because of alarm.*service-revision\/tap\/payments\/1.*alarm tap-5xx in ALARM.*alarms: tap-5xx/);
     expect(failed.message).toMatch(/SSM parameter \/tap\/dev\/app\/image-uri not written/);
     expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+    expect(ecrMock.calls()).toHaveLength(0);
   });
 
   test.each(['ROLLBACK_REQUESTED', 'ROLLBACK_IN_PROGRESS', 'ROLLBACK_FAILED', 'STOPPED', 'STOP_REQUESTED'] as const)(
@@ -194,10 +300,11 @@ describe('deployImage', () => {
       deploymentStatuses({ status, statusReason: 'stopped by a newer deployment' });
       const { deps } = harness();
 
-      await expect(deployImage(OPTS, deps)).rejects.toThrow(new RegExp(`status ${status}; reason: stopped by a newer deployment`));
+      await expect(deployImage(OPTS, deps)).rejects.toThrow(`status ${status}; reason: stopped by a newer deployment`);
       expect(ecsMock.commandCalls(DescribeServiceDeploymentsCommand)).toHaveLength(1);
       expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(1);
       expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+      expect(ecrMock.calls()).toHaveLength(0);
     },
   );
 
@@ -214,6 +321,7 @@ describe('deployImage', () => {
     );
     expect(clock.t - T0).toBeLessThanOrEqual(120_000);
     expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+    expect(ecrMock.calls()).toHaveLength(0);
   });
 
   test('GIVEN throttling on several calls THEN retries them and succeeds', async () => {
@@ -231,12 +339,14 @@ describe('deployImage', () => {
       .rejectsOnce(throttling())
       .resolves({ serviceDeployments: [{ serviceDeploymentArn: NEW_DEPLOYMENT, status: 'SUCCESSFUL' }] });
     ssmMock.on(PutParameterCommand).rejectsOnce(throttling()).resolves({ Version: 3 });
+    ecrMock.on(PutImageCommand).rejectsOnce(throttling()).resolves({});
     const { deps, logs } = harness();
 
     await expect(deployImage(OPTS, deps)).resolves.toMatchObject({ serviceDeploymentArn: NEW_DEPLOYMENT });
     expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(2);
     expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(2);
-    expect(logs.filter((l) => l.includes('ThrottlingException'))).toHaveLength(4);
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(2);
+    expect(logs.filter((l) => l.includes('ThrottlingException'))).toHaveLength(5);
   });
 
   test('GIVEN UpdateService still shows the old deployment THEN finds the new one with ListServiceDeployments', async () => {
@@ -286,6 +396,19 @@ describe('deployImage', () => {
     expect(ecsMock.calls()).toHaveLength(0);
   });
 
+  test('GIVEN an image outside private ECR THEN fails before any AWS call, since it could not be tagged', async () => {
+    const { deps } = harness();
+    const imageUri = `ghcr.io/acme/payments@sha256:${DIGEST}`;
+
+    await expect(deployImage({ ...OPTS, imageUri }, deps)).rejects.toThrow(
+      new DeployInputError(
+        'image URI must be in a private ECR repository (<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>) so the deploy step ' +
+          `can tag it deployed-<env>-<time> (AWS-TRAPS 17), got: "${imageUri}"`,
+      ),
+    );
+    expect(ecsMock.calls()).toHaveLength(0);
+  });
+
   test('GIVEN the service runs 0 tasks (first deploy) THEN UpdateService sets the desired count', async () => {
     givenService(0);
     deploymentStatuses({ status: 'SUCCESSFUL' });
@@ -318,6 +441,7 @@ describe('readDeployOptions', () => {
     CONTAINER_NAME: 'app',
     IMAGE_URI: NEW_IMAGE,
     IMAGE_PARAMETER_NAME: '/tap/dev/app/image-uri',
+    DEPLOY_ENV: 'dev',
   };
 
   test('reads the environment with defaults', () => {
@@ -333,6 +457,9 @@ describe('readDeployOptions', () => {
     [{ IMAGE_URI: 'nginx:latest' }, /IMAGE_URI: image URI must be .* got: "nginx:latest"/],
     [{ DEPLOY_TIMEOUT_MINUTES: 'ten' }, /DEPLOY_TIMEOUT_MINUTES must be an integer 1..180, got: "ten"/],
     [{ DESIRED_COUNT: '0' }, /DESIRED_COUNT must be between 1 and 100, got: 0/],
+    [{ DEPLOY_ENV: undefined }, /DEPLOY_ENV must be set/],
+    [{ DEPLOY_ENV: 'Prod' }, /DEPLOY_ENV must be one of dev, staging, prod, got: "Prod"/],
+    [{ IMAGE_URI: `docker.io/library/nginx@sha256:${DIGEST}` }, /IMAGE_URI: image URI must be in a private ECR repository/],
   ])('rejects %p', (override, message) => {
     expect(() => readDeployOptions({ ...env, ...override })).toThrow(message);
   });

@@ -4,7 +4,12 @@
  * It registers a copy of the running task definition with only the app container's image replaced, starts an
  * ECS deployment, and polls DescribeServiceDeployments until ECS itself says SUCCESSFUL, so the pipeline result
  * equals the real result (a rollback or a stop fails the step). Only then does it write the image to the SSM
- * parameter the stack reads, so a later infrastructure deploy keeps the version that is really running.
+ * parameter the stack reads, so a later infrastructure deploy keeps the version that is really running, and
+ * last tags the image `deployed-<env>-<UTC time>` in ECR (AWS-TRAPS 17), which shields it from the lifecycle rules
+ * and tells the next environment's promotion that this environment accepted it.
+ *
+ * Order: SSM first, then the tag. The tag is the signal promotion trusts, so it is written only once every other
+ * part of the step is done; and the SSM record is true (ECS already runs the image) whether or not tagging works.
  */
 import {
   DescribeServiceDeploymentsCommand,
@@ -21,7 +26,10 @@ import {
   UpdateServiceCommand,
   UpdateServiceCommandInput,
 } from '@aws-sdk/client-ecs';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { ENVIRONMENT_NAMES, EnvironmentName } from '../../lib/config/schema';
+import { deployedTag, EcrImageRef, parseEcrImageUri, tagImage } from '../shared/ecr';
 import { RetryOptions, withRetry } from '../shared/retry';
 
 /**
@@ -29,6 +37,7 @@ import { RetryOptions, withRetry } from '../shared/retry';
  * moved after the scan, and the SSM parameter must name exactly what was tested.
  */
 export const IMAGE_URI_PATTERN =
+  // eslint-disable-next-line security/detect-unsafe-regex -- every repetition needs a separator character, so matching is linear; input is one CLI value
   /^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d{1,5})?\/(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*@sha256:[a-f0-9]{64}$/;
 
 /** What to deploy, and where. */
@@ -39,8 +48,13 @@ export interface DeployImageOptions {
   readonly service: string;
   /** Name of the container (in the task definition) whose image is replaced. */
   readonly containerName: string;
-  /** Image pinned by digest, see {@link IMAGE_URI_PATTERN}. */
+  /**
+   * Image pinned by digest, see {@link IMAGE_URI_PATTERN}; it must be in a private ECR repository
+   * (`<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>`) because the step tags it there.
+   */
   readonly imageUri: string;
+  /** Environment deployed to; it names the ECR tag `deployed-<envName>-<UTC yyyymmddhhmmss>`. */
+  readonly envName: EnvironmentName;
   /** SSM parameter that records the deployed image for the stack (written only after success). */
   readonly imageParameterName: string;
   /** How long to wait for the deployment to finish. */
@@ -58,6 +72,8 @@ export interface DeployImageOptions {
 export interface DeployImageDeps {
   readonly ecs: ECSClient;
   readonly ssm: SSMClient;
+  /** Client for the image's ECR region (tags the deployed image). */
+  readonly ecr: ECRClient;
   /** Waits between polls and retries. */
   readonly sleep: (ms: number) => Promise<void>;
   /** Current time in epoch milliseconds. */
@@ -76,6 +92,8 @@ export interface DeployImageResult {
   readonly taskDefinitionArn: string;
   readonly serviceDeploymentArn: string;
   readonly durationMs: number;
+  /** The ECR tag added to the deployed image, e.g. `deployed-dev-20260301100030`. */
+  readonly deployedTag: string;
 }
 
 /** Input that can never deploy (bad image URI, unknown container, service state): fix the input, do not retry. */
@@ -94,6 +112,24 @@ export class DeployFailedError extends Error {
     public readonly status: string,
     /** ECS's reason, if any. */
     public readonly statusReason: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * ECS deployed the image successfully, but recording it afterwards (SSM parameter or ECR tag) failed. The service
+ * runs the new image; the step still fails, because an unrecorded deployment is undone by the next infrastructure
+ * deploy (AWS-TRAPS 1) and an untagged one can be expired by the lifecycle rules and is never promoted (AWS-TRAPS 17).
+ */
+export class DeployRecordError extends Error {
+  override readonly name = 'DeployRecordError';
+  constructor(
+    message: string,
+    /** The service deployment that succeeded. */
+    public readonly serviceDeploymentArn: string,
+    /** Whether the SSM parameter holds the new image. */
+    public readonly ssmWritten: boolean,
   ) {
     super(message);
   }
@@ -140,6 +176,19 @@ export function validateImageUri(imageUri: string): void {
   }
 }
 
+/** The ECR repository and digest of `imageUri`, or {@link DeployInputError} when it is not a digest-pinned private ECR image. */
+export function parseDeployImage(imageUri: string): EcrImageRef {
+  validateImageUri(imageUri);
+  const ref = parseEcrImageUri(imageUri);
+  if (!ref) {
+    throw new DeployInputError(
+      `image URI must be in a private ECR repository (<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>) so the deploy step ` +
+        `can tag it deployed-<env>-<time> (AWS-TRAPS 17), got: ${JSON.stringify(imageUri)}`,
+    );
+  }
+  return ref;
+}
+
 /**
  * Builds the RegisterTaskDefinition input: the described task definition with its read-only fields removed,
  * its tags kept, and only `containerName`'s image replaced.
@@ -167,6 +216,10 @@ export function buildTaskDefinitionInput(
   // RegisterTaskDefinition rejects an empty tag list, and an absent one is the same thing.
   if (tags && tags.length > 0) input.tags = tags;
   return input;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 function formatMs(ms: number): string {
@@ -198,11 +251,16 @@ function describeFailure(deployment: ServiceDeployment): string {
 
 /**
  * Deploys `imageUri` to the service and waits for ECS's verdict. Resolves only when the service deployment is
- * SUCCESSFUL, after writing the image to `imageParameterName`. Rejects with {@link DeployFailedError} on rollback
- * or stop, {@link DeployTimeoutError} on timeout, {@link DeployInputError} on bad input; SSM is not written then.
+ * SUCCESSFUL, after writing the image to `imageParameterName` and then tagging it `deployed-<env>-<time>` in ECR.
+ * Rejects with {@link DeployFailedError} on rollback or stop, {@link DeployTimeoutError} on timeout,
+ * {@link DeployInputError} on bad input (SSM not written, image not tagged in all three), and
+ * {@link DeployRecordError} when the deployment succeeded but the SSM write or the tag failed.
  */
 export async function deployImage(opts: DeployImageOptions, deps: DeployImageDeps): Promise<DeployImageResult> {
-  validateImageUri(opts.imageUri);
+  const image = parseDeployImage(opts.imageUri);
+  if (!(ENVIRONMENT_NAMES as readonly string[]).includes(opts.envName)) {
+    throw new DeployInputError(`envName must be one of ${ENVIRONMENT_NAMES.join(', ')}, got: ${JSON.stringify(opts.envName)}`);
+  }
   if (!(opts.timeoutMs > 0) || !(opts.pollIntervalMs > 0)) {
     throw new DeployInputError(`timeoutMs and pollIntervalMs must be > 0, got: ${opts.timeoutMs} and ${opts.pollIntervalMs}`);
   }
@@ -289,11 +347,36 @@ export async function deployImage(opts: DeployImageOptions, deps: DeployImageDep
     const elapsed = formatMs(now() - startedAt);
     if (deployment?.status === 'SUCCESSFUL') {
       log(`deployment SUCCESSFUL after ${elapsed}`);
-      await aws('PutParameter', () =>
-        ssm.send(new PutParameterCommand({ Name: opts.imageParameterName, Value: opts.imageUri, Type: 'String', Overwrite: true })),
-      );
+      const succeeded = `ECS deployment ${arn} SUCCEEDED (the service runs ${opts.imageUri})`;
+      try {
+        await aws('PutParameter', () =>
+          ssm.send(new PutParameterCommand({ Name: opts.imageParameterName, Value: opts.imageUri, Type: 'String', Overwrite: true })),
+        );
+      } catch (error) {
+        throw new DeployRecordError(
+          `${succeeded}, but writing SSM parameter ${opts.imageParameterName} failed (${errorText(error)}), so it still names the previous ` +
+            `image and the next infrastructure deploy would roll the service back to it (AWS-TRAPS 1); the image was NOT tagged ` +
+            `deployed-${opts.envName}-* either. Rerun the deploy step (redeploying the same digest is safe); check the role's ssm:PutParameter`,
+          arn,
+          false,
+        );
+      }
       log(`recorded ${opts.imageUri} in SSM parameter ${opts.imageParameterName}`);
-      return { taskDefinitionArn, serviceDeploymentArn: arn, durationMs: now() - startedAt };
+      const tag = deployedTag(opts.envName, new Date(now()));
+      try {
+        const outcome = await tagImage(image, tag, deps.ecr, aws);
+        log(`${outcome === 'tagged' ? 'tagged' : 'already tagged'} ${image.registryId}/${image.repository}@${image.digest} as ${tag}`);
+      } catch (error) {
+        throw new DeployRecordError(
+          `${succeeded} and SSM parameter ${opts.imageParameterName} was written, but tagging the image ${tag} in ECR repository ` +
+            `${image.registryId}/${image.repository} failed (${errorText(error)}): until it is tagged the ECR lifecycle rules may expire ` +
+            `the running image (AWS-TRAPS 17) and the next environment will not promote it. Rerun the deploy step (redeploying ` +
+            `the same digest is safe); check the role's ecr:BatchGetImage/ecr:PutImage on that repository`,
+          arn,
+          true,
+        );
+      }
+      return { taskDefinitionArn, serviceDeploymentArn: arn, durationMs: now() - startedAt, deployedTag: tag };
     }
     if (deployment?.status && FAILED_STATUSES.has(deployment.status)) {
       const detail = describeFailure(deployment);

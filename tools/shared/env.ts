@@ -30,3 +30,18 @@ export function intEnv(env: NodeJS.ProcessEnv, name: string, range: { min: numbe
   if (value < range.min || value > range.max) throw new ConfigError(`${name} must be between ${range.min} and ${range.max}, got: ${value}`);
   return value;
 }
+
+/** The value of `name`, which must be exactly one of `allowed` (no case folding: `Prod` is a typo to report, not to guess at). */
+export function oneOfEnv<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[]): T {
+  const value = requireEnv(env, name);
+  const found = allowed.find((candidate) => candidate === value);
+  if (found === undefined) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got: ${JSON.stringify(value)}`);
+  return found;
+}
+
+/** The value of `name`, which must match `pattern`; `what` describes the expected form in the error. */
+export function matchEnv(env: NodeJS.ProcessEnv, name: string, pattern: RegExp, what: string): string {
+  const value = requireEnv(env, name);
+  if (!pattern.test(value)) throw new ConfigError(`${name} must be ${what}, got: ${JSON.stringify(value)}`);
+  return value;
+}

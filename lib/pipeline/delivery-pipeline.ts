@@ -1,0 +1,263 @@
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
+import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { acknowledge, acknowledgeArtifactGrants, acknowledgeGrantPolicy, arnToken } from '../compliance/acknowledge';
+import { EnvironmentConfig } from '../config';
+import { EncryptedLogGroup } from '../shared/encrypted-log-group';
+import { BuildProject } from './build-project';
+import { buildImageStep, deployStep, PipelineStep, promoteImageStep, PromoteFrom, smokeStep } from './steps';
+import { verifySteps } from './verify-stage';
+
+export interface DeliveryPipelineProps {
+  readonly config: EnvironmentConfig;
+  readonly vpc: ec2.IVpc;
+  /** The foundation's artifact bucket and its key. */
+  readonly artifactBucket: s3.IBucket;
+  readonly artifactsKey: kms.IKey;
+  readonly logsKey: kms.IKey;
+  readonly logRemovalPolicy: RemovalPolicy;
+  /** This environment's image repository. */
+  readonly repository: ecr.IRepository;
+  /** The service the deploy step updates, and what it needs to know about it. */
+  readonly service: ecs.FargateService;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly containerName: string;
+  readonly imageParameterName: string;
+  /** Read by the post-deploy smoke test. */
+  readonly apiKey: secretsmanager.ISecret;
+  readonly productionUrl: string;
+  /** Failures and approvals are announced here. */
+  readonly topic: sns.ITopic;
+  /**
+   * Promote the image the upstream environment deployed instead of building one.
+   * @default - build (the first environment of the chain)
+   */
+  readonly promoteFrom?: PromoteFrom;
+  /**
+   * The upstream environment's URL, shown to the approver.
+   * @default - none
+   */
+  readonly upstreamUrl?: string;
+}
+
+/**
+ * CodePipeline V2 for one environment: GitHub (CodeConnections) push on the configured branch -> Verify (tests per
+ * Node version, lint, static analysis, dependency scan, IaC check, in parallel) -> Image (build in dev, promote the
+ * upstream's deployed digest elsewhere) -> [Approve, prod only] -> Deploy (blue/green, truthful) -> production smoke.
+ */
+export class DeliveryPipeline extends Construct {
+  public readonly pipeline: codepipeline.Pipeline;
+  /** Every CodeBuild project of the pipeline, by step name. */
+  public readonly projects: Record<string, BuildProject> = {};
+
+  constructor(scope: Construct, id: string, props: DeliveryPipelineProps) {
+    super(scope, id);
+    const { config } = props;
+    const stack = Stack.of(this);
+    const logGroup = new EncryptedLogGroup(this, 'BuildLogs', {
+      key: props.logsKey,
+      retentionDays: config.logs.retentionDays,
+      removalPolicy: props.logRemovalPolicy,
+    });
+    const project = (step: PipelineStep, environmentVariables?: Record<string, string>): BuildProject => {
+      const p = new BuildProject(this, step.name, {
+        step,
+        vpc: props.vpc,
+        key: props.artifactsKey,
+        logGroup,
+        environmentVariables,
+        artifactBucket: props.artifactBucket,
+      });
+      this.projects[step.name] = p;
+      return p;
+    };
+
+    const source = new codepipeline.Artifact('Source');
+    // The same action object goes into the Source stage and the trigger (AWS-TRAPS 13, aws-cdk #28694).
+    const sourceAction = new actions.CodeStarConnectionsSourceAction({
+      actionName: 'GitHub',
+      connectionArn: config.source.connectionArn,
+      owner: config.source.owner,
+      repo: config.source.repo,
+      branch: config.source.branch,
+      output: source,
+      triggerOnPush: false,
+      variablesNamespace: 'Source',
+    });
+
+    this.pipeline = new codepipeline.Pipeline(this, 'Pipeline', {
+      pipelineType: codepipeline.PipelineType.V2,
+      executionMode: codepipeline.ExecutionMode.SUPERSEDED,
+      artifactBucket: props.artifactBucket,
+      restartExecutionOnUpdate: false,
+      triggers: [
+        {
+          providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
+          gitConfiguration: {
+            sourceAction,
+            pushFilter: [{ branchesIncludes: [config.source.branch], filePathsIncludes: [...config.source.filePaths] }],
+          },
+        },
+      ],
+    });
+    this.pipeline.addStage({ stageName: 'Source', actions: [sourceAction] });
+
+    // Verify: every action in parallel (one run order), each retried once by the stage on failure.
+    const commit = { COMMIT_SHA: '#{Source.CommitId}' };
+    this.pipeline.addStage({
+      stageName: 'Verify',
+      actions: verifySteps(config).map((step) => this.codeBuildAction(project(step), source, 1)),
+      onFailure: { result: codepipeline.Result.RETRY, retryMode: codepipeline.RetryMode.FAILED_ACTIONS },
+    });
+
+    // Image: built once (first environment) or promoted by digest (the others).
+    const registry = `${stack.account}.dkr.ecr.${stack.region}.amazonaws.com`;
+    const imageStep = props.promoteFrom ? promoteImageStep(props.promoteFrom) : buildImageStep();
+    const image = project(imageStep, { REPOSITORY_URI: props.repository.repositoryUri, REGISTRY: registry });
+    props.repository.grantPullPush(image.project);
+    props.repository.grant(image.project, 'ecr:DescribeImages');
+    if (props.promoteFrom) this.grantUpstreamPull(image, props.promoteFrom);
+    this.pipeline.addStage({
+      stageName: 'Image',
+      actions: [this.codeBuildAction(image, source, 1, commit, 'Image')],
+      onFailure: { result: codepipeline.Result.RETRY, retryMode: codepipeline.RetryMode.FAILED_ACTIONS },
+    });
+
+    if (config.pipeline.approvalRequired) {
+      const repoUrl = `https://github.com/${config.source.owner}/${config.source.repo}`;
+      this.pipeline.addStage({
+        stageName: 'Approve',
+        actions: [
+          new actions.ManualApprovalAction({
+            actionName: 'Approve',
+            notificationTopic: props.topic,
+            externalEntityLink: `${repoUrl}/commit/#{Source.CommitId}`,
+            additionalInformation: [
+              `Deploy commit #{Source.CommitId} to ${config.envName}: image #{Image.IMAGE_URI}`,
+              'scan report and SBOM: #{Image.SCAN_REPORT_URL}',
+              props.upstreamUrl ? `running now in ${props.promoteFrom?.env ?? 'upstream'}: ${props.upstreamUrl}` : '',
+            ]
+              .filter(Boolean)
+              .join('; '),
+          }),
+        ],
+      });
+    }
+
+    // Deploy: no automatic stage retry, a failed deployment is never retried blindly.
+    const deploy = project(deployStep(config.envName, config.deployment.deployTimeoutMinutes), {
+      CLUSTER_NAME: props.service.cluster.clusterName,
+      SERVICE_NAME: props.service.serviceName,
+      CONTAINER_NAME: props.containerName,
+      IMAGE_PARAMETER_NAME: props.imageParameterName,
+      DESIRED_COUNT: String(config.service.desiredCount),
+    });
+    this.grantDeploy(deploy, props);
+    const smoke = project(smokeStep(), { BASE_URL: props.productionUrl, API_KEY_SECRET_ARN: props.apiKey.secretArn });
+    props.apiKey.grantRead(smoke.project);
+    this.pipeline.addStage({
+      stageName: 'Deploy',
+      actions: [this.codeBuildAction(deploy, source, 1, { ...commit, IMAGE_URI: '#{Image.IMAGE_URI}' }), this.codeBuildAction(smoke, source, 2)],
+    });
+
+    this.pipeline.notifyOn('Notify', props.topic, {
+      events: [
+        codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
+        codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_SUCCEEDED,
+        codepipeline.PipelineNotificationEvents.ACTION_EXECUTION_FAILED,
+        codepipeline.PipelineNotificationEvents.MANUAL_APPROVAL_NEEDED,
+      ],
+    });
+    // The pipeline's service role and the per-action roles CDK creates under it.
+    acknowledgeGrantPolicy(this.pipeline, 'CodePipeline service and action roles: start these builds, use this artifact bucket and key');
+    acknowledgeArtifactGrants(this.pipeline, props.artifactBucket, { write: true });
+  }
+
+  private codeBuildAction(p: BuildProject, input: codepipeline.Artifact, runOrder: number, vars?: Record<string, string>, namespace?: string) {
+    return new actions.CodeBuildAction({
+      actionName: p.node.id,
+      project: p.project,
+      input,
+      runOrder,
+      variablesNamespace: namespace,
+      environmentVariables: vars && Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { value: v }])),
+    });
+  }
+
+  /** Pull (and describe) the upstream environment's repository; its policy admits this account (ImageRepository). */
+  private grantUpstreamPull(p: BuildProject, from: PromoteFrom): void {
+    const stack = Stack.of(this);
+    p.project.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability', 'ecr:DescribeImages'],
+        resources: [stack.formatArn({ service: 'ecr', account: from.registryId, resource: 'repository', resourceName: from.repositoryName })],
+      }),
+    );
+  }
+
+  /**
+   * What tools/deploy calls, scoped to this service where ECS allows it.
+   * https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
+   */
+  private grantDeploy(p: BuildProject, props: DeliveryPipelineProps): void {
+    const stack = Stack.of(this);
+    const role = p.project.role!;
+    const cluster = props.service.cluster.clusterName;
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:DescribeServices', 'ecs:UpdateService', 'ecs:ListServiceDeployments'],
+        resources: [props.service.serviceArn],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:DescribeServiceDeployments'],
+        resources: [stack.formatArn({ service: 'ecs', resource: 'service-deployment', resourceName: `${cluster}/${props.service.serviceName}/*` })],
+      }),
+    );
+    // RegisterTaskDefinition and DescribeTaskDefinition have no resource-level permissions.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition'], resources: ['*'] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:TagResource'],
+        resources: [stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${props.taskDefinition.family}:*` })],
+        conditions: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [props.taskDefinition.taskRole.roleArn, props.taskDefinition.obtainExecutionRole().roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:PutParameter', 'ssm:GetParameter'],
+        resources: [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: props.imageParameterName.replace(/^\//, '') })],
+      }),
+    );
+    props.repository.grant(role, 'ecr:BatchGetImage', 'ecr:PutImage', 'ecr:DescribeImages');
+    acknowledge(
+      p,
+      ['AwsSolutions'],
+      `IAM5[Resource::arn:aws:ecs:${stack.region}:<AWS::AccountId>:service-deployment/${arnToken(props.service.cluster).replace('.Arn>', '>')}/<${stack.getLogicalId(props.service.node.defaultChild as ecs.CfnService)}.Name>/*]`,
+      'The service deployments of this one service: ECS names each deployment, so the id takes a wildcard',
+    );
+    acknowledge(
+      p,
+      ['AwsSolutions'],
+      `IAM5[Resource::arn:aws:ecs:${stack.region}:<AWS::AccountId>:task-definition/${props.taskDefinition.family}:*]`,
+      'Revisions of this one task definition family, only while registering them',
+    );
+  }
+}

