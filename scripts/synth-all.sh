@@ -3,8 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for env in dev staging prod; do
-  start=$(date +%s.%N)
+  start=$(date +%s%N)
   npx cdk synth -q -c env="$env" -o "cdk.out.$env" >/dev/null
-  end=$(date +%s.%N)
-  printf 'synth %-8s ok in %5.1f s -> cdk.out.%s/TapStack-%s.template.json\n' "$env" "$(echo "$end - $start" | bc)" "$env" "$env"
+  ms=$((($(date +%s%N) - start) / 1000000))
+  printf 'synth %-8s ok in %d.%d s -> cdk.out.%s/TapStack-%s.template.json\n' "$env" $((ms / 1000)) $((ms % 1000 / 100)) "$env" "$env"
 done
