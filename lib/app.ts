@@ -32,7 +32,7 @@ export interface BuildAppOptions {
 /**
  * Builds the app for the environment chosen with `-c env=` (default dev). Config is validated before any construct.
  * With credentials present (a deploy, or a synth that could deploy) the preflight refuses example values unless
- * `-c allowExampleConfig=true` says this is only a look.
+ * `-c synthOnly=true` says this is only a look.
  */
 export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
   const env = parseEnvironmentName(app.node.tryGetContext('env') ?? 'dev');
@@ -41,10 +41,10 @@ export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
   const position = PROMOTION_ORDER.indexOf(env);
   const upstreamName = PROMOTION_ORDER[position - 1];
   const downstreamName = PROMOTION_ORDER[position + 1];
-  if (options.deployAccount && app.node.tryGetContext('allowExampleConfig') !== 'true') {
+  if (options.deployAccount && app.node.tryGetContext('synthOnly') !== 'true') {
     const problems = preflightProblems(config, options.deployAccount);
     if (problems.length > 0) {
-      throw new Error(`Preflight refused ${env}:\n${problems.map((p) => `  - ${p}`).join('\n')}\n(synth only? add -c allowExampleConfig=true)`);
+      throw new Error(`Preflight refused ${env}:\n${problems.map((p) => `  - ${p}`).join('\n')}\n(synth only? add -c synthOnly=true)`);
     }
   }
   const stack = new TapStack(app, stackNameOf(env), {

@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { KEEP_ALIVE_TIMEOUT_MS } from '../app/src/contract';
@@ -239,6 +241,16 @@ describe.each(ENVS)('runtime in %s', (env) => {
       ImageScanningConfiguration: { ScanOnPush: true },
       EncryptionConfiguration: { EncryptionType: 'KMS', KmsKey: Match.anyValue() },
     });
+  });
+});
+
+describe('the listener guard checks the rule the template really has (AWS-TRAPS 2)', () => {
+  test('deploy:infra and the runbook name the production rule by its logical id', () => {
+    const rules = Object.entries(synthEnv('prod').template.findResources('AWS::ElasticLoadBalancingV2::ListenerRule'));
+    const production = rules.find(([, r]) => JSON.stringify(r).includes('LoadBalancerAlbProduction'))![0];
+    for (const file of ['scripts/deploy-infra.sh', 'docs/runbooks/listener-rule-reset.md']) {
+      expect(fs.readFileSync(path.join(__dirname, '..', file), 'utf8')).toContain(`RULE_LOGICAL_ID=${production}`);
+    }
   });
 });
 

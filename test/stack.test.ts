@@ -86,7 +86,7 @@ describe('the entry point', () => {
   });
 
   test('a synth-only look with credentials can opt out of the preflight', () => {
-    const app = new App({ context: { ...CDK_CONTEXT, env: 'dev', allowExampleConfig: 'true' } });
+    const app = new App({ context: { ...CDK_CONTEXT, env: 'dev', synthOnly: 'true' } });
     expect(buildApp(app, { deployAccount: '111111111111' }).account).toBe('111111111111');
   });
 });

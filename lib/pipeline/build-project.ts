@@ -45,7 +45,8 @@ export class BuildProject extends Construct {
     });
     this.project = new codebuild.PipelineProject(this, 'Project', {
       description: `Pipeline step ${step.name}`,
-      buildSpec: codebuild.BuildSpec.fromObject(step.buildSpec as unknown as Record<string, unknown>),
+      // The directories CodeBuild's local cache keeps (the Trivy database) are named in the buildspec itself.
+      buildSpec: codebuild.BuildSpec.fromObject({ ...step.buildSpec, ...(step.cachePaths ? { cache: { paths: step.cachePaths } } : {}) }),
       environment: {
         buildImage: BUILD_IMAGE,
         computeType: codebuild.ComputeType.MEDIUM,

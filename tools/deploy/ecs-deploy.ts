@@ -30,7 +30,8 @@ import { ECRClient } from '@aws-sdk/client-ecr';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ENVIRONMENT_NAMES, EnvironmentName } from '../../lib/config/schema';
 import { deployedTag, EcrImageRef, parseEcrImageUri, tagImage } from '../shared/ecr';
-import { RetryOptions, withRetry } from '../shared/retry';
+import { withRetry } from '../shared/retry';
+import { ToolRuntime } from '../shared/runtime';
 
 /**
  * An image pinned by digest: `<registry>/<repository>@sha256:<64 hex>`. Tags are refused because a tag can be
@@ -69,22 +70,11 @@ export interface DeployImageOptions {
 }
 
 /** Side effects, injected so tests control AWS, time and output. */
-export interface DeployImageDeps {
+export interface DeployImageDeps extends ToolRuntime {
   readonly ecs: ECSClient;
   readonly ssm: SSMClient;
   /** Client for the image's ECR region (tags the deployed image). */
   readonly ecr: ECRClient;
-  /** Waits between polls and retries. */
-  readonly sleep: (ms: number) => Promise<void>;
-  /** Current time in epoch milliseconds. */
-  readonly now: () => number;
-  /** Writes one progress line. */
-  readonly log: (line: string) => void;
-  /**
-   * Retry settings for every AWS call (sleep is taken from `sleep` above).
-   * @default - 5 retries, 200 ms base, 10 s cap
-   */
-  readonly retry?: Omit<RetryOptions, 'sleep'>;
 }
 
 /** What a successful deploy did. */

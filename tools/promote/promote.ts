@@ -20,6 +20,7 @@ import {
   REPOSITORY_NAME_PATTERN,
 } from '../shared/ecr';
 import { realSleep, RetryOptions, withRetry } from '../shared/retry';
+import { ToolRuntime } from '../shared/runtime';
 
 /** Where to look for the image upstream, and how long to wait for it. */
 export interface WaitForPromotableImageOptions {
@@ -38,20 +39,9 @@ export interface WaitForPromotableImageOptions {
 }
 
 /** Side effects, injected so tests control AWS, time and output. */
-export interface PromoteDeps {
+export interface PromoteDeps extends ToolRuntime {
   /** Client for the upstream repository's region (cross-account access comes from that repository's policy). */
   readonly ecr: ECRClient;
-  /** Waits between polls and retries. */
-  readonly sleep: (ms: number) => Promise<void>;
-  /** Current time in epoch milliseconds. */
-  readonly now: () => number;
-  /** Writes one progress line. */
-  readonly log: (line: string) => void;
-  /**
-   * Retry settings for every AWS call (sleep is taken from `sleep` above).
-   * @default - 5 retries, 200 ms base, 10 s cap
-   */
-  readonly retry?: Omit<RetryOptions, 'sleep'>;
 }
 
 /** The image upstream accepted. */

@@ -36,48 +36,35 @@ export function testStep(nodeVersion: string, coverageThresholdPercent: number):
   };
 }
 
-/** ESLint + Prettier and the TypeScript compiler over the platform, and the service's type check. */
-export function lintStep(): PipelineStep {
+/** A step that only needs the repository's npm dependencies and runs the given commands. */
+function npmStep(name: string, commands: readonly string[]): PipelineStep {
   return {
-    name: 'Lint-Typecheck',
+    name,
     timeout: Duration.minutes(15),
     runsLocally: true,
     buildSpec: {
       version: '0.2',
       env: { shell: 'bash' },
-      phases: {
-        install: { 'runtime-versions': TOOLING_RUNTIME, commands: [...INSTALL] },
-        build: { commands: ['npm run lint', 'npm run typecheck', 'npm --prefix app run typecheck'] },
-      },
+      phases: { install: { 'runtime-versions': TOOLING_RUNTIME, commands: [...INSTALL] }, build: { commands } },
     },
   };
+}
+
+/** ESLint + Prettier and the TypeScript compiler over the platform, and the service's type check. */
+export function lintStep(): PipelineStep {
+  return npmStep('Lint-Typecheck', ['npm run lint', 'npm run typecheck', 'npm --prefix app run typecheck']);
 }
 
 /**
  * Static analysis: ESLint with eslint-plugin-security (a pinned npm dev dependency, no network at run time) over the
  * service, the tools and the platform. The Node equivalents of the Bandit (SAST) the request names; Bandit itself
- * runs when the repository holds Python code.
+ * runs (pinned) as soon as the repository holds Python code.
  */
 export function staticAnalysisStep(): PipelineStep {
-  return {
-    name: 'Static-Analysis',
-    timeout: Duration.minutes(15),
-    runsLocally: true,
-    buildSpec: {
-      version: '0.2',
-      env: { shell: 'bash' },
-      phases: {
-        install: { 'runtime-versions': TOOLING_RUNTIME, commands: [...INSTALL] },
-        build: {
-          commands: [
-            'npm run sast',
-            // Bandit (pinned) only when the repository holds Python code; today it holds none.
-            'if find . -name "*.py" -not -path "*/node_modules/*" -not -path "./.venv/*" | grep -q .; then pipx run bandit==1.8.6 -r . -x ./.venv,./node_modules; fi',
-          ],
-        },
-      },
-    },
-  };
+  return npmStep('Static-Analysis', [
+    'npm run sast',
+    'if find . -name "*.py" -not -path "*/node_modules/*" -not -path "./.venv/*" | grep -q .; then pipx run bandit==1.8.6 -r . -x ./.venv,./node_modules; fi',
+  ]);
 }
 
 /**

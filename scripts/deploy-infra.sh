@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The one way to deploy infrastructure changes to an environment: preflight, synth, the listener-rule guard
+# (AWS-TRAPS 2, aws-cdk #36649), then cdk deploy. Usage: npm run deploy:infra -- <env> [extra cdk args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+env=${1:?usage: npm run deploy:infra -- <dev|staging|prod> [cdk args]}
+shift
+account=$(aws sts get-caller-identity --query Account --output text)
+npm run --silent preflight -- "$env" "$account"
+npx cdk synth -q -c env="$env" -o "cdk.out.$env" >/dev/null
+STACK_NAME="TapStack-$env" RULE_LOGICAL_ID=LoadBalancerProductionRule1971DB67 TEMPLATE_PATH="cdk.out.$env/TapStack-$env.template.json" \
+  npx tsx tools/listener-guard/cli.ts
+npx cdk deploy -c env="$env" --app "cdk.out.$env" --require-approval broadening "$@"
