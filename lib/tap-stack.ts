@@ -2,6 +2,7 @@ import { Duration, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { EnvironmentConfig, imageParameterNameOf, PROMOTION_ORDER, repositoryNameOf } from './config';
 import { AlarmTopic } from './monitoring/alarm-topic';
+import { ServiceMonitoring } from './monitoring/service-monitoring';
 import { Network } from './network/network';
 import { ImageRepository } from './registry/image-repository';
 import { AccessLogsBucket } from './security/access-logs-bucket';
@@ -46,6 +47,7 @@ export class TapStack extends Stack {
   public readonly alarms: AlarmTopic;
   public readonly paymentService: PaymentService;
   public readonly pipeline: DeliveryPipeline;
+  public readonly monitoring: ServiceMonitoring;
 
   constructor(scope: Construct, id: string, props: TapStackProps) {
     super(scope, id, props);
@@ -108,6 +110,14 @@ export class TapStack extends Stack {
       logsKey: this.keys.logs,
       dataKey: this.keys.data,
       logRemovalPolicy: logRemoval,
+    });
+    this.monitoring = new ServiceMonitoring(this, 'Monitoring', {
+      service: this.paymentService.service,
+      loadBalancer: this.loadBalancer.alb,
+      webAcl: this.firewall.webAcl,
+      smokeTest: this.paymentService.smokeTest.function,
+      topic: this.alarms.topic,
+      minTasks: config.service.minCapacity,
     });
     const upstream = props.upstream;
     this.pipeline = new DeliveryPipeline(this, 'Delivery', {
