@@ -39,17 +39,6 @@ export class Keys extends Construct {
         conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
       }),
     );
-    // Pipeline notifications (failures, approvals) publish to the same encrypted topic.
-    // https://docs.aws.amazon.com/dtconsole/latest/userguide/set-up-sns.html
-    this.data.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AllowPipelineNotificationsToPublish',
-        principals: [new iam.ServicePrincipal('codestar-notifications.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'kms:ViaService': `sns.${stack.region}.amazonaws.com` } },
-      }),
-    );
     // CloudWatch Logs encrypts with the key only for log groups of this account and region.
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
     this.logs.addToResourcePolicy(
