@@ -12,6 +12,7 @@ import {
 import { BatchGetImageCommand, ECRClient, ImageAlreadyExistsException, PutImageCommand } from '@aws-sdk/client-ecr';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { main as cliMain } from '../../tools/deploy/cli';
 import {
   buildTaskDefinitionInput,
   DeployFailedError,
@@ -462,5 +463,46 @@ describe('readDeployOptions', () => {
     [{ IMAGE_URI: `docker.io/library/nginx@sha256:${DIGEST}` }, /IMAGE_URI: image URI must be in a private ECR repository/],
   ])('rejects %p', (override, message) => {
     expect(() => readDeployOptions({ ...env, ...override })).toThrow(message);
+  });
+});
+
+describe('the deploy step as CodeBuild runs it (tools/deploy/cli.ts)', () => {
+  const ENV = {
+    AWS_REGION: 'eu-west-1',
+    CLUSTER_NAME: 'tap',
+    SERVICE_NAME: 'payments',
+    CONTAINER_NAME: 'app',
+    IMAGE_URI: NEW_IMAGE,
+    IMAGE_PARAMETER_NAME: '/tap/dev/app/image-uri',
+    DEPLOY_ENV: 'dev',
+    DEPLOY_TIMEOUT_MINUTES: '30',
+  };
+
+  test('GIVEN ECS rolls back THEN the step exits 1 and prints the reason', async () => {
+    givenService();
+    deploymentStatuses({ status: 'ROLLBACK_SUCCESSFUL', statusReason: 'Service deployment rolled back because of alarm' });
+    const errors: string[] = [];
+    const spy = jest.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
+    jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      expect(await cliMain(ENV)).toBe(1);
+    } finally {
+      spy.mockRestore();
+      jest.restoreAllMocks();
+    }
+    expect(errors.join('\n')).toMatch(/deploy: FAILED: .*ROLLBACK_SUCCESSFUL.*rolled back because of alarm/);
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN a malformed IMAGE_URI THEN the step exits 2 naming it, before any AWS call', async () => {
+    const errors: string[] = [];
+    const spy = jest.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
+    try {
+      expect(await cliMain({ ...ENV, IMAGE_URI: 'payments:latest' })).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errors.join('\n')).toMatch(/IMAGE_URI/);
+    expect(ecsMock.calls()).toHaveLength(0);
   });
 });
