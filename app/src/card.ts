@@ -1,4 +1,5 @@
 import { createHmac } from 'crypto';
+import type { KeyObject } from 'crypto';
 
 export type CardBrand = 'visa' | 'mastercard' | 'amex' | 'discover';
 
@@ -39,8 +40,11 @@ export function cvcLength(brand: CardBrand): number {
   return brand === 'amex' ? 4 : 3;
 }
 
-/** Stable, non-reversible token: HMAC-SHA256 of the PAN under TOKENIZATION_KEY (same card -> same token). */
-export function tokenize(pan: string, tokenizationKey: string): string {
+/**
+ * Stable, non-reversible token: HMAC-SHA256 of the PAN under TOKENIZATION_KEY (same card -> same token).
+ * The key may be passed as a KeyObject created once (crypto.createSecretKey) to save preparing it per call.
+ */
+export function tokenize(pan: string, tokenizationKey: string | KeyObject): string {
   return `tok_${createHmac('sha256', tokenizationKey).update(pan).digest('hex')}`;
 }
 

@@ -1,4 +1,5 @@
-import { createHmac, randomBytes } from 'crypto';
+import { createHmac, createSecretKey, randomFillSync } from 'crypto';
+import type { KeyObject } from 'crypto';
 import { decide, detectBrand, tokenize } from './card';
 import type { IdempotencyStore } from './idempotency';
 import type { Payment, PaymentRepository } from './repository';
@@ -35,20 +36,43 @@ export interface CreateResult {
   readonly replayed: boolean;
 }
 
+/** Bytes of randomness per payment id (base64url: 22 characters). */
+const ID_BYTES = 16;
+/** Random bytes are drawn from the CSPRNG in blocks of this many ids (as crypto.randomUUID does), not per id. */
+const IDS_PER_BLOCK = 256;
+
+/** `pay_` and 16 bytes from the system CSPRNG, base64url; every byte of a block is used once, then the block is refilled. */
+export function createPaymentIdGenerator(): () => string {
+  const block = Buffer.alloc(ID_BYTES * IDS_PER_BLOCK);
+  let offset = block.length;
+  return () => {
+    if (offset === block.length) {
+      randomFillSync(block);
+      offset = 0;
+    }
+    const id = `pay_${block.toString('base64url', offset, offset + ID_BYTES)}`;
+    offset += ID_BYTES;
+    return id;
+  };
+}
+
 export class PaymentService {
   /** Requests per idempotency key in this process, chained so a duplicate waits for the first and then replays it. */
   private readonly inFlight = new Map<string, Promise<CreateResult>>();
   private readonly newId: () => string;
+  /** TOKENIZATION_KEY as a KeyObject, prepared once for every HMAC (tokens and fingerprints). */
+  private readonly hmacKey: KeyObject;
 
   constructor(private readonly deps: PaymentServiceDeps) {
-    this.newId = deps.newId ?? (() => `pay_${randomBytes(16).toString('base64url')}`);
+    this.newId = deps.newId ?? createPaymentIdGenerator();
+    this.hmacKey = createSecretKey(Buffer.from(deps.tokenizationKey, 'utf8'));
   }
 
   /** Fingerprint of the request under a key separate in purpose from card tokens; the PAN is never stored in clear. */
   fingerprint(request: PaymentRequest): string {
     const { amount, currency, card, description } = request;
     const canonical = JSON.stringify([amount, currency, card.number, card.expMonth, card.expYear, card.cvc, description ?? null]);
-    return createHmac('sha256', this.deps.tokenizationKey).update('idempotency-fingerprint\0').update(canonical).digest('hex');
+    return createHmac('sha256', this.hmacKey).update('idempotency-fingerprint\0').update(canonical).digest('hex');
   }
 
   async create(idempotencyKey: string, request: PaymentRequest): Promise<CreateResult> {
@@ -109,7 +133,7 @@ export class PaymentService {
       ...(decision.status === 'declined' ? { declineCode: decision.declineCode } : {}),
       amount: request.amount,
       currency: request.currency,
-      card: { brand, last4: card.number.slice(-4), token: tokenize(card.number, this.deps.tokenizationKey) },
+      card: { brand, last4: card.number.slice(-4), token: tokenize(card.number, this.hmacKey) },
       ...(request.description !== undefined ? { description: request.description } : {}),
       createdAt: this.deps.clock().toISOString(),
     };

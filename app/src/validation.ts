@@ -86,7 +86,9 @@ function findForbiddenKeys(value: unknown, path: string[], depth: number, out: F
     if (FORBIDDEN_KEYS.has(key)) {
       out.push({ field: [...path, key].join('.'), message: 'forbidden field name' });
     } else {
-      findForbiddenKeys((value as Record<string, unknown>)[key], [...path, safeFieldName(key)], depth + 1, out);
+      const child = (value as Record<string, unknown>)[key];
+      // Only objects can hold further keys: the path (and the field-name check) is built only for them.
+      if (typeof child === 'object' && child !== null) findForbiddenKeys(child, [...path, safeFieldName(key)], depth + 1, out);
     }
   }
 }

@@ -1,7 +1,10 @@
 import { InMemoryIdempotencyStore } from '../src/idempotency';
 import type { IdempotencyStore, ReserveOutcome } from '../src/idempotency';
-import { IdempotencyConflictError, IdempotencyInProgressError, PaymentService } from '../src/payments';
+import { createHmac } from 'crypto';
+import { tokenize } from '../src/card';
+import { IdempotencyConflictError, IdempotencyInProgressError, PaymentService, createPaymentIdGenerator } from '../src/payments';
 import { InMemoryPaymentRepository } from '../src/repository';
+import { PAYMENT_ID_PATTERN } from '../src/validation';
 import type { PaymentRequest } from '../src/validation';
 import { CARDS, NOW } from './helpers';
 
@@ -85,5 +88,26 @@ describe('PaymentService', () => {
     const { payment } = await service(repository).create('key-00007', request);
     await expect(repository.insert(payment)).rejects.toThrow(/already exists/);
     await expect(new InMemoryIdempotencyStore().complete('never-reserved', 'pay_x')).rejects.toThrow(/not reserved/);
+  });
+});
+
+describe('per-request work done once', () => {
+  const key = 'fake-tokenization-key-for-tests-000';
+
+  test('tokens and fingerprints are the same HMACs as with the key given as a string (stable across the change)', async () => {
+    const { payment } = await service().create('key-stable-1', request);
+    expect(payment.card.token).toBe(`tok_${createHmac('sha256', key).update(CARDS.visa).digest('hex')}`);
+    expect(payment.card.token).toBe(tokenize(CARDS.visa, key));
+    const canonical = JSON.stringify([500, 'USD', CARDS.visa, 1, 2030, '123', null]);
+    expect(service().fingerprint(request)).toBe(createHmac('sha256', key).update('idempotency-fingerprint\0').update(canonical).digest('hex'));
+  });
+
+  test('payment ids from the pooled generator are well-formed and distinct across block refills', () => {
+    const next = createPaymentIdGenerator();
+    const ids = Array.from({ length: 1000 }, () => next());
+    for (const id of ids) expect(id).toMatch(PAYMENT_ID_PATTERN);
+    expect(new Set(ids).size).toBe(ids.length);
+    // Two generators never share randomness.
+    expect(ids).not.toContain(createPaymentIdGenerator()());
   });
 });
