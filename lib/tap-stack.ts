@@ -1,4 +1,4 @@
-import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { EnvironmentConfig, imageParameterNameOf, PROMOTION_ORDER, repositoryNameOf } from './config';
 import { AlarmTopic } from './monitoring/alarm-topic';
@@ -144,6 +144,16 @@ export class TapStack extends Stack {
       },
       upstreamUrl: upstream && urlOf(upstream),
     });
+
+    // What the on-call and the runbooks look up.
+    new CfnOutput(this, 'ProductionUrl', { value: this.loadBalancer.productionUrl, description: 'The payment API' });
+    new CfnOutput(this, 'PipelineName', { value: this.pipeline.pipeline.pipelineName });
+    new CfnOutput(this, 'RepositoryUri', { value: this.images.repository.repositoryUri });
+    new CfnOutput(this, 'ImageParameterName', {
+      value: imageParameterNameOf(config.envName),
+      description: 'The image the service runs (AWS-TRAPS 1)',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }
 }
 

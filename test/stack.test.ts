@@ -44,6 +44,12 @@ describe.each(ENVS)('stack-wide guarantees in %s', (env) => {
     template.resourceCountIs('AWS::CloudTrail::Trail', 1);
   });
 
+  test('stays well inside CloudFormation limits (500 resources, 200 outputs)', () => {
+    expect(Object.keys(resources).length).toBeLessThan(350);
+    template.hasOutput('ProductionUrl', {});
+    template.hasOutput('ImageParameterName', { Value: `/tap/${env}/app/image-uri` });
+  });
+
   test('log groups follow the configured removal policy', () => {
     for (const [, g] of ofType('AWS::Logs::LogGroup')) expect(g.DeletionPolicy).toBe(config.removal.logs === 'retain' ? 'Retain' : 'Delete');
   });
