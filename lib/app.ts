@@ -55,11 +55,10 @@ export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
     env: { account: options.deployAccount, region: config.region },
     description: `Payment service delivery platform (${env}): network, audit trail, blue/green runtime, pipeline`,
     terminationProtection: env === 'prod',
-    // Stack tags reach resources CDK cannot tag (CloudFormation propagates them); Tags.of covers the template itself.
-    tags: tagsOf(config),
   });
-  // Not on listener rules: ECS blue/green owns their live state, and a tag edit in config would make CloudFormation
-  // update, and so reset, the production rule (AWS-TRAPS 2). The stack-level tags above still reach them.
+  // Tags go into the template, on every resource but the listener rules: ECS blue/green owns their live state, and a
+  // tag edit in config would make CloudFormation update, and so reset, the production rule (AWS-TRAPS 2). No stack-level
+  // tags for the same reason: CloudFormation would propagate a change of them to the rules too.
   for (const [key, value] of Object.entries(tagsOf(config))) Tags.of(stack).add(key, value, { excludeResourceTypes: [LISTENER_RULE_TYPE] });
   return stack;
 }

@@ -1,4 +1,5 @@
 import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp, stackNameOf } from '../lib/app';
 import { CDK_CONTEXT, ENVS, shippedConfigs, synthEnv } from './helpers';
 
@@ -56,13 +57,12 @@ describe.each(ENVS)('stack-wide guarantees in %s', (env) => {
 });
 
 describe('the entry point', () => {
-  test('defaults to dev and tags everything from config', () => {
+  test('defaults to dev and tags every resource from config, except the listener rules', () => {
     const app = new App({ context: CDK_CONTEXT });
     const stack = buildApp(app);
     expect(stack.stackName).toBe(stackNameOf('dev'));
-    const tags = app.synth().getStackByName('TapStack-dev').tags;
     const dev = shippedConfigs().dev;
-    expect(tags).toEqual({
+    const expected = {
       Project: dev.tags.project,
       Environment: 'dev',
       Owner: dev.tags.owner,
@@ -70,7 +70,21 @@ describe('the entry point', () => {
       DataClassification: dev.tags.dataClassification,
       Compliance: dev.tags.compliance,
       ManagedBy: 'aws-cdk',
-    });
+    };
+    const resources = Template.fromStack(stack).toJSON().Resources as Record<
+      string,
+      { Type: string; Properties?: { Tags?: { Key: string; Value: string }[] } }
+    >;
+    const tagsOf = (type: string) =>
+      Object.values(resources)
+        .filter((r) => r.Type === type)
+        .map((r) => Object.fromEntries((r.Properties?.Tags ?? []).map((t) => [t.Key, t.Value])));
+    for (const type of ['AWS::EC2::VPC', 'AWS::S3::Bucket', 'AWS::ECS::Service', 'AWS::KMS::Key', 'AWS::CodePipeline::Pipeline']) {
+      for (const tags of tagsOf(type)) expect(tags).toEqual(expect.objectContaining(expected));
+    }
+    for (const tags of tagsOf('AWS::ElasticLoadBalancingV2::ListenerRule')) expect(tags).toEqual({});
+    // No stack-level tags: CloudFormation would propagate a change of them to the listener rules.
+    expect(app.synth().getStackByName('TapStack-dev').tags).toEqual({});
   });
 
   test('prod is protected from deletion', () => {
