@@ -45,8 +45,11 @@ describe.each(ENVS)('runtime in %s', (env) => {
     }
   });
 
-  test('each alarm window fits inside the bake time (AWS-TRAPS 5)', () => {
-    for (const [, alarm] of ofType('AWS::CloudWatch::Alarm')) {
+  test('each deployment alarm window fits inside the bake time (AWS-TRAPS 5)', () => {
+    const deploymentAlarms = (service().DeploymentConfiguration as { Alarms: { AlarmNames: string[] } }).Alarms.AlarmNames;
+    const watched = ofType('AWS::CloudWatch::Alarm').filter(([, a]) => deploymentAlarms.includes(a.Properties.AlarmName as string));
+    expect(watched).toHaveLength(deploymentAlarms.length);
+    for (const [, alarm] of watched) {
       const p = alarm.Properties;
       const period =
         (p.Period as number | undefined) ??
