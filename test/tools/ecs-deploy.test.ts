@@ -12,6 +12,7 @@ import {
 import { BatchGetImageCommand, ECRClient, ImageAlreadyExistsException, PutImageCommand } from '@aws-sdk/client-ecr';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { fakeRuntime } from './fake-runtime';
 import { main as cliMain } from '../../tools/deploy/cli';
 import {
   buildTaskDefinitionInput,
@@ -70,24 +71,14 @@ const TAGS = [{ key: 'app', value: 'tap' }];
 const T0 = Date.parse('2026-03-01T10:00:00Z');
 
 function harness(): { clock: { t: number }; logs: string[]; sleeps: number[]; deps: Parameters<typeof deployImage>[1] } {
-  const clock = { t: T0 };
-  const logs: string[] = [];
-  const sleeps: number[] = [];
+  const { runtime, ...recorded } = fakeRuntime(T0);
   return {
-    clock,
-    logs,
-    sleeps,
+    ...recorded,
     deps: {
       ecs: new ECSClient({ region: 'eu-west-1' }),
       ssm: new SSMClient({ region: 'eu-west-1' }),
       ecr: new ECRClient({ region: 'eu-west-1' }),
-      sleep: async (ms) => {
-        sleeps.push(ms);
-        clock.t += ms;
-      },
-      now: () => clock.t,
-      log: (line) => logs.push(line),
-      retry: { random: () => 0.5 },
+      ...runtime,
     },
   };
 }

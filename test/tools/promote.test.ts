@@ -1,5 +1,6 @@
 import { DescribeImagesCommand, ECRClient, ImageDetail, ImageNotFoundException, RepositoryNotFoundException } from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
+import { fakeRuntime } from './fake-runtime';
 import { main, readVerifyOptions, readWaitOptions } from '../../tools/promote/cli';
 import {
   PromoteInputError,
@@ -47,22 +48,12 @@ function throttling(): Error {
 }
 
 function harness(): { clock: { t: number }; logs: string[]; sleeps: number[]; deps: Parameters<typeof waitForPromotableImage>[1] } {
-  const clock = { t: T0 };
-  const logs: string[] = [];
-  const sleeps: number[] = [];
+  const { runtime, ...recorded } = fakeRuntime(T0);
   return {
-    clock,
-    logs,
-    sleeps,
+    ...recorded,
     deps: {
       ecr: new ECRClient({ region: 'eu-west-1' }),
-      sleep: async (ms) => {
-        sleeps.push(ms);
-        clock.t += ms;
-      },
-      now: () => clock.t,
-      log: (line) => logs.push(line),
-      retry: { random: () => 0.5 },
+      ...runtime,
     },
   };
 }
