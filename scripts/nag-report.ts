@@ -1,10 +1,10 @@
 // Prints every unacknowledged cdk-nag finding per pack per environment, and the acknowledgements; exits 1 on any finding.
+// Stale acknowledgements are gated by test/compliance.test.ts (run by the same IaC-Check step).
 import { App } from 'aws-cdk-lib';
 import * as fs from 'fs';
 import * as path from 'path';
 import { buildApp } from '../lib/app';
 import { compliancePacks, listAcknowledgements } from '../lib/compliance/packs';
-import { staleAcknowledgements } from '../lib/compliance/stale';
 import { ENVIRONMENT_NAMES } from '../lib/config';
 
 const context = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf8')).context as Record<string, unknown>;
@@ -23,14 +23,6 @@ for (const env of ENVIRONMENT_NAMES) {
   }
   const acks = listAcknowledgements(stack).filter((a) => !a.id.startsWith('CloudFormation-Validate::'));
   console.log(`cdk-nag ${env}: ${acks.length} acknowledgement(s), each on the construct concerned with its reason`);
-  const stale = staleAcknowledgements(() => {
-    const fresh = new App({ context: { ...context, env }, outdir: fs.mkdtempSync('/tmp/nag-') });
-    const built = buildApp(fresh);
-    fresh.synth();
-    return built;
-  });
-  stale.forEach((a) => console.log(`  STALE acknowledgement (silences nothing) ${a.path} ${a.id}`));
-  total += stale.length;
   if (process.argv.includes('--acks')) acks.forEach((a) => console.log(`  ack ${a.path} ${a.id.replace(/^Annotation::/, '')}: ${a.reason}`));
 }
 process.exit(total > 0 ? 1 : 0);

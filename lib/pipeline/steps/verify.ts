@@ -97,7 +97,10 @@ export function dependencyScanStep(): PipelineStep {
   };
 }
 
-/** Synthesis of every environment with cdk-nag, then cfn-lint and checkov: the same commands as `npm test`. */
+/**
+ * The platform's own tests (config validation, template assertions, the compliance and stale-acknowledgement gate,
+ * the tools against mocked AWS), then synthesis of every environment with cdk-nag, cfn-lint and checkov.
+ */
 export function iacCheckStep(): PipelineStep {
   return {
     name: 'IaC-Check',
@@ -108,7 +111,7 @@ export function iacCheckStep(): PipelineStep {
       env: { shell: 'bash' },
       phases: {
         install: { 'runtime-versions': { ...TOOLING_RUNTIME, python: '3.11' }, commands: [...INSTALL] },
-        build: { commands: ['npm run synth:all', 'npm run iac:scan', 'npm run nag:report'] },
+        build: { commands: ['npm run test:unit', 'npm run synth:all', 'npm run iac:scan', 'npm run nag:report'] },
       },
     },
   };
