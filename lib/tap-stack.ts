@@ -49,9 +49,12 @@ export class TapStack extends Stack {
   public readonly pipeline: DeliveryPipeline;
   public readonly monitoring: ServiceMonitoring;
 
+  private readonly zones: readonly string[];
+
   constructor(scope: Construct, id: string, props: TapStackProps) {
     super(scope, id, props);
     const { config } = props;
+    this.zones = config.network.availabilityZones;
     const logRemoval = removalPolicyOf(config.removal.logs);
 
     this.keys = new Keys(this, 'Keys', { removalPolicy: removalPolicyOf(config.removal.keys) });
@@ -154,6 +157,14 @@ export class TapStack extends Stack {
       description: 'The image the service runs (AWS-TRAPS 1)',
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
+  }
+
+  /**
+   * The zones are the config's. Without this, an account-bound synth (`cdk deploy`, or a synth with credentials) asks
+   * AWS for the account's zones (a context lookup) and fails where there are no credentials, or gets another list.
+   */
+  public get availabilityZones(): string[] {
+    return [...this.zones];
   }
 }
 

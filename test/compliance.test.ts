@@ -1,15 +1,13 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { buildApp } from '../lib/app';
 import { staleAcknowledgements } from '../lib/compliance/stale';
 import { compliancePacks, listAcknowledgements } from '../lib/compliance/packs';
-import { CDK_CONTEXT, ENVS, synthEnv } from './helpers';
+import { ACCOUNT_MODES, buildEnv, ENVS, shippedConfigs, synthEnv } from './helpers';
 
-describe.each(ENVS)('compliance of %s', (env) => {
-  const { stack } = synthEnv(env);
+const CASES = ENVS.flatMap((env) => ACCOUNT_MODES.map((mode) => [env, mode] as const));
+
+describe.each(CASES)('compliance of %s, account %s', (env, mode) => {
+  const { stack } = synthEnv(env, mode);
 
   test.each(compliancePacks().map((p) => [p.readPackName, p] as const))('%s: zero unacknowledged findings', (_name, pack) => {
     const findings = pack.validateScope(stack).violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`));
@@ -28,15 +26,24 @@ describe.each(ENVS)('compliance of %s', (env) => {
   });
 });
 
-describe.each(ENVS)('acknowledgements of %s', (env) => {
+describe.each(CASES)('acknowledgements of %s, account %s', (env, mode) => {
   test('none is stale: each one silences a finding that exists without it', () => {
     const build = () => {
-      const app = new App({ context: { ...CDK_CONTEXT, env }, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'tap-stale-')) });
-      const stack = buildApp(app);
-      app.synth();
+      const stack = buildEnv(env, mode);
+      stack.node.root.synth();
       return stack;
     };
     expect(staleAcknowledgements(build)).toEqual([]);
+  });
+});
+
+describe('an account-bound synth needs no AWS call', () => {
+  test.each(ENVS)('%s: no context lookup is left unanswered (zones come from config)', (env) => {
+    const { stack } = synthEnv(env, 'bound');
+    expect(stack.account).toBe(shippedConfigs()[env].account);
+    const assembly = (stack.node.root as App).synth();
+    expect(assembly.manifest.missing ?? []).toEqual([]);
+    expect(stack.availabilityZones).toEqual(shippedConfigs()[env].network.availabilityZones);
   });
 });
 

@@ -23,16 +23,32 @@ export function writeConfigDir(configs: Record<string, unknown>): string {
   return dir;
 }
 
-const cache = new Map<EnvironmentName, { stack: TapStack; template: Template }>();
+/**
+ * How a synth sees the account: `agnostic` as `cdk synth` without credentials (the ARNs carry `<AWS::AccountId>`),
+ * `bound` as `cdk deploy` and every synth with credentials (the account's number, here the config's own account,
+ * with `-c synthOnly=true` as the pipeline's IaC-Check passes it). Neither makes an AWS call.
+ */
+export type AccountMode = 'agnostic' | 'bound';
+export const ACCOUNT_MODES: readonly AccountMode[] = ['agnostic', 'bound'];
+
+/** A fresh app and stack for one environment, exactly as bin/tap.ts builds it. */
+export function buildEnv(env: EnvironmentName, mode: AccountMode = 'agnostic'): TapStack {
+  const bound = mode === 'bound';
+  const context = { ...CDK_CONTEXT, env, ...(bound ? { synthOnly: 'true' } : {}) };
+  const app = new App({ context, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'tap-synth-')) });
+  return buildApp(app, bound ? { deployAccount: loadAllConfigs()[env].account } : {});
+}
+
+const cache = new Map<string, { stack: TapStack; template: Template }>();
 
 /** Synthesizes one environment's stack like bin/tap.ts does (cached: synthesis is the slow part of the suite). */
-export function synthEnv(env: EnvironmentName): { stack: TapStack; template: Template } {
-  const hit = cache.get(env);
+export function synthEnv(env: EnvironmentName, mode: AccountMode = 'agnostic'): { stack: TapStack; template: Template } {
+  const key = `${env}/${mode}`;
+  const hit = cache.get(key);
   if (hit) return hit;
-  const app = new App({ context: { ...CDK_CONTEXT, env }, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'tap-synth-')) });
-  const stack = buildApp(app);
+  const stack = buildEnv(env, mode);
   const result = { stack, template: Template.fromStack(stack) };
-  cache.set(env, result);
+  cache.set(key, result);
   return result;
 }
 

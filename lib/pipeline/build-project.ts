@@ -3,7 +3,7 @@ import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct, IConstruct } from 'constructs';
-import { acknowledge, acknowledgeArtifactGrants, acknowledgeGrantPolicy } from '../compliance/acknowledge';
+import { acknowledge, acknowledgeArtifactGrants, acknowledgeGrantPolicy, nagAccount } from '../compliance/acknowledge';
 import { checkovSkip } from '../compliance/checkov';
 import { EncryptedLogGroup } from '../shared/encrypted-log-group';
 import { PipelineStep } from './steps';
@@ -70,12 +70,13 @@ export class BuildProject extends Construct {
     acknowledgeArtifactGrants(this, props.artifactBucket, { write: false });
     const projectId = `<${Stack.of(this).getLogicalId(this.project.node.defaultChild as codebuild.CfnProject)}>`;
     const { region } = Stack.of(this);
+    const account = nagAccount(this);
     const codebuildDefaults: Record<string, string> = {
       'arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*':
         'A VPC build creates its network interfaces; their ids are not known in advance',
-      [`arn:aws:codebuild:${region}:<AWS::AccountId>:report-group/${projectId}-*`]:
+      [`arn:aws:codebuild:${region}:${account}:report-group/${projectId}-*`]:
         'Report groups of this one project (JUnit and coverage), created per report name at build time',
-      [`arn:aws:logs:${region}:<AWS::AccountId>:log-group:/aws/codebuild/${projectId}:*`]:
+      [`arn:aws:logs:${region}:${account}:log-group:/aws/codebuild/${projectId}:*`]:
         'The log streams of this one project: CodeBuild names them per build, so they take a wildcard',
       '*': 'ec2:Describe* for the VPC build, and ecr:GetAuthorizationToken where images move, have no resource-level permissions',
     };

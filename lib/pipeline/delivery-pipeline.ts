@@ -10,7 +10,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { acknowledge, acknowledgeArtifactGrants, acknowledgeGrantPolicy, arnToken } from '../compliance/acknowledge';
+import { acknowledge, acknowledgeArtifactGrants, acknowledgeGrantPolicy, arnToken, nagAccount } from '../compliance/acknowledge';
 import { EnvironmentConfig } from '../config';
 import { EncryptedLogGroup } from '../shared/encrypted-log-group';
 import { BuildProject } from './build-project';
@@ -250,13 +250,13 @@ export class DeliveryPipeline extends Construct {
     acknowledge(
       p,
       ['AwsSolutions'],
-      `IAM5[Resource::arn:aws:ecs:${stack.region}:<AWS::AccountId>:service-deployment/${arnToken(props.service.cluster).replace('.Arn>', '>')}/<${stack.getLogicalId(props.service.node.defaultChild as ecs.CfnService)}.Name>/*]`,
+      `IAM5[Resource::arn:aws:ecs:${stack.region}:${nagAccount(p)}:service-deployment/${arnToken(props.service.cluster).replace('.Arn>', '>')}/<${stack.getLogicalId(props.service.node.defaultChild as ecs.CfnService)}.Name>/*]`,
       'The service deployments of this one service: ECS names each deployment, so the id takes a wildcard',
     );
     acknowledge(
       p,
       ['AwsSolutions'],
-      `IAM5[Resource::arn:aws:ecs:${stack.region}:<AWS::AccountId>:task-definition/${props.taskDefinition.family}:*]`,
+      `IAM5[Resource::arn:aws:ecs:${stack.region}:${nagAccount(p)}:task-definition/${props.taskDefinition.family}:*]`,
       'Revisions of this one task definition family, only while registering them',
     );
   }
