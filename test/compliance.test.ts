@@ -30,7 +30,7 @@ describe.each(CASES)('acknowledgements of %s, account %s', (env, mode) => {
   test('none is stale: each one silences a finding that exists without it', () => {
     const build = () => {
       const stack = buildEnv(env, mode);
-      stack.node.root.synth();
+      (stack.node.root as App).synth();
       return stack;
     };
     expect(staleAcknowledgements(build)).toEqual([]);
