@@ -1,24 +1,43 @@
 #!/usr/bin/env bash
-# Builds the image with podman from local stand-in base images and checks it the way ECS will run it:
-# read-only root filesystem, secrets from the environment, non-root, health check, SIGTERM drain, exit 0.
+# Builds the image with podman and checks it the way ECS will run it: read-only root filesystem, secrets from the
+# environment, non-root, health check, SIGTERM drain, exit 0.
+# Base images: the real ones the Dockerfile names (ECR Public node slim, distroless runtime) wherever a registry
+# answers; on a machine that reaches no container registry, stand-ins built by scripts/stand-in-base-images.sh
+# (the line "base images:" in the output says which were used). BASE_IMAGES=real|stand-in forces one.
 set -euo pipefail
 APP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$APP_DIR"
+log() { printf '[test:container] %s\n' "$*"; }
 
-ROOT=$(git rev-parse --show-toplevel 2>/dev/null || (cd .. && pwd))
-LOCAL_NODE_IMAGES=${LOCAL_NODE_IMAGES:-$ROOT/../shared/tools/local-node-images.sh}
-[ -f "$LOCAL_NODE_IMAGES" ] || { echo "local-node-images.sh not found at $LOCAL_NODE_IMAGES (set LOCAL_NODE_IMAGES)" >&2; exit 1; }
-eval "$(bash "$LOCAL_NODE_IMAGES" 20.20.2)"
+NODE_VERSION=${NODE_VERSION:-20.20.2}
+REAL_BUILD_IMAGE=$(sed -n 's/^ARG BUILD_IMAGE=//p' Dockerfile)
+REAL_RUNTIME_IMAGE=$(sed -n 's/^ARG RUNTIME_IMAGE=//p' Dockerfile)
+eval "$(bash scripts/stand-in-base-images.sh --setup)"
+mode=${BASE_IMAGES:-auto}
+if [ "$mode" = auto ]; then
+  mode=stand-in
+  if timeout 90 podman pull -q "$REAL_BUILD_IMAGE" >/dev/null 2>&1 && timeout 90 podman pull -q "$REAL_RUNTIME_IMAGE" >/dev/null 2>&1; then
+    mode=real
+  fi
+fi
+case "$mode" in
+  real) BUILD_IMAGE=$REAL_BUILD_IMAGE RUNTIME_IMAGE=$REAL_RUNTIME_IMAGE ;;
+  stand-in)
+    eval "$(bash scripts/stand-in-base-images.sh "$NODE_VERSION")"
+    BUILD_IMAGE=localhost/node:${NODE_VERSION%%.*}-slim RUNTIME_IMAGE=localhost/node:${NODE_VERSION%%.*}-distroless
+    ;;
+  *) echo "BASE_IMAGES must be real, stand-in or unset, got: '$mode'" >&2; exit 2 ;;
+esac
+log "base images: $mode ($BUILD_IMAGE, $RUNTIME_IMAGE)"
 
 IMAGE=${IMAGE:-localhost/payment-service:test}
 NAME=payment-service-test-$$
-log() { printf '[test:container] %s\n' "$*"; }
 cleanup() { podman rm -f -t 0 "$NAME" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 log "building $IMAGE"
 podman build -q --pull=never --format docker \
-  --build-arg BUILD_IMAGE=localhost/node:20-slim --build-arg RUNTIME_IMAGE=localhost/node:20-distroless \
+  --build-arg BUILD_IMAGE="$BUILD_IMAGE" --build-arg RUNTIME_IMAGE="$RUNTIME_IMAGE" \
   -t "$IMAGE" . >/dev/null
 
 # Secrets generated per run and passed by name (-e VAR), so they never appear on a command line or in output.
