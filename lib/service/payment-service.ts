@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -29,7 +30,8 @@ export interface PaymentServiceProps {
   readonly imageParameterName: string;
   /**
    * First deployment into an empty account: the service starts with no tasks, so the stack can be created before any
-   * image exists; the pipeline's first deploy sets the count (AWS-TRAPS 4).
+   * image exists; the pipeline's first deploy sets the count (AWS-TRAPS 4). Autoscaling then has a minimum of 0 and
+   * is suspended, so nothing starts a task; the next infrastructure deploy without this flag restores both.
    * @default false
    */
   readonly firstDeploy?: boolean;
@@ -162,6 +164,7 @@ export class PaymentService extends Construct {
 
     this.smokeTest = new SmokeTestHook(this, 'SmokeTest', {
       vpc: props.vpc,
+      cluster: this.cluster,
       testUrl: lb.testUrl,
       apiKey: props.secrets.apiKey,
       logsKey: props.logsKey,
@@ -175,7 +178,7 @@ export class PaymentService extends Construct {
       assumedBy: new iam.ServicePrincipal('ecs.amazonaws.com'),
       description: 'ECS blue/green: invoke the smoke-test lifecycle hook',
     });
-    new iam.ManagedPolicy(this, 'SmokeTestHookPolicy', {
+    const hookPolicy = new iam.ManagedPolicy(this, 'SmokeTestHookPolicy', {
       roles: [hookRole],
       statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.smokeTest.function.functionArn] })],
     });
@@ -186,12 +189,7 @@ export class PaymentService extends Construct {
       }),
     );
 
-    const scaling = this.service.autoScaleTaskCount({ minCapacity: s.minCapacity, maxCapacity: s.maxCapacity });
-    scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: s.cpuTargetPercent });
-    // One request policy per target group: the live revision's group alternates between deployments, and
-    // Application Auto Scaling scales out if any policy asks and in only when all agree.
-    scaling.scaleOnRequestCount('RequestsBlue', { requestsPerTarget: s.requestsPerTarget, targetGroup: lb.blueTargetGroup });
-    scaling.scaleOnRequestCount('RequestsGreen', { requestsPerTarget: s.requestsPerTarget, targetGroup: lb.greenTargetGroup });
+    this.addAutoScaling(s, lb, props.firstDeploy ?? false);
 
     const executionRole = this.taskDefinition.obtainExecutionRole();
     acknowledgeGrantPolicy(executionRole, 'Task execution role: pull this image, read these three secrets, write this log group');
@@ -201,13 +199,49 @@ export class PaymentService extends Construct {
       'IAM5[Resource::*]',
       'ecr:GetAuthorizationToken has no resource-level permissions (it returns a registry login)',
     );
-    const greenTargetRole = this.service.node.findChild('GreenTargetRole');
+    const greenTargetRole = this.service.node.findChild('GreenTargetRole') as iam.Role;
     acknowledge(
       greenTargetRole,
       ['AwsSolutions'],
       'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers]',
       'The AWS managed policy ECS blue/green requires to shift listener rules between the target groups',
     );
+
+    // CloudFormation orders resources only by references. The service references these roles, not the policies that
+    // give them their permissions, yet ECS uses them while it creates the service: it invokes the hook (ECS runs
+    // lifecycle hooks on the first deployment too), shifts listener rules, and pulls the image and secrets for the
+    // first tasks. Created any later, the first deployment fails on a permission that a moment later exists.
+    const rolePolicies = [
+      hookPolicy,
+      ...[hookRole, greenTargetRole, executionRole, this.taskDefinition.taskRole, this.smokeTest.function.role]
+        .map((role) => role?.node.tryFindChild('DefaultPolicy'))
+        .filter((policy): policy is iam.Policy => policy instanceof iam.Policy),
+    ];
+    (this.service.node.defaultChild as ecs.CfnService).node.addDependency(...rolePolicies);
+  }
+
+  /**
+   * Autoscaling of the task count. With `firstDeploy` the minimum is 0, because registering a scalable target moves
+   * the current capacity into [min, max] (it would start tasks of an image that does not exist yet), and dynamic and
+   * scheduled scaling are suspended, so no policy starts a task, nor later removes those the pipeline's first deploy
+   * starts (tools/deploy sets the desired count, it does not touch the scalable target). The next infrastructure
+   * deploy without `firstDeploy` restores the configured minimum and resumes scaling; suspension is written out as
+   * false then, because RegisterScalableTarget changes only the parameters it is given, so omitting it could leave
+   * scaling suspended.
+   */
+  private addAutoScaling(s: EnvironmentConfig['service'], lb: LoadBalancer, firstDeploy: boolean): void {
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: firstDeploy ? 0 : s.minCapacity, maxCapacity: s.maxCapacity });
+    scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: s.cpuTargetPercent });
+    // One request policy per target group: the live revision's group alternates between deployments, and
+    // Application Auto Scaling scales out if any policy asks and in only when all agree.
+    scaling.scaleOnRequestCount('RequestsBlue', { requestsPerTarget: s.requestsPerTarget, targetGroup: lb.blueTargetGroup });
+    scaling.scaleOnRequestCount('RequestsGreen', { requestsPerTarget: s.requestsPerTarget, targetGroup: lb.greenTargetGroup });
+    const target = scaling.node.findChild('Target').node.defaultChild as appscaling.CfnScalableTarget;
+    target.suspendedState = {
+      dynamicScalingInSuspended: firstDeploy,
+      dynamicScalingOutSuspended: firstDeploy,
+      scheduledScalingSuspended: firstDeploy,
+    };
   }
 
   private trafficShift(d: EnvironmentConfig['deployment']): ecs.TrafficShiftConfig {

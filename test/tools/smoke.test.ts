@@ -1,5 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { FirstDeploymentVerdict } from '../../tools/smoke/first-deployment';
 import { handleHook, HookDeps } from '../../tools/smoke/hook-handler';
 import { main } from '../../tools/smoke/cli';
 import { runSmokeTest, SmokeTestResult } from '../../tools/smoke/smoke-test';
@@ -182,14 +183,76 @@ describe('lifecycle hook handler', () => {
     logs = [];
   });
 
-  const deps = (env: NodeJS.ProcessEnv, getSecret: HookDeps['getSecret'] = async () => API_KEY): HookDeps => ({
+  const LATER: FirstDeploymentVerdict = { first: false, reason: 'deployment d-2 replaces revision 1' };
+  const deps = (
+    env: NodeJS.ProcessEnv,
+    getSecret: HookDeps['getSecret'] = async () => API_KEY,
+    checkFirstDeployment: HookDeps['checkFirstDeployment'] = async () => LATER,
+  ): HookDeps => ({
     env,
     getSecret,
     runSmoke: (opts) => runSmokeTest(opts),
+    checkFirstDeployment,
     log: (line) => logs.push(line),
   });
-  const event = { lifecycleStage: 'POST_TEST_TRAFFIC_SHIFT', serviceArn: 'arn:aws:ecs:eu-west-1:123456789012:service/tap/payments' };
+  const SERVICE_ARN = 'arn:aws:ecs:eu-west-1:123456789012:service/tap-cluster/payments';
+  const REVISION_ARN = 'arn:aws:ecs:eu-west-1:123456789012:service-revision/tap-cluster/payments/01275892';
+  /**
+   * A POST_TEST_TRAFFIC_SHIFT invocation as ECS sends it: the developer guide's payload (Lifecycle payloads) inside
+   * `executionDetails`, the stage beside it, as AWS's sample hooks read it.
+   */
+  const event = {
+    executionDetails: { serviceArn: SERVICE_ARN, targetServiceRevisionArn: REVISION_ARN, testTrafficWeights: {}, productionTrafficWeights: {} },
+    lifecycleStage: 'POST_TEST_TRAFFIC_SHIFT',
+  };
   const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tap/api-key';
+
+  test('GIVEN the payload as ECS sends it THEN the log names its stage, service and revision', async () => {
+    const checkFirst = jest.fn(async () => LATER);
+
+    await handleHook(event, deps({ API_KEY_SECRET_ARN: SECRET_ARN }, undefined, checkFirst));
+
+    expect(logs[0]).toBe(`smoke hook invoked: stage POST_TEST_TRAFFIC_SHIFT service ${SERVICE_ARN} revision ${REVISION_ARN}`);
+    expect(checkFirst).toHaveBeenCalledWith({
+      lifecycleStage: 'POST_TEST_TRAFFIC_SHIFT',
+      serviceArn: SERVICE_ARN,
+      targetServiceRevisionArn: REVISION_ARN,
+    });
+  });
+
+  test("GIVEN the service's first deployment THEN SUCCEEDED without a smoke test, with the reason logged", async () => {
+    const runSmoke = jest.fn(runSmokeTest);
+    const first: FirstDeploymentVerdict = { first: true, reason: 'deployment d-1 is the first of payments: it has no source service revision' };
+
+    const answer = await handleHook(event, { ...deps({}, undefined, async () => first), runSmoke });
+
+    expect(answer).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(runSmoke).not.toHaveBeenCalled();
+    expect(logs[1]).toBe(`smoke hook SUCCEEDED without a smoke test, first deployment of the service: ${first.reason}`);
+  });
+
+  test('GIVEN a later deployment whose revision is not ready THEN the smoke test runs and answers FAILED', async () => {
+    const service = await startService({ readyStatus: 503 });
+    server = service.server;
+
+    const answer = await handleHook(event, deps({ TEST_URL: service.baseUrl, API_KEY_SECRET_ARN: SECRET_ARN }));
+
+    expect(answer).toEqual({ hookStatus: 'FAILED' });
+    expect(logs).toContain(`smoke test required: ${LATER.reason}`);
+  });
+
+  test('GIVEN the first-deployment check itself throws THEN the smoke test still decides', async () => {
+    const service = await startService({ readyStatus: 503 });
+    server = service.server;
+    const broken = async (): Promise<FirstDeploymentVerdict> => {
+      throw new TypeError('boom');
+    };
+
+    const answer = await handleHook(event, deps({ TEST_URL: service.baseUrl, API_KEY_SECRET_ARN: SECRET_ARN }, undefined, broken));
+
+    expect(answer).toEqual({ hookStatus: 'FAILED' });
+    expect(logs).toContain('smoke test required: first-deployment check failed (TypeError)');
+  });
 
   test('GIVEN the new revision passes THEN SUCCEEDED, and the logs hold no secret', async () => {
     const service = await startService();

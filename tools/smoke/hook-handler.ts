@@ -4,8 +4,16 @@
  * before any production traffic reaches the new revision.
  * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/lambda-lifecycle-hooks.html
  *
- * Environment: TEST_URL (test listener URL), API_KEY_SECRET_ARN, SMOKE_TIMEOUT_MS (optional, default 5000).
+ * The service's first deployment (CreateService) also runs the hook; it is answered SUCCEEDED without a smoke test,
+ * only when ECS confirms it is the service's one deployment and replaces no running revision (./first-deployment.ts).
+ * Every other deployment is tested.
+ *
+ * Environment: TEST_URL (test listener URL), API_KEY_SECRET_ARN, CLUSTER_NAME (the service's cluster),
+ * SMOKE_TIMEOUT_MS (optional, default 5000).
  */
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { checkFirstDeployment, FirstDeploymentVerdict } from './first-deployment';
+import { describeHookEvent, HookEventFields, readHookEvent } from './hook-event';
 import { formatSteps, runSmokeTest, SmokeTestOptions, SmokeTestResult } from './smoke-test';
 import { getSecretString } from './secrets';
 
@@ -14,33 +22,33 @@ export interface HookResponse {
   readonly hookStatus: 'SUCCEEDED' | 'FAILED';
 }
 
-/** The fields of the ECS hook payload this handler logs (the rest is ignored). */
-interface HookEvent {
-  readonly serviceArn?: unknown;
-  readonly targetServiceRevisionArn?: unknown;
-  readonly lifecycleStage?: unknown;
-}
-
 /** Collaborators of {@link handleHook}, injected in tests. */
 export interface HookDeps {
   readonly env: NodeJS.ProcessEnv;
   readonly getSecret: (arn: string) => Promise<string>;
   readonly runSmoke: (opts: SmokeTestOptions) => Promise<SmokeTestResult>;
+  /** Whether this invocation is the service's first deployment; never throws (see ./first-deployment.ts). */
+  readonly checkFirstDeployment: (fields: HookEventFields) => Promise<FirstDeploymentVerdict>;
   readonly log: (line: string) => void;
 }
 
 const DEFAULT_TIMEOUT_MS = 5000;
 
-function eventSummary(event: unknown): string {
-  const e: HookEvent = typeof event === 'object' && event !== null ? event : {};
-  const str = (v: unknown): string => (typeof v === 'string' ? v : '-');
-  return `stage ${str(e.lifecycleStage)} service ${str(e.serviceArn)} revision ${str(e.targetServiceRevisionArn)}`;
-}
-
 /** Runs the smoke test for one hook invocation. Never throws: any problem is a FAILED answer with a logged reason. */
 export async function handleHook(event: unknown, deps: HookDeps): Promise<HookResponse> {
   const { env, log } = deps;
-  log(`smoke hook invoked: ${eventSummary(event)}`);
+  const fields = readHookEvent(event);
+  log(`smoke hook invoked: ${describeHookEvent(fields)}`);
+  const first = await deps.checkFirstDeployment(fields).catch((error: unknown): FirstDeploymentVerdict => ({
+    first: false,
+    reason: `first-deployment check failed (${error instanceof Error ? error.name : 'error'})`,
+  }));
+  if (first.first) {
+    // Nothing to test and nothing to roll back to: failing here would only fail the service's creation.
+    log(`smoke hook SUCCEEDED without a smoke test, first deployment of the service: ${first.reason}`);
+    return { hookStatus: 'SUCCEEDED' };
+  }
+  log(`smoke test required: ${first.reason}`);
   const testUrl = env.TEST_URL?.trim();
   const secretArn = env.API_KEY_SECRET_ARN?.trim();
   const timeoutRaw = env.SMOKE_TIMEOUT_MS?.trim();
@@ -70,7 +78,15 @@ export async function handleHook(event: unknown, deps: HookDeps): Promise<HookRe
   return { hookStatus: result.ok ? 'SUCCEEDED' : 'FAILED' };
 }
 
+const ecs = new ECSClient({});
+
 /** Lambda entry point. */
 export async function handler(event: unknown): Promise<HookResponse> {
-  return handleHook(event, { env: process.env, getSecret: (arn) => getSecretString(arn), runSmoke: runSmokeTest, log: (line) => console.log(line) });
+  return handleHook(event, {
+    env: process.env,
+    getSecret: (arn) => getSecretString(arn),
+    runSmoke: runSmokeTest,
+    checkFirstDeployment: (fields) => checkFirstDeployment(fields, { clusterName: process.env.CLUSTER_NAME, ecs }),
+    log: (line) => console.log(line),
+  });
 }
