@@ -12,9 +12,9 @@ export const STEP_MINUTES = {
   test: 2,
   lint: 2,
   sast: 2,
-  dependencyScan: 4, // Trivy DB download from ECR Public on a cold cache
+  dependencyScan: 4, // Trivy DB download from ECR Public (every build: no CodeBuild cache in a VPC)
   iacCheck: 6, // jest suites (~1.5 min here) + synth of three environments, cfn-lint, checkov
-  buildImage: 6, // multi-stage build with the registry cache, push, scan, SBOM
+  buildImage: 6, // multi-stage build with the inline cache of the last image, push, scan, SBOM
   promoteCopy: 3, // crane copy, verify, re-scan
   smoke: 1.5,
 };
@@ -38,5 +38,5 @@ for (const env of PROMOTION_ORDER.filter((e) => ENVIRONMENT_NAMES.includes(e))) 
   console.log(
     `| ${env} | ${verify} min | ${image} min | ${wait.toFixed(1)} min | ${c.pipeline.approvalRequired ? 'a person' : '-'} | ${deploy.toFixed(1)} min | ${STEP_MINUTES.smoke} min | ${total.toFixed(1)} min${c.pipeline.approvalRequired ? ' + approval' : ''} |`,
   );
-  upstreamDone = total - STEP_MINUTES.smoke; // the upstream's deployed-<env> tag is written when its deploy succeeds
+  upstreamDone = total; // the upstream's promotable-<env> tag is written only after its production smoke test passed
 }

@@ -1,7 +1,19 @@
-import { deployStep, buildImageStep, promoteImageStep, testStep, TRIVY_SHA256, CRANE_SHA256, PipelineStep } from '../lib/pipeline/steps';
+import {
+  deployStep,
+  buildImageStep,
+  promoteImageStep,
+  smokeStep,
+  testStep,
+  TRIVY_SHA256,
+  CRANE_SHA256,
+  PipelineStep,
+  SMOKE_COMMAND,
+  MARK_PROMOTABLE_COMMAND,
+} from '../lib/pipeline/steps';
 import { verifySteps } from '../lib/pipeline/verify-stage';
+import { BUILD_CACHE_TAG } from '../lib/registry/image-repository';
 import { Duration } from 'aws-cdk-lib';
-import { shippedConfigs, synthEnv } from './helpers';
+import { shippedConfigs } from './helpers';
 
 const commandsOf = (step: PipelineStep) => {
   const p = step.buildSpec.phases;
@@ -12,6 +24,7 @@ const allSteps = [
   buildImageStep(),
   promoteImageStep({ env: 'dev', registryId: '111111111111', repositoryName: 'tap/dev/payment-service', timeout: Duration.minutes(60) }),
   deployStep('prod', 45),
+  smokeStep('prod'),
 ];
 
 describe('pipeline steps', () => {
@@ -71,12 +84,36 @@ describe('pipeline steps', () => {
     expect(deployStep('prod', 45).timeout.toMinutes()).toBeGreaterThan(45);
   });
 
-  test('steps with a cache name its paths in the buildspec CodeBuild runs', () => {
-    const { template } = synthEnv('dev');
-    const projects = Object.entries(template.findResources('AWS::CodeBuild::Project')).filter(([id]) => id.startsWith('DeliveryDependencyScan'));
-    const spec = JSON.parse((projects[0]![1] as { Properties: { Source: { BuildSpec: string } } }).Properties.Source.BuildSpec) as {
-      cache?: { paths: string[] };
-    };
-    expect(spec.cache?.paths).toEqual(['/root/.cache/trivy/**/*']);
+  test("the image build uses the Docker daemon's own builder: no docker-container driver, nothing pulled from Docker Hub", () => {
+    const cmds = commandsOf(buildImageStep());
+    const text = cmds.join('\n');
+    // GIVEN the default builder is selected before the build
+    expect(cmds.indexOf('docker buildx use default')).toBeGreaterThanOrEqual(0);
+    expect(cmds.indexOf('docker buildx use default')).toBeLessThan(cmds.findIndex((c) => c.startsWith('docker buildx build ')));
+    // THEN no builder is created, so no moby/buildkit image is pulled, and no other Docker Hub image either
+    expect(text).not.toMatch(/buildx create|docker-container|moby\/buildkit|docker\.io|registry-1\.docker\.io/);
+  });
+
+  test('the image build exports only the inline cache the docker driver supports, and moves the cache tag onto what it pushed', () => {
+    const build = commandsOf(buildImageStep()).find((c) => c.startsWith('docker buildx build '))!;
+    const flag = (name: string) => [...build.matchAll(new RegExp(`--${name}[ =]("[^"]*"|\\S+)`, 'g'))].map((m) => m[1]!.replace(/^"|"$/g, ''));
+    // The docker driver refuses every cache export but inline (docker/buildx build/opt.go)
+    expect(flag('cache-to')).toEqual(['type=inline']);
+    // The next build reads the cache from the one mutable tag, which this build pushes along with the immutable sha- tag
+    expect(flag('cache-from')).toEqual([`type=registry,ref=$REPOSITORY_URI:${BUILD_CACHE_TAG}`]);
+    expect(flag('tag')).toEqual(['$REPOSITORY_URI:$TAG', `$REPOSITORY_URI:${BUILD_CACHE_TAG}`]);
+    expect(build).toMatch(/ --push( |$)/);
+  });
+
+  test('Smoke-Production marks the image promotable after the smoke test, in the same command list of the build phase', () => {
+    const step = smokeStep('staging');
+    const { phases } = step.buildSpec;
+    // A failed command skips the rest of its list; post_build would run even after a failed smoke test
+    expect(phases.build.commands).toEqual([SMOKE_COMMAND, MARK_PROMOTABLE_COMMAND]);
+    expect(phases.post_build).toBeUndefined();
+    expect(phases.pre_build).toBeUndefined();
+    expect(step.buildSpec.env?.variables).toEqual({ DEPLOY_ENV: 'staging' });
+    // The deploy step itself never marks
+    expect(commandsOf(deployStep('staging', 30))).not.toContain(MARK_PROMOTABLE_COMMAND);
   });
 });

@@ -1,6 +1,9 @@
+import { Token } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { BUILD_CACHE_TAG, DEPLOYED_TAG_PREFIX } from '../lib/registry/image-repository';
-import { CRANE_SHA256, TRIVY_SHA256, TRIVY_VERSION, testStepName } from '../lib/pipeline/steps';
+import { useConnectionActions } from '../lib/pipeline/source-action';
+import { CRANE_SHA256, MARK_PROMOTABLE_COMMAND, SMOKE_COMMAND, TRIVY_SHA256, TRIVY_VERSION, testStepName } from '../lib/pipeline/steps';
+import { triggerFilePaths } from '../lib/pipeline/trigger-paths';
 import { ENVS, shippedConfigs, synthEnv } from './helpers';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -16,6 +19,12 @@ interface Stage {
   Actions: Action[];
   OnFailure?: { Result: string; RetryConfiguration?: { RetryMode: string } };
 }
+interface Statement {
+  Action: string | string[];
+  Resource: unknown;
+  Effect: string;
+  Condition?: unknown;
+}
 
 describe.each(ENVS)('pipeline of %s', (env) => {
   const config = shippedConfigs()[env];
@@ -25,6 +34,19 @@ describe.each(ENVS)('pipeline of %s', (env) => {
   const pipeline = ofType('AWS::CodePipeline::Pipeline')[0]![1].Properties;
   const stages = pipeline.Stages as Stage[];
   const stage = (name: string) => stages.find((s) => s.Name === name);
+  /** Every statement of the inline policies attached to the roles whose logical id starts with `rolePrefix`. */
+  const statementsOf = (rolePrefix: string): Statement[] =>
+    ofType('AWS::IAM::Policy')
+      .filter(([, p]) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref.startsWith(rolePrefix)))
+      .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+  const buildSpecOf = (projectPrefix: string) => {
+    const found = ofType('AWS::CodeBuild::Project').filter(([id]) => id.startsWith(projectPrefix));
+    expect(found).toHaveLength(1);
+    return JSON.parse((found[0]![1].Properties.Source as { BuildSpec: string }).BuildSpec) as {
+      env?: { variables?: Record<string, string> };
+      phases: Record<string, { commands: string[]; finally?: string[]; 'on-failure'?: string }>;
+    };
+  };
 
   test('CodePipeline V2 on the foundation artifact bucket, encrypted with the artifacts key', () => {
     expect(ofType('AWS::CodePipeline::Pipeline')).toHaveLength(1);
@@ -36,12 +58,14 @@ describe.each(ENVS)('pipeline of %s', (env) => {
     });
   });
 
-  test('a push on the configured branch with path filters triggers it, through the Source stage action itself', () => {
+  test('a push on the configured branch with the repository-wide path filters triggers it, through the Source stage action itself', () => {
     const source = stage('Source')!.Actions;
     expect(source).toHaveLength(1);
     expect(source[0]).toMatchObject({
       Name: 'GitHub',
-      ActionTypeId: { Provider: 'CodeStarSourceConnection' },
+      // The namespace every #{Source.CommitId} in later actions resolves against
+      Namespace: 'Source',
+      ActionTypeId: { Category: 'Source', Owner: 'AWS', Provider: 'CodeStarSourceConnection', Version: '1' },
       Configuration: {
         ConnectionArn: config.source.connectionArn,
         FullRepositoryId: `${config.source.owner}/${config.source.repo}`,
@@ -54,7 +78,7 @@ describe.each(ENVS)('pipeline of %s', (env) => {
         ProviderType: 'CodeStarSourceConnection',
         GitConfiguration: {
           SourceActionName: 'GitHub',
-          Push: [{ Branches: { Includes: [config.source.branch] }, FilePaths: { Includes: config.source.filePaths } }],
+          Push: [{ Branches: { Includes: [config.source.branch] }, FilePaths: { Includes: triggerFilePaths() } }],
         },
       },
     ]);
@@ -120,6 +144,32 @@ describe.each(ENVS)('pipeline of %s', (env) => {
     }
   });
 
+  test('every CodeBuild project runs in subnets whose default route is a NAT gateway, with a security group open outbound', () => {
+    // CodeBuild gives a VPC build no public IP: it reaches npm, GitHub releases and ECR Public only through NAT.
+    const routeTableOf = (subnetId: string) =>
+      ofType('AWS::EC2::SubnetRouteTableAssociation').find(([, a]) => (a.Properties.SubnetId as { Ref: string }).Ref === subnetId)![1].Properties
+        .RouteTableId as { Ref: string };
+    const defaultRoute = (routeTable: string) =>
+      ofType('AWS::EC2::Route').find(
+        ([, r]) => (r.Properties.RouteTableId as { Ref: string }).Ref === routeTable && r.Properties.DestinationCidrBlock === '0.0.0.0/0',
+      )?.[1].Properties;
+    for (const [id, p] of ofType('AWS::CodeBuild::Project')) {
+      const vpc = p.Properties.VpcConfig as { Subnets: { Ref: string }[]; SecurityGroupIds: { 'Fn::GetAtt': [string, string] }[] };
+      expect({ id, subnets: vpc.Subnets.length }).toEqual({ id, subnets: config.network.availabilityZones.length });
+      for (const subnet of vpc.Subnets) {
+        const route = defaultRoute(routeTableOf(subnet.Ref).Ref);
+        expect({ id, subnet: subnet.Ref, nat: route?.NatGatewayId !== undefined, igw: route?.GatewayId }).toEqual({
+          id,
+          subnet: subnet.Ref,
+          nat: true,
+          igw: undefined,
+        });
+      }
+      const [sgId] = vpc.SecurityGroupIds.map((g) => g['Fn::GetAtt'][0]);
+      expect(resources[sgId!]!.Properties.SecurityGroupEgress).toEqual([expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: '-1' })]);
+    }
+  });
+
   test('no plaintext credentials in any build environment', () => {
     for (const [, p] of ofType('AWS::CodeBuild::Project')) {
       const vars = ((p.Properties.Environment as { EnvironmentVariables?: { Name: string; Value: unknown }[] }).EnvironmentVariables ?? []).map(
@@ -139,6 +189,82 @@ describe.each(ENVS)('pipeline of %s', (env) => {
     expect(update.Resource).toEqual({ Ref: expect.stringMatching(/^PaymentService/) });
     const passRole = statements.find((s) => [s.Action].flat().includes('iam:PassRole'))!;
     expect(passRole.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+  });
+
+  test('the Source action may use the configured connection under the IAM prefix of its ARN, and under no other', () => {
+    // GIVEN the shipped connection ARN (arn:aws:codeconnections:..., what the console creates since July 2024)
+    const prefix = config.source.connectionArn.split(':')[2];
+    expect(prefix).toBe('codeconnections');
+    // THEN the source action role's statements on the connection are exactly UseConnection with that prefix
+    const statements = statementsOf('DeliveryPipelineSourceGitHubCodePipelineActionRole');
+    const onConnection = statements.filter((s) => JSON.stringify(s.Resource).includes(':connection/'));
+    expect(onConnection).toEqual([{ Effect: 'Allow', Action: 'codeconnections:UseConnection', Resource: config.source.connectionArn }]);
+    // AND no role anywhere in the stack names the other prefix, which IAM never matches to this ARN
+    const allActions = ofType('AWS::IAM::Policy').flatMap(([, p]) =>
+      (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement.flatMap((s) => [s.Action].flat()),
+    );
+    expect(allActions.filter((a) => a.startsWith('codestar-connections:'))).toEqual([]);
+    // AND no CodeBuild project clones with the connection (CODE_ZIP artifact), so none needs UseConnection
+    expect(stage('Source')!.Actions[0]!.Configuration!.OutputArtifactFormat).toBeUndefined();
+  });
+
+  test('the notification rule is created only after the topic policy that lets CodeStar Notifications publish', () => {
+    const rules = ofType('AWS::CodeStarNotifications::NotificationRule');
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0]!;
+    const topicRef = (rule.Properties.Targets as { TargetAddress: { Ref: string } }[])[0]!.TargetAddress.Ref;
+    const policies = ofType('AWS::SNS::TopicPolicy').filter(([, p]) => JSON.stringify(p.Properties.Topics) === JSON.stringify([{ Ref: topicRef }]));
+    expect(policies).toHaveLength(1);
+    const [policyId, policy] = policies[0]!;
+    // The policy the rule waits for is the one that admits codestar-notifications.amazonaws.com
+    expect((policy.Properties.PolicyDocument as { Statement: { Principal?: unknown; Action: unknown; Effect: string }[] }).Statement).toContainEqual(
+      expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'codestar-notifications.amazonaws.com' }, Action: 'sns:Publish' }),
+    );
+    expect((rule as unknown as { DependsOn?: string[] }).DependsOn).toContain(policyId);
+  });
+
+  test('the stack leaves the CodeStar Notifications service-linked role to the account: it never declares it', () => {
+    // CreateNotificationRule creates AWSServiceRoleForCodeStarNotifications on first use; a stack that declared it would
+    // fail in every account where it already exists. docs/pipeline.md says how to create it before the first deploy.
+    const linked = ofType('AWS::IAM::ServiceLinkedRole').filter(([, r]) => r.Properties.AWSServiceName === 'codestar-notifications.amazonaws.com');
+    expect(linked).toEqual([]);
+  });
+
+  test('only a production smoke test that passed marks the image promotable; the deploy step never does', () => {
+    // GIVEN the Deploy stage: Deploy (run order 1), then Smoke-Production (run order 2, runs only after Deploy succeeded)
+    const [deploy, smoke] = stage('Deploy')!.Actions;
+    expect([deploy!.Name, deploy!.RunOrder, smoke!.Name, smoke!.RunOrder]).toEqual(['Deploy', 1, 'Smoke-Production', 2]);
+    // THEN Smoke-Production's build phase runs the smoke test, then the mark, in one command list (a failure skips the rest)
+    const spec = buildSpecOf('DeliverySmokeProductionProject');
+    expect(spec.phases.build).toEqual({ commands: [SMOKE_COMMAND, MARK_PROMOTABLE_COMMAND] });
+    expect(Object.keys(spec.phases).sort()).toEqual(['build', 'install']);
+    expect(spec.env?.variables).toEqual({ DEPLOY_ENV: env });
+    // AND it marks the digest the Image stage produced, the one Deploy shipped
+    expect(JSON.parse(smoke!.Configuration!.EnvironmentVariables as string)).toEqual([
+      { name: 'IMAGE_URI', type: 'PLAINTEXT', value: '#{Image.IMAGE_URI}' },
+    ]);
+    // AND the deploy step's buildspec has no way to mark
+    expect(JSON.stringify(buildSpecOf('DeliveryDeployProject'))).not.toContain('promote/cli.ts mark');
+    // AND the smoke role may read and tag images of this environment's repository only
+    const ecr = statementsOf('DeliverySmokeProductionProjectRole').filter((s) => [s.Action].flat().some((a) => a.startsWith('ecr:')));
+    expect(ecr).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['ecr:BatchGetImage', 'ecr:DescribeImages', 'ecr:PutImage'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^ImagesRepository/), 'Arn'] },
+      },
+    ]);
+  });
+
+  test('no CodeBuild project declares a cache: local caching does not work in a VPC, and no buildspec names cache paths', () => {
+    for (const [id, p] of ofType('AWS::CodeBuild::Project')) {
+      const cache = p.Properties.Cache as { Type: string } | undefined;
+      expect({ id, cache: cache?.Type ?? 'NO_CACHE' }).toEqual({ id, cache: 'NO_CACHE' });
+      expect({ id, spec: Object.keys(JSON.parse((p.Properties.Source as { BuildSpec: string }).BuildSpec)) }).toEqual({
+        id,
+        spec: expect.not.arrayContaining(['cache']),
+      });
+    }
   });
 
   test('notifications for failures and approvals go to the alarm topic', () => {
@@ -187,6 +313,25 @@ describe.each(ENVS)('pipeline of %s', (env) => {
         Action: expect.not.arrayContaining(['ecr:PutImage']),
       }),
     ]);
+  });
+});
+
+describe('UseConnection follows the prefix of the connection ARN', () => {
+  test.each([
+    ['arn:aws:codeconnections:us-east-1:111111111111:connection/0f0e0d0c-0000-4000-8000-000000000001', ['codeconnections:UseConnection']],
+    ['arn:aws:codestar-connections:us-east-1:111111111111:connection/0f0e0d0c-0000-4000-8000-000000000001', ['codestar-connections:UseConnection']],
+  ])('%s -> %p', (arn, actions) => {
+    expect(useConnectionActions(arn)).toEqual(actions);
+  });
+
+  test('an ARN known only at deploy time gets both prefixes; anything else is refused', () => {
+    expect(useConnectionActions(Token.asString({ Ref: 'ConnectionArn' }))).toEqual([
+      'codeconnections:UseConnection',
+      'codestar-connections:UseConnection',
+    ]);
+    expect(() => useConnectionActions('arn:aws:codecommit:us-east-1:111111111111:repo')).toThrow(
+      'connection ARN must start with arn:aws:codeconnections: or arn:aws:codestar-connections:, got: arn:aws:codecommit:us-east-1:111111111111:repo',
+    );
   });
 });
 

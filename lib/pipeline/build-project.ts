@@ -30,6 +30,9 @@ export const BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0;
 /**
  * A CodeBuild project for one pipeline step: in the private subnets (AWS-TRAPS 12: NAT and the VPC endpoints),
  * encrypted with the artifacts key, logs to an encrypted group, privileged only for the image build, with a timeout.
+ * No CodeBuild cache: local caching is not supported for builds in a VPC
+ * (https://docs.aws.amazon.com/codebuild/latest/userguide/caching-local.html), and where an S3 cache could work it
+ * would not pay (see lib/pipeline/steps/trivy.ts); the image build keeps its layer cache in ECR instead.
  */
 export class BuildProject extends Construct {
   public readonly project: codebuild.PipelineProject;
@@ -45,8 +48,7 @@ export class BuildProject extends Construct {
     });
     this.project = new codebuild.PipelineProject(this, 'Project', {
       description: `Pipeline step ${step.name}`,
-      // The directories CodeBuild's local cache keeps (the Trivy database) are named in the buildspec itself.
-      buildSpec: codebuild.BuildSpec.fromObject({ ...step.buildSpec, ...(step.cachePaths ? { cache: { paths: step.cachePaths } } : {}) }),
+      buildSpec: codebuild.BuildSpec.fromObject(step.buildSpec),
       environment: {
         buildImage: BUILD_IMAGE,
         computeType: codebuild.ComputeType.MEDIUM,
@@ -60,7 +62,7 @@ export class BuildProject extends Construct {
       securityGroups: [this.securityGroup],
       encryptionKey: props.key,
       timeout: step.timeout,
-      cache: step.cachePaths ? codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM, codebuild.LocalCacheMode.DOCKER_LAYER) : undefined,
+      cache: codebuild.Cache.none(),
       logging: { cloudWatch: { logGroup: props.logGroup, prefix: step.name } },
     });
     this.project.applyRemovalPolicy(RemovalPolicy.DESTROY);
@@ -93,7 +95,7 @@ export class BuildProject extends Construct {
       'Sourced from the pipeline (CodeConnections) artifact; no repository URL or credentials live in the project (AWS-TRAPS 15)',
     );
     if (step.privileged) {
-      checkovSkip(this.project, 'CKV_AWS_316', 'The image build runs BuildKit, which needs privileged mode; it is the only privileged step');
+      checkovSkip(this.project, 'CKV_AWS_316', 'The image build runs the Docker daemon, which needs privileged mode; it is the only privileged step');
     }
   }
 }

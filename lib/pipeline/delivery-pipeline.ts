@@ -14,7 +14,9 @@ import { acknowledge, acknowledgeArtifactGrants, acknowledgeGrantPolicy, arnToke
 import { EnvironmentConfig } from '../config';
 import { EncryptedLogGroup } from '../shared/encrypted-log-group';
 import { BuildProject } from './build-project';
+import { ConnectionSourceAction } from './source-action';
 import { buildImageStep, deployStep, PipelineStep, promoteImageStep, PromoteFrom, smokeStep } from './steps';
+import { triggerFilePaths } from './trigger-paths';
 import { verifySteps } from './verify-stage';
 
 export interface DeliveryPipelineProps {
@@ -52,7 +54,11 @@ export interface DeliveryPipelineProps {
 /**
  * CodePipeline V2 for one environment: GitHub (CodeConnections) push on the configured branch -> Verify (tests per
  * Node version, lint, static analysis, dependency scan, IaC check, in parallel) -> Image (build in dev, promote the
- * upstream's deployed digest elsewhere) -> [Approve, prod only] -> Deploy (blue/green, truthful) -> production smoke.
+ * upstream's promotable digest elsewhere) -> [Approve, prod only] -> Deploy (blue/green, truthful) -> production
+ * smoke, which alone marks the image promotable for the next environment.
+ *
+ * The push filter's paths come from lib/pipeline/trigger-paths.ts, the same in every environment;
+ * `config.source.filePaths` is not read.
  */
 export class DeliveryPipeline extends Construct {
   public readonly pipeline: codepipeline.Pipeline;
@@ -83,14 +89,13 @@ export class DeliveryPipeline extends Construct {
 
     const source = new codepipeline.Artifact('Source');
     // The same action object goes into the Source stage and the trigger (AWS-TRAPS 13, aws-cdk #28694).
-    const sourceAction = new actions.CodeStarConnectionsSourceAction({
+    const sourceAction = new ConnectionSourceAction({
       actionName: 'GitHub',
       connectionArn: config.source.connectionArn,
       owner: config.source.owner,
       repo: config.source.repo,
       branch: config.source.branch,
       output: source,
-      triggerOnPush: false,
       variablesNamespace: 'Source',
     });
 
@@ -104,7 +109,7 @@ export class DeliveryPipeline extends Construct {
           providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
           gitConfiguration: {
             sourceAction,
-            pushFilter: [{ branchesIncludes: [config.source.branch], filePathsIncludes: [...config.source.filePaths] }],
+            pushFilter: [{ branchesIncludes: [config.source.branch], filePathsIncludes: triggerFilePaths() }],
           },
         },
       ],
@@ -162,14 +167,19 @@ export class DeliveryPipeline extends Construct {
       DESIRED_COUNT: String(config.service.desiredCount),
     });
     this.grantDeploy(deploy, props);
-    const smoke = project(smokeStep(), { BASE_URL: props.productionUrl, API_KEY_SECRET_ARN: props.apiKey.secretArn });
+    // Smoke-Production runs only after Deploy succeeded (run order 2), and marks the image promotable only after its
+    // own smoke test passed (smokeStep): the next environment never sees an image whose production smoke failed.
+    const smoke = project(smokeStep(config.envName), { BASE_URL: props.productionUrl, API_KEY_SECRET_ARN: props.apiKey.secretArn });
     props.apiKey.grantRead(smoke.project);
+    // tools/promote mark: DescribeImages (the deployed-<env> tag must be there), BatchGetImage + PutImage (add a tag).
+    props.repository.grant(smoke.project, 'ecr:DescribeImages', 'ecr:BatchGetImage', 'ecr:PutImage');
+    const imageUri = { IMAGE_URI: '#{Image.IMAGE_URI}' };
     this.pipeline.addStage({
       stageName: 'Deploy',
-      actions: [this.codeBuildAction(deploy, source, 1, { ...commit, IMAGE_URI: '#{Image.IMAGE_URI}' }), this.codeBuildAction(smoke, source, 2)],
+      actions: [this.codeBuildAction(deploy, source, 1, { ...commit, ...imageUri }), this.codeBuildAction(smoke, source, 2, imageUri)],
     });
 
-    this.pipeline.notifyOn('Notify', props.topic, {
+    const rule = this.pipeline.notifyOn('Notify', props.topic, {
       events: [
         codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
         codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_SUCCEEDED,
@@ -177,6 +187,14 @@ export class DeliveryPipeline extends Construct {
         codepipeline.PipelineNotificationEvents.MANUAL_APPROVAL_NEEDED,
       ],
     });
+    // CodeStar Notifications checks that it may publish to the target when the rule is created, so the rule waits
+    // for the topic policy that admits it (aws-cdk #29484: CDK does not add this dependency itself). An imported
+    // topic's policy is managed elsewhere and is already in place.
+    const topicPolicy = props.topic.node.tryFindChild('Policy');
+    if (props.topic instanceof sns.Topic && !topicPolicy) {
+      throw new Error(`${props.topic.node.path} has no topic policy, so nothing admits CodeStar Notifications to publish to it`);
+    }
+    if (topicPolicy) rule.node.addDependency(topicPolicy);
     // The pipeline's service role and the per-action roles CDK creates under it.
     acknowledgeGrantPolicy(this.pipeline, 'CodePipeline service and action roles: start these builds, use this artifact bucket and key');
     acknowledgeArtifactGrants(this.pipeline, props.artifactBucket, { write: true });

@@ -1,9 +1,21 @@
-import { DescribeImagesCommand, ECRClient, ImageDetail, ImageNotFoundException, RepositoryNotFoundException } from '@aws-sdk/client-ecr';
+import {
+  BatchGetImageCommand,
+  DescribeImagesCommand,
+  ECRClient,
+  ImageAlreadyExistsException,
+  ImageDetail,
+  ImageNotFoundException,
+  PutImageCommand,
+  RepositoryNotFoundException,
+} from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
 import { fakeRuntime } from './fake-runtime';
-import { main, readVerifyOptions, readWaitOptions } from '../../tools/promote/cli';
+import { main, readMarkOptions, readVerifyOptions, readWaitOptions } from '../../tools/promote/cli';
 import {
+  markPromotable,
+  MarkPromotableOptions,
   PromoteInputError,
+  PromoteMarkError,
   PromoteTimeoutError,
   PromoteVerifyError,
   verifyPromotedImage,
@@ -32,6 +44,10 @@ const WAIT: WaitForPromotableImageOptions = {
 };
 
 const VERIFY: VerifyPromotedImageOptions = { registryId: '222222222222', repository: 'tap/payments', commit: COMMIT, expectedDigest: DIGEST };
+
+/** What the upstream deploy step writes (the image runs there) and what its Smoke-Production step writes after the test passed. */
+const DEPLOYED_DEV = 'deployed-dev-20260301093000';
+const PROMOTABLE_DEV = 'promotable-dev-20260301093200';
 
 function image(...tags: string[]): { imageDetails: ImageDetail[] } {
   return { imageDetails: [{ imageDigest: DIGEST, imageTags: [TAG, ...tags], imagePushedAt: PUSHED_AT, repositoryName: 'tap/payments' }] };
@@ -63,13 +79,13 @@ beforeEach(() => {
 });
 
 describe('waitForPromotableImage', () => {
-  test('GIVEN the image is already deployed upstream THEN returns its digest, tags and push time without waiting', async () => {
-    ecrMock.on(DescribeImagesCommand).resolves(image('deployed-dev-20260301093000'));
+  test('GIVEN the image already passed its production smoke test upstream THEN returns its digest, tags and push time without waiting', async () => {
+    ecrMock.on(DescribeImagesCommand).resolves(image(DEPLOYED_DEV, PROMOTABLE_DEV));
     const { deps, sleeps } = harness();
 
     const result = await waitForPromotableImage(WAIT, deps);
 
-    expect(result).toEqual({ digest: DIGEST, tags: [TAG, 'deployed-dev-20260301093000'], pushedAt: PUSHED_AT });
+    expect(result).toEqual({ digest: DIGEST, tags: [TAG, DEPLOYED_DEV, PROMOTABLE_DEV], pushedAt: PUSHED_AT });
     expect(inputs(ecrMock, DescribeImagesCommand)).toEqual([
       { registryId: '111111111111', repositoryName: 'tap/payments', imageIds: [{ imageTag: TAG }] },
     ]);
@@ -77,7 +93,7 @@ describe('waitForPromotableImage', () => {
   });
 
   test('GIVEN the image is not built yet THEN keeps waiting through ImageNotFoundException until it is there and deployed', async () => {
-    ecrMock.on(DescribeImagesCommand).rejectsOnce(notFound()).rejectsOnce(notFound()).resolves(image('deployed-dev-20260301100100'));
+    ecrMock.on(DescribeImagesCommand).rejectsOnce(notFound()).rejectsOnce(notFound()).resolves(image(DEPLOYED_DEV, PROMOTABLE_DEV));
     const { deps, sleeps, logs } = harness();
 
     await expect(waitForPromotableImage(WAIT, deps)).resolves.toMatchObject({ digest: DIGEST });
@@ -86,19 +102,39 @@ describe('waitForPromotableImage', () => {
     expect(logs.filter((l) => l.includes(`${TAG} not in ECR repository 111111111111/tap/payments yet`))).toHaveLength(1);
   });
 
-  test('GIVEN the image exists but upstream has not deployed it THEN waits for the deployed-<upstream env> tag (another env tag does not count)', async () => {
+  test('GIVEN the image exists upstream THEN waits through deployed to promotable-<upstream env> (another env tag does not count)', async () => {
     ecrMock
       .on(DescribeImagesCommand)
       .resolvesOnce(image())
-      .resolvesOnce(image('deployed-staging-20260101000000'))
-      .resolves(image('deployed-staging-20260101000000', 'deployed-dev-20260301100100'));
+      .resolvesOnce(image('deployed-staging-20260101000000', 'promotable-staging-20260101000100'))
+      .resolvesOnce(image('deployed-staging-20260101000000', 'promotable-staging-20260101000100', DEPLOYED_DEV))
+      .resolves(image('deployed-staging-20260101000000', 'promotable-staging-20260101000100', DEPLOYED_DEV, PROMOTABLE_DEV));
     const { deps, sleeps, logs } = harness();
 
     const result = await waitForPromotableImage(WAIT, deps);
 
-    expect(result.tags).toContain('deployed-dev-20260301100100');
-    expect(sleeps).toHaveLength(2);
+    expect(result.tags).toContain(PROMOTABLE_DEV);
+    expect(sleeps).toHaveLength(3);
     expect(logs.join('\n')).toMatch(/not yet tagged deployed-dev-\*: waiting for the dev deployment/);
+    expect(logs.join('\n')).toMatch(/is deployed to dev, not yet tagged promotable-dev-\*: waiting for its production smoke test to pass/);
+  });
+
+  test('GIVEN upstream deployed the image but its production smoke test never passed THEN never returns it and times out saying so', async () => {
+    // GIVEN the upstream deploy step tagged the image deployed-dev-*, and Smoke-Production failed (so no promotable-dev-*)
+    ecrMock.on(DescribeImagesCommand).resolves(image(DEPLOYED_DEV));
+    const { deps, sleeps } = harness();
+
+    // WHEN the next environment waits for it
+    const error = await waitForPromotableImage({ ...WAIT, timeoutMs: 120_000 }, deps).catch((e: unknown) => e);
+
+    // THEN it is not promoted: the wait times out, naming the smoke test
+    expect(error).toBeInstanceOf(PromoteTimeoutError);
+    expect(error).toMatchObject({ state: 'not-promotable', digest: DIGEST });
+    expect((error as Error).message).toBe(
+      `image ${TAG} (${DIGEST}) was deployed to dev but not tagged promotable-dev-* within 2m0s: its production smoke test has not ` +
+        "passed (still running, or failed); see the dev pipeline's Smoke-Production step. An image whose smoke test failed is never promoted",
+    );
+    expect(sleeps.length).toBeGreaterThan(0);
   });
 
   test('GIVEN the image never appears THEN times out naming the repository, the tag and how long it waited', async () => {
@@ -152,7 +188,7 @@ describe('waitForPromotableImage', () => {
   });
 
   test('GIVEN throttling THEN retries DescribeImages without counting it as a poll', async () => {
-    ecrMock.on(DescribeImagesCommand).rejectsOnce(throttling()).rejectsOnce(throttling()).resolves(image('deployed-dev-20260301093000'));
+    ecrMock.on(DescribeImagesCommand).rejectsOnce(throttling()).rejectsOnce(throttling()).resolves(image(DEPLOYED_DEV, PROMOTABLE_DEV));
     const { deps, logs, sleeps } = harness();
 
     await expect(waitForPromotableImage(WAIT, deps)).resolves.toMatchObject({ digest: DIGEST });
@@ -265,12 +301,12 @@ describe('promote CLI', () => {
   });
 
   test('wait prints exactly IMAGE_DIGEST and SOURCE_IMAGE on stdout, progress on stderr', async () => {
-    ecrMock.on(DescribeImagesCommand).resolves(image('deployed-dev-20260301093000'));
+    ecrMock.on(DescribeImagesCommand).resolves(image(DEPLOYED_DEV, PROMOTABLE_DEV));
     const { out, err, io: cliIo } = io();
 
     await expect(main(['wait'], WAIT_ENV, cliIo)).resolves.toBe(0);
     expect(out).toEqual([`IMAGE_DIGEST=${DIGEST}`, `SOURCE_IMAGE=111111111111.dkr.ecr.eu-west-1.amazonaws.com/tap/payments@${DIGEST}`]);
-    expect(err.join('\n')).toMatch(/was deployed to dev/);
+    expect(err.join('\n')).toMatch(/passed its dev production smoke test \(promotable-dev-20260301093200\)/);
   });
 
   test('verify exits 1 on a digest mismatch and says what failed', async () => {
@@ -297,7 +333,7 @@ describe('promote CLI', () => {
     await expect(main(['copy'], WAIT_ENV, cliIo)).resolves.toBe(2);
     expect(err).toEqual([
       'promote wait: bad configuration: COMMIT_SHA must be a full 40-character lowercase hex git SHA, got: "HEAD" (set it in the pipeline\'s promote step environment)',
-      'promote: usage: cli.ts wait|verify, got: "copy"',
+      'promote: usage: cli.ts wait|verify|mark, got: "copy"',
     ]);
     expect(ecrMock.calls()).toHaveLength(0);
   });
@@ -309,5 +345,121 @@ describe('promote CLI', () => {
 
     await expect(main(['wait'], WAIT_ENV, cliIo)).resolves.toBe(1);
     expect(err.join('\n')).toMatch(/FAILED calling ECR \(AccessDeniedException\).*ecr:DescribeImages there \(cross-account/);
+  });
+});
+
+describe('markPromotable', () => {
+  const MANIFEST = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [] });
+  const MARK: MarkPromotableOptions = {
+    image: { registryId: '333333333333', region: 'eu-west-1', repository: 'tap/staging/payment-service', digest: DIGEST },
+    envName: 'staging',
+  };
+
+  function given(...tags: string[]): void {
+    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: DIGEST, imageTags: [TAG, ...tags] }] });
+    ecrMock.on(BatchGetImageCommand).resolves({
+      images: [{ imageId: { imageDigest: DIGEST }, imageManifest: MANIFEST, imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json' }],
+    });
+    ecrMock.on(PutImageCommand).resolves({});
+  }
+
+  test('GIVEN the image the deploy step tagged deployed-<env> THEN adds promotable-<env>-<UTC time> to that same digest', async () => {
+    given('deployed-staging-20260301095500');
+    const { deps, logs } = harness();
+
+    await expect(markPromotable(MARK, deps)).resolves.toEqual({ tag: 'promotable-staging-20260301100000' });
+
+    expect(inputs(ecrMock, DescribeImagesCommand)).toEqual([
+      { registryId: '333333333333', repositoryName: 'tap/staging/payment-service', imageIds: [{ imageDigest: DIGEST }] },
+    ]);
+    expect(inputs(ecrMock, PutImageCommand)).toEqual([
+      {
+        registryId: '333333333333',
+        repositoryName: 'tap/staging/payment-service',
+        imageManifest: MANIFEST,
+        imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
+        imageTag: 'promotable-staging-20260301100000',
+        imageDigest: DIGEST,
+      },
+    ]);
+    expect(logs.join('\n')).toMatch(/tagged 333333333333\/tap\/staging\/payment-service@sha256:d{64} as promotable-staging-20260301100000/);
+  });
+
+  test('GIVEN an image not tagged deployed-<this env> (only another environment, or none) THEN refuses and tags nothing', async () => {
+    given('deployed-dev-20260301093000', PROMOTABLE_DEV);
+    const { deps } = harness();
+
+    const error = await markPromotable(MARK, deps).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PromoteMarkError);
+    expect((error as Error).message).toBe(
+      `333333333333/tap/staging/payment-service@${DIGEST} is not tagged deployed-staging-* (tags: ${TAG}, deployed-dev-20260301093000, ` +
+        `${PROMOTABLE_DEV}): the deploy step has not recorded it as running in staging, so it is not marked promotable`,
+    );
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN a retry finds the tag already there (ImageAlreadyExistsException) THEN succeeds', async () => {
+    given('deployed-staging-20260301095500');
+    ecrMock.on(PutImageCommand).rejects(new ImageAlreadyExistsException({ message: 'Image already exists', $metadata: {} }));
+    const { deps, logs } = harness();
+
+    await expect(markPromotable(MARK, deps)).resolves.toEqual({ tag: 'promotable-staging-20260301100000' });
+    expect(logs.join('\n')).toMatch(/already tagged/);
+  });
+
+  test('GIVEN the digest is not in the repository THEN refuses', async () => {
+    ecrMock.on(DescribeImagesCommand).rejects(notFound());
+    const { deps } = harness();
+
+    await expect(markPromotable(MARK, deps)).rejects.toThrow(
+      new PromoteMarkError(`333333333333/tap/staging/payment-service@${DIGEST} not found: nothing to mark`),
+    );
+  });
+});
+
+describe('promote CLI mark', () => {
+  const IMAGE_URI = `333333333333.dkr.ecr.eu-west-1.amazonaws.com/tap/staging/payment-service@${DIGEST}`;
+  const MARK_ENV = { IMAGE_URI, DEPLOY_ENV: 'staging' };
+
+  function io(): { err: string[]; io: Parameters<typeof main>[2] } {
+    const err: string[] = [];
+    return { err, io: { out: () => undefined, err: (l) => err.push(l) } };
+  }
+
+  test('readMarkOptions takes the digest-pinned image of this environment and the environment name', () => {
+    expect(readMarkOptions(MARK_ENV)).toEqual({
+      image: { registryId: '333333333333', region: 'eu-west-1', repository: 'tap/staging/payment-service', digest: DIGEST },
+      envName: 'staging',
+    });
+  });
+
+  test.each([
+    [
+      { IMAGE_URI: '333333333333.dkr.ecr.eu-west-1.amazonaws.com/tap/staging/payment-service:latest' },
+      /IMAGE_URI must be a digest-pinned private ECR image/,
+    ],
+    [{ DEPLOY_ENV: 'Prod' }, /DEPLOY_ENV must be one of dev, staging, prod, got: "Prod"/],
+    [{ IMAGE_URI: undefined }, /IMAGE_URI must be set/],
+  ])('readMarkOptions rejects %p', (override, message) => {
+    expect(() => readMarkOptions({ ...MARK_ENV, ...override })).toThrow(message);
+  });
+
+  test('exits 0 after tagging, 1 when the image is not deployed in this environment, 2 on bad configuration', async () => {
+    ecrMock.on(DescribeImagesCommand).resolvesOnce({ imageDetails: [{ imageDigest: DIGEST, imageTags: [TAG, 'deployed-staging-20260301095500'] }] });
+    ecrMock.on(BatchGetImageCommand).resolves({ images: [{ imageId: { imageDigest: DIGEST }, imageManifest: '{}' }] });
+    ecrMock.on(PutImageCommand).resolves({});
+    const ok = io();
+    await expect(main(['mark'], MARK_ENV, ok.io)).resolves.toBe(0);
+    expect(ok.err.join('\n')).toMatch(/as promotable-staging-\d{14}: promotable from staging/);
+
+    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: DIGEST, imageTags: [TAG] }] });
+    const refused = io();
+    await expect(main(['mark'], MARK_ENV, refused.io)).resolves.toBe(1);
+    expect(refused.err.join('\n')).toMatch(/^promote mark: FAILED: .* is not tagged deployed-staging-\*/);
+
+    const bad = io();
+    await expect(main(['mark'], { ...MARK_ENV, DEPLOY_ENV: '' }, bad.io)).resolves.toBe(2);
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(1);
   });
 });

@@ -5,11 +5,13 @@
  * ECS deployment, and polls DescribeServiceDeployments until ECS itself says SUCCESSFUL, so the pipeline result
  * equals the real result (a rollback or a stop fails the step). Only then does it write the image to the SSM
  * parameter the stack reads, so a later infrastructure deploy keeps the version that is really running, and
- * last tags the image `deployed-<env>-<UTC time>` in ECR (AWS-TRAPS 17), which shields it from the lifecycle rules
- * and tells the next environment's promotion that this environment accepted it.
+ * last tags the image `deployed-<env>-<UTC time>` in ECR (AWS-TRAPS 17), which shields the running image from the
+ * lifecycle rules.
  *
- * Order: SSM first, then the tag. The tag is the signal promotion trusts, so it is written only once every other
- * part of the step is done; and the SSM record is true (ECS already runs the image) whether or not tagging works.
+ * The deploy step never makes an image promotable: the production smoke test has not run yet. The Smoke-Production
+ * step tags `promotable-<env>-*` after it passed (tools/promote `mark`), and only that tag lets the next environment
+ * copy the image. Order here: SSM first, then the tag; the SSM record is true (ECS already runs the image) whether or
+ * not tagging works.
  */
 import {
   DescribeServiceDeploymentsCommand,
@@ -110,7 +112,8 @@ export class DeployFailedError extends Error {
 /**
  * ECS deployed the image successfully, but recording it afterwards (SSM parameter or ECR tag) failed. The service
  * runs the new image; the step still fails, because an unrecorded deployment is undone by the next infrastructure
- * deploy (AWS-TRAPS 1) and an untagged one can be expired by the lifecycle rules and is never promoted (AWS-TRAPS 17).
+ * deploy (AWS-TRAPS 1), an untagged one can be expired by the lifecycle rules (AWS-TRAPS 17), and the Smoke-Production
+ * step refuses to mark an image promotable that is not tagged deployed here.
  */
 export class DeployRecordError extends Error {
   override readonly name = 'DeployRecordError';
@@ -360,7 +363,7 @@ export async function deployImage(opts: DeployImageOptions, deps: DeployImageDep
         throw new DeployRecordError(
           `${succeeded} and SSM parameter ${opts.imageParameterName} was written, but tagging the image ${tag} in ECR repository ` +
             `${image.registryId}/${image.repository} failed (${errorText(error)}): until it is tagged the ECR lifecycle rules may expire ` +
-            `the running image (AWS-TRAPS 17) and the next environment will not promote it. Rerun the deploy step (redeploying ` +
+            `the running image (AWS-TRAPS 17) and it cannot be marked promotable. Rerun the deploy step (redeploying ` +
             `the same digest is safe); check the role's ecr:BatchGetImage/ecr:PutImage on that repository`,
           arn,
           true,

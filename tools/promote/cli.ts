@@ -1,5 +1,5 @@
 /**
- * CodeBuild entry of the promotion step: `npx tsx tools/promote/cli.ts wait|verify`.
+ * CodeBuild entry of the promotion protocol: `npx tsx tools/promote/cli.ts wait|verify|mark`.
  *
  * `wait` (before the copy): UPSTREAM_REGISTRY_ID, UPSTREAM_REPOSITORY, UPSTREAM_ENV (dev | staging), COMMIT_SHA (40 hex),
  * PROMOTE_TIMEOUT_MINUTES (default 60), UPSTREAM_REGION (default AWS_REGION). Prints exactly two lines on stdout for the
@@ -7,15 +7,20 @@
  * to stderr so it can never end up in the eval.
  * `verify` (after `crane copy "$SOURCE_IMAGE" <local repository URI>:sha-$COMMIT_SHA`): REGISTRY_ID, REPOSITORY,
  * COMMIT_SHA, EXPECTED_DIGEST (sha256:<hex>, the IMAGE_DIGEST from `wait`).
- * Exit codes: 0 done, 1 timed out, digest mismatch or AWS error, 2 bad configuration.
+ * `mark` (in Smoke-Production, after the smoke test passed): IMAGE_URI (digest-pinned, this environment's ECR
+ * repository), DEPLOY_ENV (dev | staging | prod). Tags the image `promotable-<env>-<time>`.
+ * Exit codes: 0 done, 1 timed out, digest mismatch, image not deployed here, or AWS error, 2 bad configuration.
  */
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ENVIRONMENT_NAMES } from '../../lib/config/schema';
-import { COMMIT_SHA_PATTERN, DIGEST_PATTERN, ecrRepositoryUri, REGISTRY_ID_PATTERN, REPOSITORY_NAME_PATTERN } from '../shared/ecr';
-import { ConfigError, intEnv, matchEnv, oneOfEnv, optionalEnv } from '../shared/env';
+import { COMMIT_SHA_PATTERN, DIGEST_PATTERN, ecrRepositoryUri, parseEcrImageUri, REGISTRY_ID_PATTERN, REPOSITORY_NAME_PATTERN } from '../shared/ecr';
+import { ConfigError, intEnv, matchEnv, oneOfEnv, optionalEnv, requireEnv } from '../shared/env';
 import { realSleep } from '../shared/retry';
 import {
+  markPromotable,
+  MarkPromotableOptions,
   PromoteInputError,
+  PromoteMarkError,
   PromoteTimeoutError,
   PromoteVerifyError,
   verifyPromotedImage,
@@ -64,6 +69,19 @@ export function readVerifyOptions(env: NodeJS.ProcessEnv): VerifyPromotedImageOp
   };
 }
 
+/** Reads and validates the `mark` settings from the environment. */
+export function readMarkOptions(env: NodeJS.ProcessEnv): MarkPromotableOptions {
+  const imageUri = requireEnv(env, 'IMAGE_URI');
+  const image = parseEcrImageUri(imageUri);
+  if (!image) {
+    throw new ConfigError(
+      'IMAGE_URI must be a digest-pinned private ECR image (<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<hex>), ' +
+        `got: ${JSON.stringify(imageUri)}`,
+    );
+  }
+  return { image, envName: oneOfEnv(env, 'DEPLOY_ENV', ENVIRONMENT_NAMES) };
+}
+
 /** Where the CLI writes: `out` is stdout (eval'd by the buildspec), `err` is everything a person reads. */
 export interface CliIo {
   readonly out: (line: string) => void;
@@ -93,12 +111,26 @@ async function runVerify(env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   return 0;
 }
 
-/** Runs `wait` or `verify` and returns the process exit code. */
+async function runMark(env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  const opts = readMarkOptions(env);
+  const log = (line: string): void => io.err(`[promote ${new Date().toISOString()}] ${line}`);
+  // The tag goes where the image is: ECR calls go to the image's region.
+  await markPromotable(opts, { ecr: new ECRClient({ region: opts.image.region }), sleep: realSleep, now: Date.now, log });
+  return 0;
+}
+
+const COMMANDS: Readonly<Record<string, (env: NodeJS.ProcessEnv, io: CliIo) => Promise<number>>> = {
+  wait: runWait,
+  verify: runVerify,
+  mark: runMark,
+};
+
+/** Runs `wait`, `verify` or `mark` and returns the process exit code. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo = STD_IO): Promise<number> {
   const [command] = argv;
-  const run = command === 'wait' ? runWait : command === 'verify' ? runVerify : undefined;
+  const run = command !== undefined && Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!run) {
-    io.err(`promote: usage: cli.ts wait|verify, got: ${JSON.stringify(command ?? '')}`);
+    io.err(`promote: usage: cli.ts wait|verify|mark, got: ${JSON.stringify(command ?? '')}`);
     return 2;
   }
   try {
@@ -108,14 +140,15 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
       io.err(`promote ${command}: bad configuration: ${error.message} (set it in the pipeline's promote step environment)`);
       return 2;
     }
-    if (error instanceof PromoteTimeoutError || error instanceof PromoteVerifyError) {
+    if (error instanceof PromoteTimeoutError || error instanceof PromoteVerifyError || error instanceof PromoteMarkError) {
       io.err(`promote ${command}: FAILED: ${error.message}`);
       return 1;
     }
     const name = error instanceof Error ? error.name : 'Error';
     io.err(
       `promote ${command}: FAILED calling ECR (${name}): ${(error as Error).message}; check the repository names and that the CodeBuild ` +
-        `role may ecr:DescribeImages there (cross-account: the upstream repository policy must allow it)`,
+        `role may ecr:DescribeImages there (cross-account: the upstream repository policy must allow it), and for mark ` +
+        `ecr:BatchGetImage and ecr:PutImage on this environment's repository`,
     );
     return 1;
   }

@@ -1,9 +1,13 @@
 /**
  * Build once, promote: the image built for a commit walks dev -> staging -> prod, each environment with its own ECR
  * repository (possibly in another account). An environment takes an image only after the one before it deployed it
- * and its smoke test passed, which the deploy step records by tagging it `deployed-<env>-<time>` (AWS-TRAPS 17).
+ * and its production smoke test passed. Two tags say so, written in this order by the upstream pipeline:
+ * - `deployed-<env>-<time>`, by the deploy step once ECS reports the deployment SUCCESSFUL: the image runs there, and
+ *   the ECR lifecycle rules never expire it (AWS-TRAPS 17). Promotion does not trust it: the smoke test has not run yet.
+ * - `promotable-<env>-<time>`, by {@link markPromotable} in the Smoke-Production step, after the smoke test passed
+ *   against the production URL, and only on an image that already carries `deployed-<env>-*` (so it stays shielded).
  *
- * The pipeline runs {@link waitForPromotableImage} against the upstream repository, copies that digest with
+ * The next pipeline runs {@link waitForPromotableImage} against the upstream repository, copies that digest with
  * `crane copy <src>@<digest> <dst>:sha-<commit>` (crane copies manifests byte for byte, so the digest survives), then
  * {@link verifyPromotedImage} proves the local tag names exactly the digest upstream accepted.
  */
@@ -15,12 +19,22 @@ import {
   COMMIT_SHA_PATTERN,
   DEPLOYED_TAG_PREFIX,
   DIGEST_PATTERN,
+  EcrImageRef,
   isAwsError,
   REGISTRY_ID_PATTERN,
   REPOSITORY_NAME_PATTERN,
+  tagImage,
 } from '../shared/ecr';
 import { realSleep, RetryOptions, withRetry } from '../shared/retry';
 import { ToolRuntime } from '../shared/runtime';
+
+/** Tag prefix of an image whose production smoke test passed in an environment: `promotable-<env>-<UTC yyyymmddhhmmss>`. */
+export const PROMOTABLE_TAG_PREFIX = 'promotable-';
+
+/** `promotable-<env>-<UTC yyyymmddhhmmss>`: one per marking, since tags are immutable in these repositories. */
+export function promotableTag(envName: string, at: Date): string {
+  return `${PROMOTABLE_TAG_PREFIX}${envName}-${at.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+}
 
 /** Where to look for the image upstream, and how long to wait for it. */
 export interface WaitForPromotableImageOptions {
@@ -28,7 +42,7 @@ export interface WaitForPromotableImageOptions {
   readonly upstreamRegistryId: string;
   /** The upstream environment's repository name. */
   readonly upstreamRepository: string;
-  /** The environment before this one (dev or staging); its deploy step's tag is what is waited for. */
+  /** The environment before this one (dev or staging); its `promotable-<env>-*` tag is what is waited for. */
   readonly upstreamEnv: EnvironmentName;
   /** Full 40-hex git commit SHA; the image is found by its build tag `sha-<commit>`. */
   readonly commit: string;
@@ -48,7 +62,7 @@ export interface PromoteDeps extends ToolRuntime {
 export interface PromotableImage {
   /** `sha256:<64 hex>`: what is copied, and what the copy must still be. */
   readonly digest: string;
-  /** Every tag the image carries upstream (the build tag and its `deployed-*` tags). */
+  /** Every tag the image carries upstream (the build tag, its `deployed-*` and `promotable-*` tags). */
   readonly tags: readonly string[];
   /** When it was pushed upstream, if ECR said. */
   readonly pushedAt: Date | undefined;
@@ -92,8 +106,11 @@ export class PromoteInputError extends Error {
   override readonly name = 'PromoteInputError';
 }
 
-/** Why the wait ran out: the image never appeared upstream, or it did but upstream never tagged it deployed. */
-export type PromoteWaitState = 'image-not-found' | 'not-deployed';
+/**
+ * Why the wait ran out: the image never appeared upstream, or upstream never deployed it, or it deployed it but the
+ * production smoke test there never passed (still running, failed, or the mark failed).
+ */
+export type PromoteWaitState = 'image-not-found' | 'not-deployed' | 'not-promotable';
 
 /** The image was not promotable within the timeout. */
 export class PromoteTimeoutError extends Error {
@@ -173,11 +190,11 @@ async function describeByTag(ecr: ECRClient, aws: AwsCall, registryId: string, r
 }
 
 /**
- * Polls the upstream repository until the image tagged `sha-<commit>` also carries a `deployed-<upstreamEnv>-*` tag,
- * i.e. upstream deployed it and its smoke test passed, and returns its digest. An image that is not there yet is
- * waited for (upstream has not built or deployed it yet). Rejects with {@link PromoteTimeoutError} when the timeout
- * runs out (saying whether the image was missing or only not deployed), {@link PromoteInputError} on bad input, and
- * the AWS error itself for anything else (a missing repository or access denied will not fix itself by waiting).
+ * Polls the upstream repository until the image tagged `sha-<commit>` also carries a `promotable-<upstreamEnv>-*` tag,
+ * i.e. upstream deployed it and its production smoke test passed, and returns its digest. `deployed-<upstreamEnv>-*`
+ * alone is not enough: it is written before the smoke test. An image that is not there yet is waited for. Rejects with
+ * {@link PromoteTimeoutError} when the timeout runs out (saying how far upstream got), {@link PromoteInputError} on bad
+ * input, and the AWS error itself for anything else (a missing repository or access denied will not fix itself by waiting).
  */
 export async function waitForPromotableImage(opts: WaitForPromotableImageOptions, deps: PromoteDeps): Promise<PromotableImage> {
   validateCommit(opts.commit);
@@ -190,6 +207,7 @@ export async function waitForPromotableImage(opts: WaitForPromotableImageOptions
   const aws = retrying(deps);
   const tag = buildTag(opts.commit);
   const deployedPrefix = `${DEPLOYED_TAG_PREFIX}${opts.upstreamEnv}-`;
+  const promotablePrefix = `${PROMOTABLE_TAG_PREFIX}${opts.upstreamEnv}-`;
   const where = `ECR repository ${opts.upstreamRegistryId}/${opts.upstreamRepository}`;
   const startedAt = now();
   const deadline = startedAt + opts.timeoutMs;
@@ -204,31 +222,97 @@ export async function waitForPromotableImage(opts: WaitForPromotableImageOptions
       digest = detail.imageDigest;
       if (!digest || !DIGEST_PATTERN.test(digest)) throw new Error(`DescribeImages returned no valid digest for ${tag} in ${where}, got: ${digest}`);
       const tags = detail.imageTags ?? [];
-      const deployed = tags.filter((t) => t.startsWith(deployedPrefix));
-      if (deployed.length > 0) {
-        log(`${tag} (${digest}) in ${where} was deployed to ${opts.upstreamEnv} (${deployed.join(', ')}) after ${formatMs(elapsed)} of waiting`);
+      const promotable = tags.filter((t) => t.startsWith(promotablePrefix));
+      if (promotable.length > 0) {
+        log(
+          `${tag} (${digest}) in ${where} passed its ${opts.upstreamEnv} production smoke test (${promotable.join(', ')}) after ` +
+            `${formatMs(elapsed)} of waiting`,
+        );
         return { digest, tags, pushedAt: detail.imagePushedAt };
       }
-      state = 'not-deployed';
+      state = tags.some((t) => t.startsWith(deployedPrefix)) ? 'not-promotable' : 'not-deployed';
     }
-    const line =
-      state === 'not-deployed'
-        ? `${tag} (${digest}) is in ${where}, not yet tagged ${deployedPrefix}*: waiting for the ${opts.upstreamEnv} deployment`
-        : `${tag} not in ${where} yet: waiting for ${opts.upstreamEnv} to build it`;
+    const line = {
+      'image-not-found': `${tag} not in ${where} yet: waiting for ${opts.upstreamEnv} to build it`,
+      'not-deployed': `${tag} (${digest}) is in ${where}, not yet tagged ${deployedPrefix}*: waiting for the ${opts.upstreamEnv} deployment`,
+      'not-promotable':
+        `${tag} (${digest}) is deployed to ${opts.upstreamEnv}, not yet tagged ${promotablePrefix}*: waiting for its production ` +
+        'smoke test to pass',
+    }[state];
     if (line !== lastState) log(`${line} (${formatMs(elapsed)})`);
     lastState = line;
     if (now() + opts.pollIntervalMs > deadline) {
-      const message =
-        state === 'not-deployed'
-          ? `image ${tag} (${digest}) is in ${where} but was not tagged ${deployedPrefix}* within ${formatMs(opts.timeoutMs)}: the ` +
-            `${opts.upstreamEnv} deployment of commit ${opts.commit} has not succeeded (still running, rolled back, or its smoke test ` +
-            `failed); see the ${opts.upstreamEnv} pipeline's deploy step`
-          : `image ${tag} did not appear in ${where} within ${formatMs(opts.timeoutMs)}: ${opts.upstreamEnv} has not built commit ` +
-            `${opts.commit} (see its pipeline's build stage), or the commit, account or repository is wrong`;
+      const within = formatMs(opts.timeoutMs);
+      const message = {
+        'image-not-found':
+          `image ${tag} did not appear in ${where} within ${within}: ${opts.upstreamEnv} has not built commit ` +
+          `${opts.commit} (see its pipeline's build stage), or the commit, account or repository is wrong`,
+        'not-deployed':
+          `image ${tag} (${digest}) is in ${where} but was not tagged ${deployedPrefix}* within ${within}: the ` +
+          `${opts.upstreamEnv} deployment of commit ${opts.commit} has not succeeded (still running or rolled back); ` +
+          `see the ${opts.upstreamEnv} pipeline's deploy step`,
+        'not-promotable':
+          `image ${tag} (${digest}) was deployed to ${opts.upstreamEnv} but not tagged ${promotablePrefix}* within ${within}: ` +
+          `its production smoke test has not passed (still running, or failed); see the ${opts.upstreamEnv} pipeline's ` +
+          'Smoke-Production step. An image whose smoke test failed is never promoted',
+      }[state];
       throw new PromoteTimeoutError(message, state, digest);
     }
     await deps.sleep(opts.pollIntervalMs);
   }
+}
+
+/** Which image to mark, and in which environment it passed. */
+export interface MarkPromotableOptions {
+  /** The image the Smoke-Production step tested, by digest, in this environment's repository. */
+  readonly image: EcrImageRef;
+  /** This environment: the tag is `promotable-<envName>-<time>`, and `deployed-<envName>-*` must already be there. */
+  readonly envName: EnvironmentName;
+}
+
+/** The image is not deployed in this environment, so it cannot be marked promotable. Never retried. */
+export class PromoteMarkError extends Error {
+  override readonly name = 'PromoteMarkError';
+}
+
+/**
+ * Tags `image` `promotable-<env>-<UTC time>` after its production smoke test passed. Refuses, with
+ * {@link PromoteMarkError}, an image that does not carry `deployed-<env>-*`: the deploy step did not finish for it here,
+ * and an unshielded image could be expired by the lifecycle rules while the next environment copies it. Resolves with
+ * the tag (also when a retry finds it already there).
+ */
+export async function markPromotable(opts: MarkPromotableOptions, deps: PromoteDeps): Promise<{ readonly tag: string }> {
+  if (!(ENVIRONMENT_NAMES as readonly string[]).includes(opts.envName)) {
+    throw new PromoteInputError(`environment must be one of ${ENVIRONMENT_NAMES.join(', ')}, got: ${JSON.stringify(opts.envName)}`);
+  }
+  const { image } = opts;
+  validateRepository(image.registryId, image.repository, '');
+  check(image.digest, DIGEST_PATTERN, 'digest', 'sha256:<64 lowercase hex>');
+  const aws = retrying(deps);
+  const where = `${image.registryId}/${image.repository}@${image.digest}`;
+  const deployedPrefix = `${DEPLOYED_TAG_PREFIX}${opts.envName}-`;
+  let tags: readonly string[];
+  try {
+    const out = await aws('DescribeImages', () =>
+      deps.ecr.send(
+        new DescribeImagesCommand({ registryId: image.registryId, repositoryName: image.repository, imageIds: [{ imageDigest: image.digest }] }),
+      ),
+    );
+    tags = out.imageDetails?.[0]?.imageTags ?? [];
+  } catch (error) {
+    if (isAwsError(error, 'ImageNotFoundException')) throw new PromoteMarkError(`${where} not found: nothing to mark`);
+    throw error;
+  }
+  if (!tags.some((t) => t.startsWith(deployedPrefix))) {
+    throw new PromoteMarkError(
+      `${where} is not tagged ${deployedPrefix}* (tags: ${tags.join(', ') || 'none'}): the deploy step has not recorded it as running in ` +
+        `${opts.envName}, so it is not marked promotable`,
+    );
+  }
+  const tag = promotableTag(opts.envName, new Date(deps.now()));
+  const outcome = await tagImage(image, tag, deps.ecr, aws);
+  deps.log(`${outcome === 'tagged' ? 'tagged' : 'already tagged'} ${where} as ${tag}: promotable from ${opts.envName}`);
+  return { tag };
 }
 
 /**

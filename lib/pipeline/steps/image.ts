@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
-import { INSTALL_CRANE, INSTALL_TRIVY, TRIVY_CACHE_DIR, TRIVY_DB_FLAGS } from './trivy';
+import { BUILD_CACHE_TAG } from '../../registry/image-repository';
+import { INSTALL_CRANE, INSTALL_TRIVY, TRIVY_DB_FLAGS } from './trivy';
 import { PipelineStep, TOOLING_RUNTIME } from './types';
 
 /** Variables the image steps export for the deploy and approval actions. */
@@ -22,9 +23,16 @@ export interface ImageStepEnv {
 }
 
 /**
- * Builds the service image once (dev): BuildKit with the registry cache in this repository's one mutable tag
- * (`buildcache`), base images from ECR Public (AWS-TRAPS 10), tag `sha-<commit>`, push, then scan the pushed digest
- * and keep its SBOM. The image is referred to by digest from here on.
+ * Builds the service image once (dev): base images from ECR Public (AWS-TRAPS 10), tag `sha-<commit>`, push, then
+ * scan the pushed digest and keep its SBOM. The image is referred to by digest from here on.
+ *
+ * BuildKit runs inside the CodeBuild image's own Docker daemon (buildx's default `docker` driver). A
+ * `docker-container` builder would first pull `moby/buildkit` from Docker Hub, which limits anonymous pulls per IP
+ * address, and every build leaves through the VPC's few NAT addresses. The price: without the containerd image store that
+ * driver exports no cache but `inline` (https://docs.docker.com/build/cache/backends/), so the layer cache travels
+ * inside the image: every build also moves this repository's one mutable tag `buildcache` onto the image it pushes,
+ * and the next build reads the cache back from it. Inline cache holds the final image's layers only (mode=min): the
+ * dependency and compile stages run on every build, the runtime stage's layers are reused when their inputs are unchanged.
  */
 export function buildImageStep(): PipelineStep {
   return {
@@ -33,7 +41,6 @@ export function buildImageStep(): PipelineStep {
     privileged: true,
     runsLocally: false,
     exportedVariables: IMAGE_VARIABLES,
-    cachePaths: [`${TRIVY_CACHE_DIR}/**/*`],
     buildSpec: {
       version: '0.2',
       env: { shell: 'bash', 'exported-variables': IMAGE_VARIABLES },
@@ -43,7 +50,8 @@ export function buildImageStep(): PipelineStep {
           commands: [
             'aws ecr get-login-password | docker login --username AWS --password-stdin "$REGISTRY"',
             'TAG="sha-$COMMIT_SHA"',
-            'docker buildx create --use --name builder --driver docker-container',
+            // The daemon's built-in builder: nothing to pull, nothing from Docker Hub.
+            'docker buildx use default',
           ],
         },
         build: {
@@ -51,10 +59,11 @@ export function buildImageStep(): PipelineStep {
             [
               'docker buildx build app',
               '--platform linux/amd64',
-              '--cache-from "type=registry,ref=$REPOSITORY_URI:buildcache"',
-              '--cache-to "type=registry,ref=$REPOSITORY_URI:buildcache,mode=max,image-manifest=true,oci-mediatypes=true"',
+              `--cache-from "type=registry,ref=$REPOSITORY_URI:${BUILD_CACHE_TAG}"`,
+              '--cache-to type=inline',
               '--provenance=false',
               '--tag "$REPOSITORY_URI:$TAG"',
+              `--tag "$REPOSITORY_URI:${BUILD_CACHE_TAG}"`,
               '--push',
             ].join(' '),
             'IMAGE_DIGEST=$(aws ecr describe-images --repository-name "${REPOSITORY_URI#*/}" --image-ids imageTag="$TAG" --query "imageDetails[0].imageDigest" --output text)',
@@ -80,8 +89,9 @@ export interface PromoteFrom {
 
 /**
  * Promotes (staging, prod) instead of building: waits until the upstream environment has deployed this commit's image
- * and its smoke test passed (the `deployed-<upstream>-*` tag the deploy step writes), copies that exact digest with
- * crane (byte for byte), verifies the digest, and scans it again with today's vulnerability database.
+ * and its production smoke test passed (the `promotable-<upstream>-*` tag the upstream's Smoke-Production step writes
+ * after the test, never before), copies that exact digest with crane (byte for byte), verifies the digest, and scans
+ * it again with today's vulnerability database.
  */
 export function promoteImageStep(from: PromoteFrom): PipelineStep {
   const waitMinutes = Math.floor(from.timeout.toMinutes());
@@ -90,7 +100,6 @@ export function promoteImageStep(from: PromoteFrom): PipelineStep {
     timeout: Duration.minutes(waitMinutes + 20),
     runsLocally: false,
     exportedVariables: IMAGE_VARIABLES,
-    cachePaths: [`${TRIVY_CACHE_DIR}/**/*`],
     buildSpec: {
       version: '0.2',
       env: {

@@ -1,15 +1,17 @@
 /**
  * Trivy, pinned and checksum-verified (AWS-TRAPS 11). The checksum is the release's published SHA-256 of
  * trivy_<version>_Linux-64bit.tar.gz; a mismatch fails the step before anything runs. The vulnerability, Java and
- * checks databases come from their ECR Public mirrors, not ghcr.io (rate limited), and are cached by CodeBuild.
+ * checks databases come from their ECR Public mirrors, not ghcr.io (rate limited), and every scan downloads them
+ * afresh: CodeBuild offers no local cache to builds in a VPC
+ * (https://docs.aws.amazon.com/codebuild/latest/userguide/caching-local.html), and the vulnerability database is
+ * rebuilt every six hours (https://trivy.dev/v0.40/docs/vulnerability/db), so a copy kept in an S3 cache would rarely
+ * be current: Trivy would download it again anyway, after CodeBuild had spent the time restoring and saving the cache.
  */
 export const TRIVY_VERSION = '0.73.0';
 export const TRIVY_SHA256 = '2edd39da482bb4e9831962487b68f68e3928ec3137794757f54d00383d79547b';
-export const TRIVY_CACHE_DIR = '/root/.cache/trivy';
 
-/** Flags that point Trivy at the ECR Public mirrors and the shared cache. */
+/** Flags that point Trivy at the ECR Public mirrors of its databases. */
 export const TRIVY_DB_FLAGS = [
-  `--cache-dir ${TRIVY_CACHE_DIR}`,
   '--db-repository public.ecr.aws/aquasecurity/trivy-db:2',
   '--java-db-repository public.ecr.aws/aquasecurity/trivy-java-db:1',
   '--checks-bundle-repository public.ecr.aws/aquasecurity/trivy-checks:1',

@@ -18,7 +18,6 @@ export interface BuildSpecDocument {
     Record<string, { readonly files: readonly string[]; readonly 'base-directory': string; readonly 'file-format': string }>
   >;
   readonly artifacts?: { readonly files: readonly string[]; readonly 'base-directory'?: string; readonly name?: string };
-  readonly cache?: { readonly paths: readonly string[] };
 }
 
 /** One pipeline step: what CodeBuild runs, and what the project around it needs. */
@@ -32,8 +31,6 @@ export interface PipelineStep {
   readonly privileged?: boolean;
   /** Variables the pipeline passes on (`#{<namespace>.<name>}`). */
   readonly exportedVariables?: readonly string[];
-  /** Directories CodeBuild keeps between builds (local custom cache), e.g. the Trivy database. */
-  readonly cachePaths?: readonly string[];
   /**
    * Whether `npm test` can run this step's build commands on a developer machine (no AWS, no Docker registry):
    * those that can are run for real by `scripts/run-step.ts`.

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { INSTALL_TRIVY, TRIVY_CACHE_DIR, TRIVY_DB_FLAGS } from './trivy';
+import { INSTALL_TRIVY, TRIVY_DB_FLAGS } from './trivy';
 import { INSTALL, PipelineStep, TOOLING_RUNTIME } from './types';
 
 /** `Test-Node16` for 16.20.2: the action name carries the major version. */
@@ -76,7 +76,6 @@ export function dependencyScanStep(): PipelineStep {
     name: 'Dependency-Scan',
     timeout: Duration.minutes(20),
     runsLocally: false,
-    cachePaths: [`${TRIVY_CACHE_DIR}/**/*`],
     buildSpec: {
       version: '0.2',
       env: { shell: 'bash' },
