@@ -8,7 +8,8 @@ import { BatchGetImageCommand, ECRClient, PutImageCommand } from '@aws-sdk/clien
 export const BUILD_TAG_PREFIX = 'sha-';
 /**
  * Tag prefix the deploy step adds once an image is deployed and recorded: `deployed-<env>-<UTC yyyymmddhhmmss>`. The
- * repository's lifecycle rules never expire such images, and promotion waits for it. Mirrors DEPLOYED_TAG_PREFIX in lib/registry.
+ * repository's lifecycle rules never expire such images. Promotion waits for the `promotable-<env>-*` tag instead
+ * (tools/promote), which only a passed production smoke test writes. Mirrors DEPLOYED_TAG_PREFIX in lib/registry.
  */
 export const DEPLOYED_TAG_PREFIX = 'deployed-';
 
