@@ -1,5 +1,13 @@
 import { App, Tags } from 'aws-cdk-lib';
-import { EnvironmentConfig, EnvironmentName, loadAllConfigs, parseEnvironmentName, preflightProblems, PROMOTION_ORDER } from './config';
+import {
+  downstreamProblems,
+  EnvironmentConfig,
+  EnvironmentName,
+  loadAllConfigs,
+  parseEnvironmentName,
+  preflightProblems,
+  PROMOTION_ORDER,
+} from './config';
 import { TapStack } from './tap-stack';
 
 /** The stack name of an environment: the environment goes into the name and tags, never into construct ids. */
@@ -42,7 +50,7 @@ export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
   const upstreamName = PROMOTION_ORDER[position - 1];
   const downstreamName = PROMOTION_ORDER[position + 1];
   if (options.deployAccount && app.node.tryGetContext('synthOnly') !== 'true') {
-    const problems = preflightProblems(config, options.deployAccount);
+    const problems = [...preflightProblems(config, options.deployAccount), ...downstreamProblems(config, downstreamName && all[downstreamName])];
     if (problems.length > 0) {
       throw new Error(`Preflight refused ${env}:\n${problems.map((p) => `  - ${p}`).join('\n')}\n(synth only? add -c synthOnly=true)`);
     }

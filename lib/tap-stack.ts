@@ -148,15 +148,47 @@ export class TapStack extends Stack {
       upstreamUrl: upstream && urlOf(upstream),
     });
 
-    // What the on-call and the runbooks look up.
-    new CfnOutput(this, 'ProductionUrl', { value: this.loadBalancer.productionUrl, description: 'The payment API' });
-    new CfnOutput(this, 'PipelineName', { value: this.pipeline.pipeline.pipelineName });
-    new CfnOutput(this, 'RepositoryUri', { value: this.images.repository.repositoryUri });
-    new CfnOutput(this, 'ImageParameterName', {
-      value: imageParameterNameOf(config.envName),
-      description: 'The image the service runs (AWS-TRAPS 1)',
-    });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
+    // What the on-call and the runbooks look up (docs/runbooks/*.md read them by these keys; test/outputs.test.ts
+    // checks that every key a runbook names exists). Identifiers only: a secret's ARN, never its value.
+    const lb = this.loadBalancer;
+    const service = this.paymentService;
+    const outputs: Record<string, { value: string; description: string }> = {
+      ProductionUrl: { value: lb.productionUrl, description: 'The payment API (HTTPS only; port 80 redirects)' },
+      TestListenerUrl: {
+        value: lb.testUrl,
+        description: 'Blue/green test listener, reachable only from the NAT gateways and testListenerAllowedCidrs',
+      },
+      CertificateArn: { value: lb.certificate.certificateArn, description: 'ACM certificate both HTTPS listeners present' },
+      LoadBalancerDnsName: { value: lb.alb.loadBalancerDnsName, description: 'Target of the DNS record for the domain name (CNAME, or alias A)' },
+      LoadBalancerHostedZoneId: {
+        value: lb.alb.loadBalancerCanonicalHostedZoneId,
+        description: 'Hosted zone id of the load balancer, for a Route 53 alias record',
+      },
+      ProductionListenerRuleArn: {
+        value: lb.productionRule.listenerRuleArn,
+        description: 'The rule ECS blue/green shifts (listener-rule-reset runbook)',
+      },
+      BlueTargetGroupArn: { value: lb.blueTargetGroup.targetGroupArn, description: 'Blue target group' },
+      GreenTargetGroupArn: { value: lb.greenTargetGroup.targetGroupArn, description: 'Green target group' },
+      ClusterName: { value: service.cluster.clusterName, description: 'ECS cluster of the payment service' },
+      ServiceName: { value: service.service.serviceName, description: 'ECS service of the payment API' },
+      ServiceLogGroupName: { value: service.logGroup.logGroupName, description: "The payment service's container logs" },
+      SmokeTestLogGroupName: {
+        value: service.smokeTest.function.logGroup.logGroupName,
+        description: "The smoke-test lifecycle hook's logs (why a deployment was rolled back)",
+      },
+      ApiKeySecretArn: {
+        value: this.secrets.apiKey.secretArn,
+        description: 'Secret holding the API key clients present (read it, never print it in CI)',
+      },
+      TokenizationKeySecretArn: { value: this.secrets.tokenizationKey.secretArn, description: 'Secret holding the tokenization HMAC key' },
+      DatabaseCredentialsSecretArn: { value: this.secrets.databaseCredentials.secretArn, description: 'Secret holding the database credentials' },
+      PipelineName: { value: this.pipeline.pipeline.pipelineName, description: "This environment's delivery pipeline" },
+      RepositoryUri: { value: this.images.repository.repositoryUri, description: "This environment's image repository" },
+      ImageParameterName: { value: imageParameterNameOf(config.envName), description: 'The image the service runs (AWS-TRAPS 1)' },
+      AlarmTopicArn: { value: this.alarms.topic.topicArn, description: 'Alarms and pipeline notifications; its email subscriptions need confirming' },
+    };
+    for (const [id, output] of Object.entries(outputs)) new CfnOutput(this, id, output);
   }
 
   /**

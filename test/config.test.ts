@@ -7,7 +7,7 @@ import {
   validateAcrossEnvironments,
   validateEnvironmentConfig,
 } from '../lib/config';
-import { findExampleValues, preflightProblems } from '../lib/config/preflight';
+import { downstreamProblems, findExampleValues, preflightProblems } from '../lib/config/preflight';
 import { shippedConfigs, writeConfigDir } from './helpers';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
@@ -38,13 +38,10 @@ describe('environment names', () => {
 });
 
 describe('rejected values name the field and the bad value', () => {
-  test('staging without TLS', () => {
-    expect(() => validateChanged('staging', (c) => (c.tls = {}))).toThrow(
-      /tls: staging needs HTTPS: set tls.certificateArn or tls.domainName.*got neither/,
+  test.each(['dev', 'staging', 'prod'] as const)('%s without TLS', (env) => {
+    expect(() => validateChanged(env, (c) => (c.tls = {}))).toThrow(
+      new RegExp(`tls: ${env} must serve HTTPS like every environment: set tls.certificateArn and tls.domainName, .*got: \\{\\}`),
     );
-  });
-  test('prod without TLS', () => {
-    expect(() => validateChanged('prod', (c) => (c.tls = {}))).toThrow(/tls: prod needs HTTPS/);
   });
   test('a malformed certificate ARN', () => {
     expect(() => validateChanged('staging', (c) => (c.tls.certificateArn = 'arn:aws:acm:us-east-1:222222222222:cert/abc'))).toThrow(
@@ -226,18 +223,83 @@ describe('the deploy preflight', () => {
   });
 });
 
-describe('TLS combinations', () => {
+describe('the deploy preflight of the account order (dev, then staging, then prod)', () => {
+  test("refuses dev while staging's account, which dev's repository lets pull, is still an example", () => {
+    const all = shippedConfigs();
+    expect(downstreamProblems(all.dev, all.staging)).toEqual([
+      "account of staging (222222222222) is an example value: dev's image repository grants that account pulls; set it in config/staging.json before deploying dev",
+    ]);
+  });
+  test("passes once the downstream account is the team's own; prod promotes to nobody", () => {
+    const all = shippedConfigs();
+    expect(downstreamProblems(all.staging, { ...all.prod, account: '444455556666' })).toEqual([]);
+    expect(downstreamProblems(all.prod, undefined)).toEqual([]);
+  });
+});
+
+describe('TLS combinations: every one that would not give an HTTPS listener is refused', () => {
+  test('no tls object at all', () => {
+    expect(() => validateChanged('dev', (c) => delete (c as Partial<typeof c>).tls)).toThrow(
+      /tls: required: every environment serves HTTPS \(certificateArn \+ domainName, or domainName \+ hostedZoneId \+ hostedZoneName\), got: \(missing\)/,
+    );
+  });
+  test('only a hosted zone, no domain name and no certificate', () => {
+    expect(() => validateChanged('dev', (c) => delete c.tls.domainName)).toThrow(
+      /tls: dev must serve HTTPS .*got: \{"hostedZoneId":"Z11111111EXAMPLE","hostedZoneName":"dev.example.com"\}/,
+    );
+  });
   test('an imported certificate needs the domain name it covers', () => {
     expect(() => validateChanged('staging', (c) => delete c.tls.domainName)).toThrow(/tls.domainName: required with certificateArn/);
   });
+  test('an imported certificate of another account', () => {
+    const arn = 'arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000000';
+    expect(() => validateChanged('staging', (c) => (c.tls.certificateArn = arn))).toThrow(
+      `tls.certificateArn: must be a certificate of this environment's account 222222222222, got: "${arn}"`,
+    );
+  });
+  test('an imported certificate together with a hosted zone (the stack would silently create no record)', () => {
+    expect(() =>
+      validateChanged('staging', (c) => {
+        c.tls.hostedZoneId = 'Z22222222EXAMPLE';
+        c.tls.hostedZoneName = 'example.com';
+      }),
+    ).toThrow(/tls.hostedZoneId\/hostedZoneName: only for a certificate the stack creates.*got: "Z22222222EXAMPLE" \/ "example.com"/);
+  });
   test('a domain without a certificate needs its hosted zone', () => {
     expect(() => validateChanged('prod', (c) => delete c.tls.hostedZoneId)).toThrow(
-      /tls.hostedZoneId\/hostedZoneName: required to create and DNS-validate/,
+      /tls.hostedZoneId\/hostedZoneName: required to create and DNS-validate a certificate for "pay.example.com".*got: \(missing\) \/ "example.com"/,
     );
   });
   test('a domain outside its hosted zone', () => {
     expect(() => validateChanged('prod', (c) => (c.tls.domainName = 'pay.example.org'))).toThrow(
       /tls.domainName: must be inside hosted zone "example.com", got: "pay.example.org"/,
     );
+  });
+  test('a domain name that is not a lower-case DNS name', () => {
+    expect(() => validateChanged('dev', (c) => (c.tls.domainName = 'Pay.Dev.example.com'))).toThrow(
+      /tls.domainName: must be a lower-case DNS name like pay.example.org, got: "Pay.Dev.example.com"/,
+    );
+  });
+  test('a malformed hosted zone id', () => {
+    expect(() => validateChanged('dev', (c) => (c.tls.hostedZoneId = '/hostedzone/Z11111111EXAMPLE'))).toThrow(
+      /tls.hostedZoneId: must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ, got: "\/hostedzone\/Z11111111EXAMPLE"/,
+    );
+  });
+  test('the shipped dev config creates and DNS-validates its own certificate', () => {
+    expect(shippedConfigs().dev.tls).toEqual({
+      domainName: 'pay.dev.example.com',
+      hostedZoneId: 'Z11111111EXAMPLE',
+      hostedZoneName: 'dev.example.com',
+    });
+  });
+  test('the preflight refuses the shipped example TLS values of every environment', () => {
+    const all = shippedConfigs();
+    expect(findExampleValues(all.dev)).toEqual(
+      expect.arrayContaining(['tls.domainName (pay.dev.example.com)', 'tls.hostedZoneId (Z11111111EXAMPLE)']),
+    );
+    expect(findExampleValues(all.staging)).toEqual(
+      expect.arrayContaining(['tls.certificateArn (all-zero id)', 'tls.domainName (staging.pay.example.com)']),
+    );
+    expect(findExampleValues(all.prod)).toEqual(expect.arrayContaining(['tls.domainName (pay.example.com)', 'tls.hostedZoneId (Z00000000EXAMPLE)']));
   });
 });

@@ -16,7 +16,6 @@ describe.each(ENVS)('runtime in %s', (env) => {
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
   const service = () => ofType('AWS::ECS::Service')[0]![1].Properties;
   const container = () => (ofType('AWS::ECS::TaskDefinition')[0]![1].Properties.ContainerDefinitions as Record<string, unknown>[])[0]!;
-  const tls = Boolean(config.tls.certificateArn || config.tls.domainName);
 
   test('ECS-native blue/green with the configured strategy, bake time and ECS deployment controller', () => {
     const s = service();
@@ -186,15 +185,11 @@ describe.each(ENVS)('runtime in %s', (env) => {
     expect(config.loadBalancer.idleTimeoutSeconds * 1000).toBeLessThan(KEEP_ALIVE_TIMEOUT_MS);
   });
 
-  test('HTTPS with a TLS 1.2+ policy (TLS 1.3 preferred) and HTTP 80 only redirects, where TLS is configured', () => {
+  test('HTTPS with a TLS 1.2+ policy (TLS 1.3 preferred) and HTTP 80 only redirects', () => {
     const listeners = ofType('AWS::ElasticLoadBalancingV2::Listener').map(([, l]) => l.Properties);
-    if (!tls) {
-      expect(env).toBe('dev');
-      return;
-    }
     const https = listeners.filter((l) => l.Protocol === 'HTTPS');
     expect(https).toHaveLength(2);
-    for (const l of https) expect(l.SslPolicy).toBe('ELBSecurityPolicy-TLS13-1-2-Res-2021-06');
+    for (const l of https) expect(l.SslPolicy).toBe('ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09');
     const http = listeners.filter((l) => l.Protocol === 'HTTP');
     expect(http).toEqual([
       expect.objectContaining({

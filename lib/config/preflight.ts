@@ -33,3 +33,15 @@ export function preflightProblems(c: EnvironmentConfig, deployAccount?: string):
   }
   return problems;
 }
+
+/**
+ * The environment this one promotes to (the next in PROMOTION_ORDER) must hold its real account before this one
+ * deploys: this environment's image repository policy lets that account pull, so an example account there would grant
+ * pulls to an account nobody owns, and the real one would be refused.
+ */
+export function downstreamProblems(c: EnvironmentConfig, downstream: EnvironmentConfig | undefined): string[] {
+  if (!downstream || !EXAMPLE_ACCOUNTS.has(downstream.account)) return [];
+  return [
+    `account of ${downstream.envName} (${downstream.account}) is an example value: ${c.envName}'s image repository grants that account pulls; set it in config/${downstream.envName}.json before deploying ${c.envName}`,
+  ];
+}

@@ -119,19 +119,22 @@ export const environmentConfigSchema = z
       })
       .strict(),
     tls: z
-      .object({
-        certificateArn: certificateArn.optional(),
-        domainName: z
-          .string()
-          // eslint-disable-next-line security/detect-unsafe-regex -- labels need a dot between them and the length is capped at 253 by the lookahead
-          .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a lower-case DNS name like pay.example.org')
-          .optional(),
-        hostedZoneId: z
-          .string()
-          .regex(/^Z[A-Z0-9]{1,31}$/, 'must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ')
-          .optional(),
-        hostedZoneName: z.string().min(1).optional(),
-      })
+      .object(
+        {
+          certificateArn: certificateArn.optional(),
+          domainName: z
+            .string()
+            // eslint-disable-next-line security/detect-unsafe-regex -- labels need a dot between them and the length is capped at 253 by the lookahead
+            .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a lower-case DNS name like pay.example.org')
+            .optional(),
+          hostedZoneId: z
+            .string()
+            .regex(/^Z[A-Z0-9]{1,31}$/, 'must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ')
+            .optional(),
+          hostedZoneName: z.string().min(1).optional(),
+        },
+        { error: 'required: every environment serves HTTPS (certificateArn + domainName, or domainName + hostedZoneId + hostedZoneName)' },
+      )
       .strict(),
     deployment: z
       .object({
@@ -175,7 +178,6 @@ export const environmentConfigSchema = z
             /^arn:aws:(codeconnections|codestar-connections):us-east-1:\d{12}:connection\/[0-9a-f-]{36}$/,
             'must be a CodeConnections connection ARN in us-east-1',
           ),
-        filePaths: z.array(nonEmpty).min(1, 'must list at least one path glob that triggers the pipeline'),
       })
       .strict(),
     pipeline: z

@@ -38,19 +38,33 @@ function formatIssue(input: unknown, issue: z.core.$ZodIssue): string {
   return `${field}: ${issue.message}, got: ${show(valueAt(input, issue.path))}`;
 }
 
-/** Rules that involve more than one field, or depend on the environment. Returns one line per violation. */
-function crossFieldProblems(c: EnvironmentConfig): string[] {
+/**
+ * Every environment serves HTTPS only: the API key travels in a request header, so no environment may carry it in
+ * clear text. Two ways to get a certificate, each complete on its own (docs/configuration.md says when to use which):
+ * an existing ACM certificate (`certificateArn` + the `domainName` it covers; the DNS record is the operator's), or one
+ * the stack requests and DNS-validates in a Route 53 zone of the account (`domainName` + `hostedZoneId` +
+ * `hostedZoneName`; the stack also creates the alias record).
+ */
+function tlsProblems(c: EnvironmentConfig): string[] {
   const p: string[] = [];
-  const isProd = c.envName === 'prod';
-  const s = c.service;
-  const d = c.deployment;
-
   const tls = c.tls;
-  if (c.envName !== 'dev' && !tls.certificateArn && !tls.domainName) {
-    p.push(`tls: ${c.envName} needs HTTPS: set tls.certificateArn or tls.domainName (with hostedZoneId and hostedZoneName), got neither`);
+  const zoneGiven = tls.hostedZoneId !== undefined || tls.hostedZoneName !== undefined;
+  if (!tls.certificateArn && !tls.domainName) {
+    p.push(
+      `tls: ${c.envName} must serve HTTPS like every environment: set tls.certificateArn and tls.domainName, or tls.domainName, tls.hostedZoneId and tls.hostedZoneName, got: ${show(tls)}`,
+    );
+    return p;
   }
   if (tls.certificateArn && !tls.domainName) {
     p.push(`tls.domainName: required with certificateArn (the name the certificate covers, which clients and the smoke test call), got: (missing)`);
+  }
+  if (tls.certificateArn && tls.certificateArn.split(':')[4] !== c.account) {
+    p.push(`tls.certificateArn: must be a certificate of this environment's account ${c.account}, got: ${show(tls.certificateArn)}`);
+  }
+  if (tls.certificateArn && zoneGiven) {
+    p.push(
+      `tls.hostedZoneId/hostedZoneName: only for a certificate the stack creates; with certificateArn the stack creates no DNS record, so leave them out (or drop certificateArn), got: ${show(tls.hostedZoneId)} / ${show(tls.hostedZoneName)}`,
+    );
   }
   if (tls.domainName && !tls.certificateArn && (!tls.hostedZoneId || !tls.hostedZoneName)) {
     p.push(
@@ -60,6 +74,17 @@ function crossFieldProblems(c: EnvironmentConfig): string[] {
   if (tls.domainName && tls.hostedZoneName && !`.${tls.domainName}`.endsWith(`.${tls.hostedZoneName.replace(/\.$/, '')}`)) {
     p.push(`tls.domainName: must be inside hosted zone ${show(tls.hostedZoneName)}, got: ${show(tls.domainName)}`);
   }
+  return p;
+}
+
+/** Rules that involve more than one field, or depend on the environment. Returns one line per violation. */
+function crossFieldProblems(c: EnvironmentConfig): string[] {
+  const p: string[] = [];
+  const isProd = c.envName === 'prod';
+  const s = c.service;
+  const d = c.deployment;
+
+  p.push(...tlsProblems(c));
 
   const azs = c.network.availabilityZones.length;
   if (isProd && azs < 2)

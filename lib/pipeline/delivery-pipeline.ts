@@ -57,8 +57,7 @@ export interface DeliveryPipelineProps {
  * upstream's promotable digest elsewhere) -> [Approve, prod only] -> Deploy (blue/green, truthful) -> production
  * smoke, which alone marks the image promotable for the next environment.
  *
- * The push filter's paths come from lib/pipeline/trigger-paths.ts, the same in every environment;
- * `config.source.filePaths` is not read.
+ * The push filter's paths come from lib/pipeline/trigger-paths.ts, the same in every environment.
  */
 export class DeliveryPipeline extends Construct {
   public readonly pipeline: codepipeline.Pipeline;

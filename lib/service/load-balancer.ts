@@ -28,9 +28,17 @@ export interface LoadBalancerProps {
 export const SERVICE_RULE_PRIORITY = 10;
 
 /**
- * Internet-facing ALB for the payment API: HTTPS (TLS 1.3 and 1.2 with forward-secret ciphers) on 443, HTTP 80 only
- * redirects, invalid headers dropped, access logs, a blue and a green target group, and a test listener that only the
- * smoke test reaches. Each listener forwards through one rule, which ECS blue/green rewrites during deployments.
+ * TLS policy of both HTTPS listeners: TLS 1.3 and 1.2 only, restricted to forward-secret AEAD ciphers, with hybrid
+ * post-quantum key exchange for clients that offer it. It is the policy AWS recommends for ALBs; without one,
+ * CloudFormation would apply ELBSecurityPolicy-2016-08 (docs/aws-contracts.md, the HTTPS listener SslPolicy row).
+ */
+export const TLS_POLICY = elbv2.SslPolicy.TLS13_12_RES_PQ;
+
+/**
+ * Internet-facing ALB for the payment API, HTTPS only in every environment: 443 and the test listener terminate TLS
+ * with {@link TLS_POLICY}, HTTP 80 only answers with a permanent redirect to HTTPS 443, invalid headers are dropped,
+ * access logs, a blue and a green target group. Each listener forwards through one rule, which ECS blue/green rewrites
+ * during deployments.
  */
 export class LoadBalancer extends Construct {
   public readonly alb: elbv2.ApplicationLoadBalancer;
@@ -41,16 +49,22 @@ export class LoadBalancer extends Construct {
   public readonly productionRule: elbv2.ApplicationListenerRule;
   /** The rule on the test listener that ECS points at the new revision before production traffic moves. */
   public readonly testRule: elbv2.ApplicationListenerRule;
-  /** `https://host` (or `http://` in an environment without TLS). */
+  /** The certificate both HTTPS listeners present: the configured ACM certificate, or the one this construct requests. */
+  public readonly certificate: acm.ICertificate;
+  /** `https://<tls.domainName>`: the name the certificate covers. */
   public readonly productionUrl: string;
-  /** URL of the test listener, for the smoke test. */
+  /** `https://<tls.domainName>:<test port>`: the test listener, for the smoke test. */
   public readonly testUrl: string;
   private zone?: route53.IHostedZone;
 
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
     super(scope, id);
     const { config } = props;
-    const certificate = this.certificate(config.tls);
+    const domainName = config.tls.domainName;
+    if (!domainName) {
+      throw new Error(`tls.domainName: the load balancer serves HTTPS only and needs the name its certificate covers, got: (missing)`);
+    }
+    this.certificate = this.certificateFor(config.tls);
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -69,10 +83,10 @@ export class LoadBalancer extends Construct {
       desyncMitigationMode: elbv2.DesyncMitigationMode.STRICTEST,
     });
     this.alb.logAccessLogs(props.accessLogsBucket, 'alb');
-    if (this.zone && config.tls.domainName) {
+    if (this.zone) {
       new route53.ARecord(this, 'AliasRecord', {
         zone: this.zone,
-        recordName: config.tls.domainName,
+        recordName: domainName,
         target: route53.RecordTarget.fromAlias(new route53targets.LoadBalancerTarget(this.alb)),
       });
     }
@@ -96,51 +110,35 @@ export class LoadBalancer extends Construct {
     this.blueTargetGroup = new elbv2.ApplicationTargetGroup(this, 'BlueTargetGroup', targetGroupProps);
     this.greenTargetGroup = new elbv2.ApplicationTargetGroup(this, 'GreenTargetGroup', targetGroupProps);
 
-    const tls = certificate !== undefined;
     const notFound = elbv2.ListenerAction.fixedResponse(404, { contentType: 'application/json', messageBody: '{"error":"not_found"}' });
-    const production = this.alb.addListener('Production', {
-      port: tls ? 443 : 80,
-      protocol: tls ? elbv2.ApplicationProtocol.HTTPS : elbv2.ApplicationProtocol.HTTP,
-      certificates: certificate ? [certificate] : undefined,
-      sslPolicy: tls ? elbv2.SslPolicy.TLS13_RES : undefined,
+    const https = (port: number): elbv2.BaseApplicationListenerProps => ({
+      port,
+      protocol: elbv2.ApplicationProtocol.HTTPS,
+      certificates: [this.certificate],
+      sslPolicy: TLS_POLICY,
       defaultAction: notFound,
       open: false,
     });
-    this.securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(tls ? 443 : 80), 'Payment API from the internet');
-    if (tls) {
-      this.alb.addRedirect({ sourcePort: 80, targetPort: 443 });
-      this.securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP, only redirected to HTTPS');
-      checkovSkip(
-        this.securityGroup,
-        'CKV_AWS_260',
-        'Port 80 only answers with a 301 redirect to HTTPS; closing it would break clients that type the bare host',
-      );
-      const redirect = this.alb.node.findChild('Redirect80To443');
-      acknowledge(
-        redirect,
-        PCI_NIST,
-        'ELBv2ACMCertificateRequired',
-        'HTTP:80 listener whose only action is a 301 redirect to HTTPS:443; it serves no content (AWS-TRAPS 15)',
-      );
-    } else {
-      acknowledge(
-        production,
-        PCI_NIST,
-        'ELBv2ACMCertificateRequired',
-        'Only an environment without tls config (validation allows it in dev alone) serves plain HTTP; staging and prod must use HTTPS',
-      );
-      acknowledge(
-        production,
-        PCI_NIST,
-        'ALBHttpToHttpsRedirection',
-        'Dev without a certificate has no HTTPS listener to redirect to; staging and prod redirect',
-      );
-      checkovSkip(
-        this.securityGroup,
-        'CKV_AWS_260',
-        'Dev without a certificate serves its API on port 80 (validation forbids this in staging and prod)',
-      );
-    }
+    const production = this.alb.addListener('Production', https(443));
+    this.securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Payment API from the internet');
+
+    // HTTP 80 answers every request with a 301 to https://#{host}:443/#{path}?#{query} and serves nothing itself.
+    const redirect = this.alb.addRedirect({ sourcePort: 80, targetPort: 443 });
+    // A stack that served HTTP on 80 before moves its production listener to 443 in place; the redirect listener
+    // can only take port 80 after that update, so CloudFormation must create it second.
+    redirect.node.addDependency(production);
+    this.securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP, only redirected to HTTPS');
+    checkovSkip(
+      this.securityGroup,
+      'CKV_AWS_260',
+      'Port 80 only answers with a 301 redirect to HTTPS; closing it would break clients that type the bare host',
+    );
+    acknowledge(
+      redirect,
+      PCI_NIST,
+      'ELBv2ACMCertificateRequired',
+      'HTTP:80 listener whose only action is a 301 redirect to HTTPS:443; it serves no content (AWS-TRAPS 15)',
+    );
     for (const rule of ['EC2RestrictedCommonPorts', 'EC2RestrictedSSH']) {
       acknowledge(
         this.securityGroup,
@@ -164,36 +162,8 @@ export class LoadBalancer extends Construct {
       'The payment API is public by design: 443 (and 80, which only redirects) from anywhere, behind WAF',
     );
 
-    const test = this.alb.addListener('Test', {
-      port: config.deployment.testListenerPort,
-      protocol: tls ? elbv2.ApplicationProtocol.HTTPS : elbv2.ApplicationProtocol.HTTP,
-      certificates: certificate ? [certificate] : undefined,
-      sslPolicy: tls ? elbv2.SslPolicy.TLS13_RES : undefined,
-      defaultAction: notFound,
-      open: false,
-    });
-    if (!tls) {
-      for (const listener of [production, test]) {
-        checkovSkip(listener, 'CKV_AWS_2', 'Dev without a certificate (tls config empty) serves HTTP; validation forbids this in staging and prod');
-        checkovSkip(
-          listener,
-          'CKV_AWS_103',
-          'Dev without a certificate (tls config empty) has no TLS policy; validation forbids this in staging and prod',
-        );
-      }
-      acknowledge(
-        test,
-        PCI_NIST,
-        'ELBv2ACMCertificateRequired',
-        'Test listener of an environment without a certificate (dev only); reachable only from its NAT gateways',
-      );
-      acknowledge(
-        test,
-        PCI_NIST,
-        'ALBHttpToHttpsRedirection',
-        'Test listener of an environment without a certificate (dev only); reachable only from its NAT gateways',
-      );
-    }
+    // Blue/green test traffic carries the same API key as production traffic, so it is TLS too, with the same certificate.
+    const test = this.alb.addListener('Test', https(config.deployment.testListenerPort));
     const testPort = ec2.Port.tcp(config.deployment.testListenerPort);
     props.natPublicIps.forEach((ip) => this.securityGroup.addIngressRule(ec2.Peer.ipv4(`${ip}/32`), testPort, 'Test listener: smoke test via NAT'));
     config.deployment.testListenerAllowedCidrs.forEach((cidr) =>
@@ -216,19 +186,19 @@ export class LoadBalancer extends Construct {
       action: elbv2.ListenerAction.forward([this.greenTargetGroup]),
     });
 
-    const scheme = tls ? 'https' : 'http';
-    const host = config.tls.domainName ?? this.alb.loadBalancerDnsName;
-    this.productionUrl = `${scheme}://${host}`;
-    this.testUrl = `${scheme}://${host}:${config.deployment.testListenerPort}`;
+    this.productionUrl = `https://${domainName}`;
+    this.testUrl = `https://${domainName}:${config.deployment.testListenerPort}`;
   }
 
-  private certificate(tls: EnvironmentConfig['tls']): acm.ICertificate | undefined {
+  private certificateFor(tls: EnvironmentConfig['tls']): acm.ICertificate {
     if (tls.certificateArn) return acm.Certificate.fromCertificateArn(this, 'Certificate', tls.certificateArn);
     if (tls.domainName && tls.hostedZoneId && tls.hostedZoneName) {
       const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', { hostedZoneId: tls.hostedZoneId, zoneName: tls.hostedZoneName });
       this.zone = zone;
       return new acm.Certificate(this, 'Certificate', { domainName: tls.domainName, validation: acm.CertificateValidation.fromDns(zone) });
     }
-    return undefined;
+    throw new Error(
+      `tls: the load balancer serves HTTPS only: give certificateArn, or hostedZoneId and hostedZoneName to create a certificate, got: ${JSON.stringify(tls)}`,
+    );
   }
 }

@@ -415,7 +415,7 @@ describe('deployImage', () => {
     givenService(0);
     const { deps } = harness();
 
-    await expect(deployImage(OPTS, deps)).rejects.toThrow(/has desiredCount 0 \(first deploy after bootstrap\?\)/);
+    await expect(deployImage(OPTS, deps)).rejects.toThrow(/has desiredCount 0 \(first deploy after seed-image\?\)/);
     expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
   });
 });

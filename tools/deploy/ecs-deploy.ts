@@ -65,7 +65,7 @@ export interface DeployImageOptions {
   /** Time between two DescribeServiceDeployments calls. */
   readonly pollIntervalMs: number;
   /**
-   * Desired count to set when the service currently runs 0 tasks (the first deploy after bootstrap, AWS-TRAPS 4).
+   * Desired count to set when the service currently runs 0 tasks (the first deploy after seed-image, AWS-TRAPS 4).
    * @default - none: a service at desiredCount 0 fails the deploy, since "success" would prove nothing
    */
   readonly desiredCountIfZero?: number;
@@ -285,7 +285,7 @@ export async function deployImage(opts: DeployImageOptions, deps: DeployImageDep
   if (service.desiredCount === 0) {
     if (opts.desiredCountIfZero === undefined || !(opts.desiredCountIfZero > 0)) {
       throw new DeployInputError(
-        `service ${opts.service} has desiredCount 0 (first deploy after bootstrap?); set the desired count to start it, got: ${opts.desiredCountIfZero}`,
+        `service ${opts.service} has desiredCount 0 (first deploy after seed-image?); set the desired count to start it, got: ${opts.desiredCountIfZero}`,
       );
     }
     desiredCount = opts.desiredCountIfZero;

@@ -1,6 +1,7 @@
 /**
- * First-deploy bootstrap (AWS-TRAPS 1 and 4). The stack reads the running image from an SSM parameter that the
- * deploy step owns. On a new account that parameter does not exist yet, so this creates it once with a placeholder
+ * Seeds the image parameter before the first deploy of an environment (AWS-TRAPS 1 and 4); not to be confused with
+ * `cdk bootstrap`, which prepares the account for the CDK. The stack reads the running image from an SSM parameter that
+ * the deploy step owns. On a new account that parameter does not exist yet, so this creates it once with a placeholder
  * image that exists and can pass health checks; it never overwrites it, because after the first deploy its value
  * is the version really in production.
  */

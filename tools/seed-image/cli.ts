@@ -1,5 +1,5 @@
 /**
- * Run once per environment before the first `cdk deploy`: `npx tsx tools/bootstrap/cli.ts <env> <placeholder-image-uri>`
+ * Run once per environment before the first `cdk deploy`: `npm run seed-image -- <env> <placeholder-image-uri>`
  * (or PLACEHOLDER_IMAGE_URI in the environment). The placeholder must be pinned by digest and pullable by the
  * task's execution role, e.g. a public image mirrored into the account's ECR.
  * Exit codes: 0 created or already there, 1 AWS error, 2 bad arguments.
@@ -7,9 +7,9 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { EnvironmentName, parseEnvironmentName } from '../../lib/config';
 import { validateImageUri } from '../deploy/ecs-deploy';
-import { ensureImageParameter, imageParameterName } from './bootstrap';
+import { ensureImageParameter, imageParameterName } from './seed-image';
 
-/** Runs the bootstrap and returns the exit code. */
+/** Seeds the image parameter of one environment and returns the exit code. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, ssm: SSMClient = new SSMClient({})): Promise<number> {
   const [envArg, placeholderArg] = argv;
   const placeholder = placeholderArg ?? env.PLACEHOLDER_IMAGE_URI?.trim();
@@ -17,27 +17,27 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, ssm:
   try {
     envName = parseEnvironmentName(envArg);
   } catch (error) {
-    console.error(`bootstrap: ${(error as Error).message}`);
+    console.error(`seed-image: ${(error as Error).message}`);
     return 2;
   }
   if (!placeholder) {
-    console.error('bootstrap: give the placeholder image URI as the second argument or in PLACEHOLDER_IMAGE_URI');
+    console.error('seed-image: give the placeholder image URI as the second argument or in PLACEHOLDER_IMAGE_URI');
     return 2;
   }
   try {
     validateImageUri(placeholder);
   } catch (error) {
-    console.error(`bootstrap: placeholder: ${(error as Error).message}`);
+    console.error(`seed-image: placeholder: ${(error as Error).message}`);
     return 2;
   }
   const name = imageParameterName(envName);
   try {
     const outcome = await ensureImageParameter({ name, placeholder }, { ssm });
-    console.log(outcome === 'created' ? `bootstrap: created ${name} = ${placeholder}` : `bootstrap: ${name} already exists, left unchanged`);
+    console.log(outcome === 'created' ? `seed-image: created ${name} = ${placeholder}` : `seed-image: ${name} already exists, left unchanged`);
     return 0;
   } catch (error) {
     console.error(
-      `bootstrap: FAILED on ${name} (${(error as Error).name}): ${(error as Error).message}; check credentials and ssm:GetParameter/PutParameter`,
+      `seed-image: FAILED on ${name} (${(error as Error).name}): ${(error as Error).message}; check credentials and ssm:GetParameter/PutParameter`,
     );
     return 1;
   }

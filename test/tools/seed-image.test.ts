@@ -1,7 +1,9 @@
 import { GetParameterCommand, ParameterAlreadyExists, ParameterNotFound, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ensureImageParameter, imageParameterName } from '../../tools/bootstrap/bootstrap';
-import { main } from '../../tools/bootstrap/cli';
+import * as fs from 'fs';
+import * as path from 'path';
+import { ensureImageParameter, imageParameterName } from '../../tools/seed-image/seed-image';
+import { main } from '../../tools/seed-image/cli';
 import { inputs } from './mock-inputs';
 
 const ssmMock = mockClient(SSMClient);
@@ -62,7 +64,7 @@ describe('ensureImageParameter', () => {
   });
 });
 
-describe('bootstrap CLI', () => {
+describe('seed-image CLI', () => {
   beforeEach(() => {
     jest.spyOn(console, 'log').mockImplementation(() => undefined);
     jest.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -76,6 +78,20 @@ describe('bootstrap CLI', () => {
     await expect(main(['staging', PLACEHOLDER], {}, new SSMClient({}))).resolves.toBe(0);
     expect(imageParameterName('staging')).toBe('/tap/staging/app/image-uri');
     expect(inputs(ssmMock, PutParameterCommand)).toEqual([expect.objectContaining({ Name: '/tap/staging/app/image-uri' })]);
+    expect(console.log).toHaveBeenCalledWith(`seed-image: created /tap/staging/app/image-uri = ${PLACEHOLDER}`);
+  });
+
+  test('an existing parameter is reported as left unchanged', async () => {
+    ssmMock.on(GetParameterCommand).resolves({ Parameter: { Name: NAME, Value: 'the-deployed-image' } });
+
+    await expect(main(['dev', PLACEHOLDER], {}, new SSMClient({}))).resolves.toBe(0);
+    expect(console.log).toHaveBeenCalledWith(`seed-image: ${NAME} already exists, left unchanged`);
+  });
+
+  test('is `npm run seed-image`; no `npm run bootstrap` to mistake for `cdk bootstrap`', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['seed-image']).toBe('tsx tools/seed-image/cli.ts');
+    expect(pkg.scripts.bootstrap).toBeUndefined();
   });
 
   test.each([
