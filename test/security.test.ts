@@ -1,17 +1,70 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENVS, shippedConfigs, synthEnv } from './helpers';
 
+type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
+type Statement = Record<string, unknown>;
+
+/** `arn:aws:<service>:us-east-1:<this account>:<rest>`, as CloudFormation receives it from an account-agnostic synth. */
+const arnInThisAccount = (service: string, rest: string) => ({
+  'Fn::Join': ['', [`arn:aws:${service}:us-east-1:`, { Ref: 'AWS::AccountId' }, rest]],
+});
+
 describe.each(ENVS)('security baseline in %s', (env) => {
   const config = shippedConfigs()[env];
-  const { template } = synthEnv(env);
+  const { stack, template } = synthEnv(env);
+  const resources = template.toJSON().Resources as Record<string, Resource>;
+  const keyStatements = (idPrefix: string): Statement[] => {
+    const key = Object.entries(resources).find(([id, r]) => r.Type === 'AWS::KMS::Key' && id.startsWith(idPrefix))![1];
+    return (key.Properties.KeyPolicy as { Statement: Statement[] }).Statement;
+  };
+  const bySid = (statements: Statement[], sid: string) => statements.filter((s) => s.Sid === sid);
 
   test('three customer-managed keys, each rotating, with the configured removal policy', () => {
-    const keys = template.findResources('AWS::KMS::Key');
-    expect(Object.keys(keys).length).toBeGreaterThanOrEqual(3);
-    for (const key of Object.values(keys)) {
+    const keys = Object.values(resources).filter((r) => r.Type === 'AWS::KMS::Key');
+    expect(keys.length).toBeGreaterThanOrEqual(3);
+    const retained = config.removal.keys === 'retain';
+    for (const key of keys) {
       expect(key.Properties.EnableKeyRotation).toBe(true);
-      expect(key.DeletionPolicy).toBe(config.removal.keys === 'retain' ? 'Retain' : 'Delete');
+      expect([key.DeletionPolicy, key.UpdateReplacePolicy]).toEqual(retained ? ['RetainExceptOnCreate', 'Retain'] : ['Delete', 'Delete']);
     }
+  });
+
+  // SNS encrypts each message with the topic's key on the publisher's behalf: a publisher the key does not admit
+  // fails to publish even when the topic policy lets it.
+  test("the data key admits the alarm topic's publishers, each with the conditions it supports", () => {
+    const data = keyStatements('KeysDataKey');
+    const keyUse = ['kms:Decrypt', 'kms:GenerateDataKey*'];
+    expect(bySid(data, 'AllowCloudWatchAlarmsToPublish')).toEqual([
+      {
+        Sid: 'AllowCloudWatchAlarmsToPublish',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: keyUse,
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnLike: { 'aws:SourceArn': arnInThisAccount('cloudwatch', `:alarm:${stack.stackName}-*`) },
+        },
+      },
+    ]);
+    for (const [sid, service] of [
+      ['AllowEventBridgeRulesToPublish', 'events.amazonaws.com'],
+      ['AllowCodeStarNotificationsToPublish', 'codestar-notifications.amazonaws.com'],
+    ]) {
+      expect(bySid(data, sid!)).toEqual([
+        {
+          Sid: sid,
+          Effect: 'Allow',
+          Principal: { Service: service },
+          Action: keyUse,
+          Resource: '*',
+          Condition: { StringLike: { 'kms:EncryptionContext:aws:sns:topicArn': arnInThisAccount('sns', ':*') } },
+        },
+      ]);
+    }
+    // No other statement names these services (CDK's default notification-rule grant had no condition at all).
+    const services = data.map((s) => JSON.stringify((s.Principal as { Service?: unknown } | undefined)?.Service ?? null));
+    expect(services.filter((s) => /cloudwatch|events|codestar/.test(s))).toHaveLength(3);
   });
 
   test('the logs key admits CloudWatch Logs and CloudTrail of this account only', () => {
@@ -42,8 +95,24 @@ describe.each(ENVS)('security baseline in %s', (env) => {
       EnableLogFileValidation: true,
       KMSKeyId: Match.anyValue(),
       CloudWatchLogsLogGroupArn: Match.anyValue(),
-      EventSelectors: [Match.objectLike({ IncludeManagementEvents: true, ReadWriteType: 'All' })],
+      // Advanced selectors only: CloudTrail rejects a trail with both kinds.
+      EventSelectors: Match.absent(),
+      AdvancedEventSelectors: Match.arrayWith([{ Name: 'Management events', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }] }]),
     });
+  });
+
+  test('the trail records every read and write of the audit log files (S3 data events on its own bucket)', () => {
+    const trail = Object.values(resources).find((r) => r.Type === 'AWS::CloudTrail::Trail')!.Properties;
+    const bucketId = (trail.S3BucketName as { Ref: string }).Ref;
+    const objects = (trail.AdvancedEventSelectors as Statement[]).find((s) => s.Name === 'Object access of audited buckets')!;
+    const fields = objects.FieldSelectors as Array<{ Field: string } & Record<string, unknown>>;
+    expect(fields.slice(0, 2)).toEqual([
+      { Field: 'eventCategory', Equals: ['Data'] },
+      { Field: 'resources.type', Equals: ['AWS::S3::Object'] },
+    ]);
+    // No readOnly field: reads and writes both.
+    expect(fields.map((f) => f.Field)).toEqual(['eventCategory', 'resources.type', 'resources.ARN']);
+    expect(fields[2]!.StartsWith).toContainEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/']] });
   });
 
   test('the trail bucket is dedicated, KMS-encrypted and access-logged', () => {

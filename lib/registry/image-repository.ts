@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -86,15 +86,39 @@ export class ImageRepository extends Construct {
         `Every tag is immutable except '${BUILD_CACHE_TAG}', BuildKit's layer cache, which is never deployed (deploys are by digest)`,
       );
     }
-    if (props.downstreamAccount) {
-      // Promotion copies the deployed digest out of this repository; nothing else is shared.
-      this.repository.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'PromoteToNextEnvironment',
-          principals: [new iam.AccountPrincipal(props.downstreamAccount)],
-          actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability', 'ecr:DescribeImages'],
-        }),
-      );
-    }
+    if (props.downstreamAccount) this.shareWith(props.downstreamAccount, props);
+  }
+
+  /**
+   * The next environment's account may pull (and describe) images, nothing else: promotion copies the deployed digest
+   * out of this repository. Its layers are encrypted with the data key; the key admits that account only through ECR
+   * and only for this repository's layers (ECR's encryption context names the repository), so nothing else the data
+   * key protects (secrets, the alarm topic) opens to it.
+   * https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-policy-examples.html
+   * https://docs.aws.amazon.com/AmazonECR/latest/userguide/encryption-at-rest.html#ecr-encryption-context
+   */
+  private shareWith(account: string, props: ImageRepositoryProps): void {
+    const stack = Stack.of(this);
+    const principal = new iam.AccountPrincipal(account);
+    this.repository.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'PromoteToNextEnvironment',
+        principals: [principal],
+        actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability', 'ecr:DescribeImages'],
+      }),
+    );
+    // The name, not the repository's ARN attribute: the key cannot depend on the repository it encrypts.
+    const repositoryArn = stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: props.repositoryName });
+    props.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'PullPromotedImagesFromNextEnvironment',
+        principals: [principal],
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `ecr.${stack.region}.amazonaws.com`, 'kms:EncryptionContext:aws:ecr:arn': repositoryArn },
+        },
+      }),
+    );
   }
 }

@@ -1,7 +1,7 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 
 export interface KeysProps {
   /** What happens to the keys when the stack is deleted (scheduled deletion after 30 days when destroyed). */
@@ -9,8 +9,23 @@ export interface KeysProps {
 }
 
 /**
+ * The ARN pattern of every CloudWatch alarm of this stack: `arn:aws:cloudwatch:<region>:<account>:alarm:<stack name>-*`.
+ * Every alarm name starts with the stack name (the monitoring facade's prefix, the deployment alarms' names), so the
+ * alarm topic and the data key admit exactly this stack's alarms (`aws:SourceArn`).
+ */
+export function stackAlarmArns(scope: IConstruct): string {
+  const stack = Stack.of(scope);
+  return stack.formatArn({
+    service: 'cloudwatch',
+    resource: 'alarm',
+    resourceName: `${stack.stackName}-*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
+/**
  * One customer-managed key per purpose, each rotating yearly, so a key policy names only the services of that purpose:
- * - data: secrets, container images, the alarm topic;
+ * - data: secrets, container images, the alarm topic (and the services that publish to it);
  * - logs: every CloudWatch log group and the CloudTrail trail;
  * - artifacts: the pipeline's artifact bucket and build outputs.
  */
@@ -28,7 +43,9 @@ export class Keys extends Construct {
     this.logs = new kms.Key(this, 'LogsKey', { ...common, description: `${stack.stackName}: CloudWatch Logs and CloudTrail` });
     this.artifacts = new kms.Key(this, 'ArtifactsKey', { ...common, description: `${stack.stackName}: pipeline artifacts` });
 
-    // CloudWatch alarms publish to the KMS-encrypted alarm topic.
+    // The services that publish to the KMS-encrypted alarm topic need the key (SNS encrypts each message for them):
+    // https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+    // CloudWatch alarms of this stack only: CloudWatch passes aws:SourceAccount and aws:SourceArn (the alarm).
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-encryption
     this.data.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -36,9 +53,28 @@ export class Keys extends Construct {
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnLike: { 'aws:SourceArn': stackAlarmArns(this) } },
       }),
     );
+    // EventBridge rules (deployment events) and CodeStar Notifications (the pipeline's notification rule). EventBridge
+    // documents no source condition for publishing to SNS, so both are bound instead to the encryption context SNS
+    // sets: the key serves them only for messages to a topic of this account, never for secrets or images.
+    // https://docs.aws.amazon.com/sns/latest/dg/sns-enable-encryption-for-topic.html
+    const topicsOfThisAccount = stack.formatArn({ service: 'sns', resource: '*', arnFormat: ArnFormat.NO_RESOURCE_NAME });
+    for (const { sid, service } of [
+      { sid: 'AllowEventBridgeRulesToPublish', service: 'events.amazonaws.com' },
+      { sid: 'AllowCodeStarNotificationsToPublish', service: 'codestar-notifications.amazonaws.com' },
+    ]) {
+      this.data.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid,
+          principals: [new iam.ServicePrincipal(service)],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions: { StringLike: { 'kms:EncryptionContext:aws:sns:topicArn': topicsOfThisAccount } },
+        }),
+      );
+    }
     // CloudWatch Logs encrypts with the key only for log groups of this account and region.
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
     this.logs.addToResourcePolicy(

@@ -1,0 +1,54 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { removalPolicyOf } from '../lib/shared/removal';
+import { ENVS, shippedConfigs, synthEnv } from './helpers';
+
+type Resource = { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
+
+/** What this app keeps or deletes according to `removal` in the config. */
+const CONFIGURED = ['AWS::KMS::Key', 'AWS::S3::Bucket', 'AWS::Logs::LogGroup', 'AWS::ECR::Repository', 'AWS::SecretsManager::Secret'];
+const KEPT = ['RetainExceptOnCreate', 'Retain'];
+const DELETED = ['Delete', 'Delete'];
+
+const resourcesOf = (env: (typeof ENVS)[number]) => synthEnv(env).template.toJSON().Resources as Record<string, Resource>;
+const policies = (r: Resource) => [r.DeletionPolicy, r.UpdateReplacePolicy];
+
+describe('removal policy from config', () => {
+  test('retain keeps a resource on deletion, update and replacement, but not when its own creation rolls back', () => {
+    expect(removalPolicyOf('retain')).toBe(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE);
+    expect(removalPolicyOf('destroy')).toBe(RemovalPolicy.DESTROY);
+  });
+});
+
+describe.each(ENVS)('what a failed first deployment of %s leaves behind', (env) => {
+  const { removal } = shippedConfigs()[env];
+  const resources = resourcesOf(env);
+  const expected = (what: 'retain' | 'destroy') => (what === 'retain' ? KEPT : DELETED);
+
+  // These names are fixed: one left over from a rolled-back create makes the retry fail with "already exists".
+  test('the fixed-name ECR repository and WAF log group are deleted with a rolled-back create and kept otherwise', () => {
+    const repositories = Object.values(resources).filter((r) => r.Type === 'AWS::ECR::Repository');
+    expect(repositories.map((r) => [r.Properties!.RepositoryName, ...policies(r)])).toEqual([
+      [`tap/${env}/payment-service`, ...expected(removal.artifacts)],
+    ]);
+    const waf = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Logs::LogGroup' && String(r.Properties!.LogGroupName).startsWith('aws-waf-logs-'),
+    );
+    expect(waf.map((r) => [r.Properties!.LogGroupName, ...policies(r)])).toEqual([[`aws-waf-logs-TapStack-${env}`, ...expected(removal.logs)]]);
+  });
+
+  test('no key, bucket, log group, repository or secret is plainly retained: each is either deleted or kept except on create', () => {
+    const configured = Object.entries(resources).filter(([, r]) => CONFIGURED.includes(r.Type));
+    expect(configured.length).toBeGreaterThanOrEqual(15);
+    for (const [id, r] of configured) {
+      expect({ id, policies: policies(r) }).toEqual({ id, policies: r.DeletionPolicy === 'Delete' ? DELETED : KEPT });
+    }
+  });
+});
+
+describe('prod', () => {
+  test('keeps every key, bucket, log group, repository and secret on stack deletion, update and replacement', () => {
+    const configured = Object.entries(resourcesOf('prod')).filter(([, r]) => CONFIGURED.includes(r.Type));
+    expect(configured.length).toBeGreaterThanOrEqual(15);
+    for (const [id, r] of configured) expect({ id, policies: policies(r) }).toEqual({ id, policies: KEPT });
+  });
+});
