@@ -78,6 +78,8 @@ export class TapStack extends Stack {
       accessLogsBucket: this.accessLogs.bucket,
       removalPolicy: removalPolicyOf(config.removal.artifacts),
     });
+    // PCI DSS 10.2.1: every read and write of a pipeline artifact (source, image scan reports, SBOMs) is audited.
+    this.auditTrail.auditObjectAccess(this.artifactStore.bucket);
 
     this.images = new ImageRepository(this, 'Images', {
       key: this.keys.data,

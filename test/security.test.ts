@@ -115,6 +115,18 @@ describe.each(ENVS)('security baseline in %s', (env) => {
     expect(fields[2]!.StartsWith).toContainEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/']] });
   });
 
+  test('the trail also records every read and write of the pipeline artifacts, image scan reports and SBOMs', () => {
+    const trail = Object.values(resources).find((r) => r.Type === 'AWS::CloudTrail::Trail')!.Properties;
+    const objects = (trail.AdvancedEventSelectors as Statement[]).find((s) => s.Name === 'Object access of audited buckets')!;
+    const arn = (objects.FieldSelectors as Array<{ Field: string; StartsWith?: unknown[] }>).find((f) => f.Field === 'resources.ARN')!;
+    const pipeline = Object.values(resources).find((r) => r.Type === 'AWS::CodePipeline::Pipeline')!.Properties;
+    const artifactBucketId = ((pipeline.ArtifactStore as { Location: { Ref: string } }).Location as { Ref: string }).Ref;
+    expect(arn.StartsWith).toContainEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [artifactBucketId, 'Arn'] }, '/']] });
+    // The SBOM and the Trivy report reach that bucket only as the Image action's output artifact.
+    const image = (pipeline.Stages as { Name: string; Actions: { OutputArtifacts?: { Name: string }[] }[] }[]).find((st) => st.Name === 'Image')!;
+    expect(image.Actions[0]!.OutputArtifacts).toEqual([{ Name: 'ImageScan' }]);
+  });
+
   test('the trail bucket is dedicated, KMS-encrypted and access-logged', () => {
     const trail = Object.values(template.findResources('AWS::CloudTrail::Trail'))[0] as { Properties: { S3BucketName: { Ref: string } } };
     const bucket = template.findResources('AWS::S3::Bucket')[trail.Properties.S3BucketName.Ref] as { Properties: Record<string, unknown> };

@@ -52,7 +52,8 @@ describe.each(ENVS)('stack-wide guarantees in %s', (env) => {
   });
 
   test('log groups follow the configured removal policy', () => {
-    for (const [, g] of ofType('AWS::Logs::LogGroup')) expect(g.DeletionPolicy).toBe(config.removal.logs === 'retain' ? 'Retain' : 'Delete');
+    for (const [, g] of ofType('AWS::Logs::LogGroup'))
+      expect(g.DeletionPolicy).toBe(config.removal.logs === 'retain' ? 'RetainExceptOnCreate' : 'Delete');
   });
 });
 

@@ -48,14 +48,17 @@ export function arnToken(resource: IConstruct): string {
  */
 export function acknowledgeArtifactGrants(owner: IConstruct, bucket: IConstruct, options: { write: boolean }): void {
   const reason = 'CDK grant on the pipeline artifact bucket and its key only: object wildcards inside that one bucket';
-  const actions = [
-    's3:GetBucket*',
-    's3:GetObject*',
-    's3:List*',
-    'kms:GenerateDataKey*',
-    'kms:ReEncrypt*',
-    ...(options.write ? ['s3:Abort*', 's3:DeleteObject*'] : []),
-  ];
+  const actions = ['s3:GetBucket*', 's3:GetObject*', 's3:List*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'];
   for (const action of actions) acknowledge(owner, ['AwsSolutions'], `IAM5[Action::${action}]`, reason);
   acknowledge(owner, ['AwsSolutions'], `IAM5[Resource::${arnToken(bucket)}/*]`, reason);
+  if (options.write) acknowledgeArtifactWrites(owner);
+}
+
+/**
+ * The write half of CDK's grant on the artifact bucket, for a role that also writes an output artifact (the pipeline,
+ * or a build action with an output): abort and delete of objects inside that one bucket.
+ */
+export function acknowledgeArtifactWrites(owner: IConstruct): void {
+  const reason = 'CDK grant to write an output artifact into the pipeline artifact bucket: object wildcards inside that one bucket';
+  for (const action of ['s3:Abort*', 's3:DeleteObject*']) acknowledge(owner, ['AwsSolutions'], `IAM5[Action::${action}]`, reason);
 }

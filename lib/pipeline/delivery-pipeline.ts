@@ -10,7 +10,14 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { acknowledge, acknowledgeArtifactGrants, acknowledgeGrantPolicy, arnToken, nagAccount } from '../compliance/acknowledge';
+import {
+  acknowledge,
+  acknowledgeArtifactGrants,
+  acknowledgeArtifactWrites,
+  acknowledgeGrantPolicy,
+  arnToken,
+  nagAccount,
+} from '../compliance/acknowledge';
 import { EnvironmentConfig } from '../config';
 import { EncryptedLogGroup } from '../shared/encrypted-log-group';
 import { BuildProject } from './build-project';
@@ -61,6 +68,8 @@ export interface DeliveryPipelineProps {
  */
 export class DeliveryPipeline extends Construct {
   public readonly pipeline: codepipeline.Pipeline;
+  /** The Image action's output: the image's Trivy report and CycloneDX SBOM, kept in the artifact bucket. */
+  public readonly imageScan: codepipeline.Artifact;
   /** Every CodeBuild project of the pipeline, by step name. */
   public readonly projects: Record<string, BuildProject> = {};
 
@@ -130,9 +139,13 @@ export class DeliveryPipeline extends Construct {
     props.repository.grantPullPush(image.project);
     props.repository.grant(image.project, 'ecr:DescribeImages');
     if (props.promoteFrom) this.grantUpstreamPull(image, props.promoteFrom);
+    // The image's Trivy report and CycloneDX SBOM (the step's buildspec artifacts) are kept as the action's output
+    // artifact: CodePipeline stores it in the artifact bucket, encrypted and audited object by object (AuditTrail).
+    this.imageScan = new codepipeline.Artifact('ImageScan');
+    acknowledgeArtifactWrites(image);
     this.pipeline.addStage({
       stageName: 'Image',
-      actions: [this.codeBuildAction(image, source, 1, commit, 'Image')],
+      actions: [this.codeBuildAction(image, source, 1, commit, 'Image', [this.imageScan])],
       onFailure: { result: codepipeline.Result.RETRY, retryMode: codepipeline.RetryMode.FAILED_ACTIONS },
     });
 
@@ -199,11 +212,19 @@ export class DeliveryPipeline extends Construct {
     acknowledgeArtifactGrants(this.pipeline, props.artifactBucket, { write: true });
   }
 
-  private codeBuildAction(p: BuildProject, input: codepipeline.Artifact, runOrder: number, vars?: Record<string, string>, namespace?: string) {
+  private codeBuildAction(
+    p: BuildProject,
+    input: codepipeline.Artifact,
+    runOrder: number,
+    vars?: Record<string, string>,
+    namespace?: string,
+    outputs?: codepipeline.Artifact[],
+  ) {
     return new actions.CodeBuildAction({
       actionName: p.node.id,
       project: p.project,
       input,
+      outputs,
       runOrder,
       variablesNamespace: namespace,
       environmentVariables: vars && Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { value: v }])),

@@ -90,6 +90,9 @@ export class LoadBalancer extends Construct {
         target: route53.RecordTarget.fromAlias(new route53targets.LoadBalancerTarget(this.alb)),
       });
     }
+    // Plain Retain, not RetainExceptOnCreate: with deletion protection on, a rolled-back create could not delete the
+    // load balancer and the stack would end in ROLLBACK_FAILED. A retained one has a generated name, so it never
+    // blocks a retry; remove it by hand (turn deletion protection off first) after a failed first create.
     this.alb.applyRemovalPolicy(config.loadBalancer.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
 
     const targetGroupProps: elbv2.ApplicationTargetGroupProps = {
