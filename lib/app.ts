@@ -65,7 +65,7 @@ export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
     terminationProtection: env === 'prod',
   });
   // Tags go into the template, on every resource but the listener rules: ECS blue/green owns their live state, and a
-  // tag edit in config would make CloudFormation update, and so reset, the production rule (AWS-TRAPS 2). No stack-level
+  // tag edit in config would make CloudFormation update, and so reset, the production rule (docs/deployments.md, trap 2). No stack-level
   // tags for the same reason: CloudFormation would propagate a change of them to the rules too.
   for (const [key, value] of Object.entries(tagsOf(config))) Tags.of(stack).add(key, value, { excludeResourceTypes: [LISTENER_RULE_TYPE] });
   return stack;

@@ -10,19 +10,19 @@ import { AuditTrail } from './security/audit-trail';
 import { Keys } from './security/keys';
 import { DeliveryPipeline } from './pipeline';
 import { CONTAINER_NAME, LoadBalancer, PaymentService, ServiceSecrets, WebFirewall } from './service';
-import { removalPolicyOf } from './shared/removal';
+import { removalPolicyOf } from './common/removal';
 import { ArtifactStore } from './storage/artifact-store';
 
 export interface TapStackProps extends StackProps {
   /** The validated configuration of this stack's environment. */
   readonly config: EnvironmentConfig;
   /**
-   * First deployment into an empty account (`-c firstDeploy=true`): the service starts with no tasks (AWS-TRAPS 4).
+   * First deployment into an empty account (`-c firstDeploy=true`): the service starts with no tasks (docs/deployments.md, trap 4).
    * @default false
    */
   readonly firstDeploy?: boolean;
   /**
-   * The environment this one promotes images from (AWS-TRAPS build once, promote).
+   * The environment this one promotes images from (build once, promote by digest: docs/pipeline.md).
    * @default - none: this environment builds
    */
   readonly upstream?: EnvironmentConfig;
@@ -187,7 +187,7 @@ export class TapStack extends Stack {
       DatabaseCredentialsSecretArn: { value: this.secrets.databaseCredentials.secretArn, description: 'Secret holding the database credentials' },
       PipelineName: { value: this.pipeline.pipeline.pipelineName, description: "This environment's delivery pipeline" },
       RepositoryUri: { value: this.images.repository.repositoryUri, description: "This environment's image repository" },
-      ImageParameterName: { value: imageParameterNameOf(config.envName), description: 'The image the service runs (AWS-TRAPS 1)' },
+      ImageParameterName: { value: imageParameterNameOf(config.envName), description: 'The image the service runs (docs/deployments.md, trap 1)' },
       AlarmTopicArn: { value: this.alarms.topic.topicArn, description: 'Alarms and pipeline notifications; its email subscriptions need confirming' },
     };
     for (const [id, output] of Object.entries(outputs)) new CfnOutput(this, id, output);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one way to deploy infrastructure changes to an environment: preflight, synth, the listener-rule guard
-# (AWS-TRAPS 2, aws-cdk #36649), then cdk deploy. Usage: npm run deploy:infra -- <env> [extra cdk args]
+# (docs/deployments.md, trap 2, aws-cdk #36649), then cdk deploy. Usage: npm run deploy:infra -- <env> [extra cdk args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 env=${1:?usage: npm run deploy:infra -- <dev|staging|prod> [cdk args]}

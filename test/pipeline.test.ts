@@ -293,7 +293,7 @@ describe.each(ENVS)('pipeline of %s', (env) => {
       rulePriority: number;
       selection: { tagStatus: string; tagPrefixList?: string[]; countType: string };
     }[];
-    // The deployed-* rule has the highest priority, so no later rule can expire a deployed image (AWS-TRAPS 17).
+    // The deployed-* rule has the highest priority, so no later rule can expire a deployed image (docs/deployments.md, trap 17).
     expect(rules[0]).toMatchObject({ rulePriority: 1, selection: { tagStatus: 'tagged', tagPrefixList: [DEPLOYED_TAG_PREFIX] } });
     expect(rules.find((r) => r.selection.tagStatus === 'untagged')).toBeDefined();
   });

@@ -1,5 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { removalPolicyOf } from '../lib/shared/removal';
+import { removalPolicyOf } from '../lib/common/removal';
 import { ENVS, shippedConfigs, synthEnv } from './helpers';
 
 type Resource = { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string };

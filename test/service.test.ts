@@ -44,7 +44,7 @@ describe.each(ENVS)('runtime in %s', (env) => {
     }
   });
 
-  test('each deployment alarm window fits inside the bake time (AWS-TRAPS 5)', () => {
+  test('each deployment alarm window fits inside the bake time (docs/deployments.md, trap 5)', () => {
     const deploymentAlarms = (service().DeploymentConfiguration as { Alarms: { AlarmNames: string[] } }).Alarms.AlarmNames;
     const watched = ofType('AWS::CloudWatch::Alarm').filter(([, a]) => deploymentAlarms.includes(a.Properties.AlarmName as string));
     expect(watched).toHaveLength(deploymentAlarms.length);
@@ -148,7 +148,7 @@ describe.each(ENVS)('runtime in %s', (env) => {
     for (const [, s] of ofType('AWS::SecretsManager::Secret')) expect(s.Properties.KmsKeyId).toBeDefined();
   });
 
-  test('the image comes from the SSM parameter the deploy step writes, never a pinned tag (AWS-TRAPS 1)', () => {
+  test('the image comes from the SSM parameter the deploy step writes, never a pinned tag (docs/deployments.md, trap 1)', () => {
     const image = container().Image as { Ref: string };
     const params = template.toJSON().Parameters as Record<string, { Type: string; Default: string }>;
     expect(params[image.Ref]).toEqual({ Type: 'AWS::SSM::Parameter::Value<String>', Default: imageParameterNameOf(env) });
@@ -171,7 +171,7 @@ describe.each(ENVS)('runtime in %s', (env) => {
     expect(policies.filter((p) => p.includes('ALBRequestCountPerTarget'))).toHaveLength(2);
   });
 
-  test('the ALB: internet-facing, invalid headers dropped, access logs, idle timeout below the app keep-alive (AWS-TRAPS 6)', () => {
+  test('the ALB: internet-facing, invalid headers dropped, access logs, idle timeout below the app keep-alive (docs/deployments.md, trap 6)', () => {
     const alb = ofType('AWS::ElasticLoadBalancingV2::LoadBalancer')[0]![1].Properties;
     expect(alb.Scheme).toBe('internet-facing');
     expect(alb.LoadBalancerAttributes).toEqual(
@@ -242,7 +242,7 @@ describe.each(ENVS)('runtime in %s', (env) => {
   });
 });
 
-describe('the listener guard checks the rule the template really has (AWS-TRAPS 2)', () => {
+describe('the listener guard checks the rule the template really has (docs/deployments.md, trap 2)', () => {
   test('deploy:infra and the runbook name the production rule by its logical id', () => {
     const rules = Object.entries(synthEnv('prod').template.findResources('AWS::ElasticLoadBalancingV2::ListenerRule'));
     const production = rules.find(([, r]) => JSON.stringify(r).includes('LoadBalancerAlbProduction'))![0];
@@ -252,7 +252,7 @@ describe('the listener guard checks the rule the template really has (AWS-TRAPS 
   });
 });
 
-describe('first deploy into an empty account (AWS-TRAPS 4)', () => {
+describe('first deploy into an empty account (docs/deployments.md, trap 4)', () => {
   test('-c firstDeploy=true creates the service with no tasks; otherwise the configured count', () => {
     const first = buildApp(new App({ context: { ...CDK_CONTEXT, env: 'prod', firstDeploy: 'true' } }));
     Template.fromStack(first).hasResourceProperties('AWS::ECS::Service', { DesiredCount: 0 });

@@ -45,7 +45,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   const app = buildApp({ apiKey: config.apiKey, payments, logger, health, clock });
   const server = app.server;
-  // See contract.ts: above the ALB idle timeout, headers timeout above keep-alive (AWS-TRAPS 6).
+  // See contract.ts: above the ALB idle timeout, headers timeout above keep-alive (docs/deployments.md, trap 6).
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   const connections = new ConnectionTracker(server);

@@ -23,7 +23,7 @@ describe('contract', () => {
     expect(contract.CONTAINER_HEALTHCHECK_COMMAND).toEqual(['/nodejs/bin/node', 'dist/healthcheck.js']);
   });
 
-  test('keep-alive outlives the ALB idle timeout and headers timeout outlives keep-alive (AWS-TRAPS 6)', () => {
+  test('keep-alive outlives the ALB idle timeout and headers timeout outlives keep-alive (docs/deployments.md, trap 6)', () => {
     expect(contract.KEEP_ALIVE_TIMEOUT_MS).toBe(65000);
     expect(contract.HEADERS_TIMEOUT_MS).toBe(66000);
     expect(contract.KEEP_ALIVE_TIMEOUT_MS).toBeGreaterThan(contract.ALB_IDLE_TIMEOUT_MS);

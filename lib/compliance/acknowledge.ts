@@ -43,7 +43,7 @@ export function arnToken(resource: IConstruct): string {
 }
 
 /**
- * CDK's grants on the pipeline's artifact bucket and key (AWS-TRAPS 16): object-level wildcards inside one bucket,
+ * CDK's grants on the pipeline's artifact bucket and key (docs/deployments.md, trap 16): object-level wildcards inside one bucket,
  * and the KMS data-key actions on one key. Each finding acknowledged exactly, on the role's owner.
  */
 export function acknowledgeArtifactGrants(owner: IConstruct, bucket: IConstruct, options: { write: boolean }): void {

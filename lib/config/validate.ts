@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { KEEP_ALIVE_TIMEOUT_MS } from '../../app/src/contract';
 import { cidrsOverlap, EnvironmentConfig, environmentConfigSchema, EnvironmentName, FARGATE_SIZES, parseCidr } from './schema';
 
-/** The app's keep-alive: the ALB idle timeout must stay below it (AWS-TRAPS 6). */
+/** The app's keep-alive: the ALB idle timeout must stay below it (docs/deployments.md, trap 6). */
 export const APP_KEEP_ALIVE_SECONDS = KEEP_ALIVE_TIMEOUT_MS / 1000;
 
 /** Raised for any invalid configuration; `problems` holds one line per bad value. */

@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { acknowledge, acknowledgeGrantPolicy, PCI_NIST } from '../compliance/acknowledge';
 import { checkovSkip } from '../compliance/checkov';
-import { EncryptedLogGroup } from '../shared/encrypted-log-group';
+import { EncryptedLogGroup } from '../common/encrypted-log-group';
 
 export interface NetworkProps {
   /** The VPC's IPv4 range. */
@@ -20,7 +20,7 @@ export interface NetworkProps {
   readonly logRemovalPolicy: RemovalPolicy;
 }
 
-/** Interface endpoints the tasks and builds call without leaving the VPC (AWS-TRAPS 12). */
+/** Interface endpoints the tasks and builds call without leaving the VPC (docs/deployments.md, trap 12). */
 export const INTERFACE_ENDPOINTS: Readonly<Record<string, ec2.InterfaceVpcEndpointAwsService>> = {
   EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
   EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,

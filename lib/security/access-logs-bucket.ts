@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { SecureBucket } from '../shared/secure-bucket';
+import { SecureBucket } from '../common/secure-bucket';
 
 export interface AccessLogsBucketProps {
   /** How long access logs are kept (>= 365 days). */
@@ -11,7 +11,7 @@ export interface AccessLogsBucketProps {
 
 /**
  * The sink for S3 server access logs and ALB access logs. SSE-S3, not KMS: ALB access logs cannot be delivered to a
- * KMS-encrypted bucket and S3 server access logging does not support SSE-KMS targets (AWS-TRAPS 14).
+ * KMS-encrypted bucket and S3 server access logging does not support SSE-KMS targets (docs/deployments.md, trap 14).
  */
 export class AccessLogsBucket extends Construct {
   public readonly bucket: s3.Bucket;

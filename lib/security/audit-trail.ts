@@ -4,8 +4,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeGrantPolicy } from '../compliance/acknowledge';
-import { EncryptedLogGroup } from '../shared/encrypted-log-group';
-import { SecureBucket } from '../shared/secure-bucket';
+import { EncryptedLogGroup } from '../common/encrypted-log-group';
+import { SecureBucket } from '../common/secure-bucket';
 
 export interface AuditTrailProps {
   /** Encrypts the trail's log files and its CloudWatch log group. */

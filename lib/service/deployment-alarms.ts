@@ -14,7 +14,7 @@ export interface DeploymentAlarmsProps {
   readonly topic: sns.ITopic;
 }
 
-/** The health signals of a revision that roll a deployment back (AWS-TRAPS 5). */
+/** The health signals of a revision that roll a deployment back (docs/deployments.md, trap 5). */
 export type DeploymentSignal = '5xx-rate' | 'unhealthy-hosts' | 'p99-latency';
 
 /**

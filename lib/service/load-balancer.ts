@@ -140,7 +140,7 @@ export class LoadBalancer extends Construct {
       redirect,
       PCI_NIST,
       'ELBv2ACMCertificateRequired',
-      'HTTP:80 listener whose only action is a 301 redirect to HTTPS:443; it serves no content (AWS-TRAPS 15)',
+      'HTTP:80 listener whose only action is a 301 redirect to HTTPS:443; it serves no content (docs/deployments.md, trap 15)',
     );
     for (const rule of ['EC2RestrictedCommonPorts', 'EC2RestrictedSSH']) {
       acknowledge(
@@ -174,7 +174,7 @@ export class LoadBalancer extends Construct {
     );
 
     // One rule per listener, defined once and never changed: ECS rewrites it into a weighted forward during a
-    // deployment, and a stack update that changed it would reset live traffic (AWS-TRAPS 2, aws-cdk #36649).
+    // deployment, and a stack update that changed it would reset live traffic (docs/deployments.md, trap 2, aws-cdk #36649).
     this.productionRule = new elbv2.ApplicationListenerRule(this, 'ProductionRule', {
       listener: production,
       priority: SERVICE_RULE_PRIORITY,

@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { CONTAINER_HEALTHCHECK_COMMAND, ENV } from '../../app/src/contract';
 import { acknowledge, acknowledgeGrantPolicy } from '../compliance/acknowledge';
 import { EnvironmentConfig } from '../config';
-import { EncryptedLogGroup } from '../shared/encrypted-log-group';
+import { EncryptedLogGroup } from '../common/encrypted-log-group';
 import { DeploymentAlarms } from './deployment-alarms';
 import { LoadBalancer } from './load-balancer';
 import { ServiceSecrets } from './secrets';
@@ -25,12 +25,12 @@ export interface PaymentServiceProps {
   readonly repository: ecr.IRepository;
   /**
    * SSM parameter holding the image URI (`<repo>@sha256:<digest>`) the pipeline last deployed. The task definition
-   * reads it at every stack deployment, so an infrastructure change never rolls the app back (AWS-TRAPS 1).
+   * reads it at every stack deployment, so an infrastructure change never rolls the app back (docs/deployments.md, trap 1).
    */
   readonly imageParameterName: string;
   /**
    * First deployment into an empty account: the service starts with no tasks, so the stack can be created before any
-   * image exists; the pipeline's first deploy sets the count (AWS-TRAPS 4). Autoscaling then has a minimum of 0 and
+   * image exists; the pipeline's first deploy sets the count (docs/deployments.md, trap 4). Autoscaling then has a minimum of 0 and
    * is suspended, so nothing starts a task; the next infrastructure deploy without this flag restores both.
    * @default false
    */
@@ -104,7 +104,7 @@ export class PaymentService extends Construct {
         retries: 3,
         startPeriod: Duration.seconds(Math.min(300, s.healthCheckGraceSeconds)),
       },
-      // SIGTERM -> SIGKILL; validated above the app's drain deadline so a drain is never cut (AWS-TRAPS 7).
+      // SIGTERM -> SIGKILL; validated above the app's drain deadline so a drain is never cut (docs/deployments.md, trap 7).
       stopTimeout: Duration.seconds(s.stopTimeoutSeconds),
     });
     container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });

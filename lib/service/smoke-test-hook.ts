@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import * as path from 'path';
 import { acknowledge, acknowledgeGrantPolicy, arnToken, nagAccount } from '../compliance/acknowledge';
 import { checkovSkip } from '../compliance/checkov';
-import { EncryptedLogGroup } from '../shared/encrypted-log-group';
+import { EncryptedLogGroup } from '../common/encrypted-log-group';
 
 export interface SmokeTestHookProps {
   readonly vpc: ec2.IVpc;

@@ -3,7 +3,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { EncryptedLogGroup } from '../shared/encrypted-log-group';
+import { EncryptedLogGroup } from '../common/encrypted-log-group';
 
 export interface WebFirewallProps {
   /** The load balancer the web ACL protects. */

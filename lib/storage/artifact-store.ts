@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { SecureBucket } from '../shared/secure-bucket';
+import { SecureBucket } from '../common/secure-bucket';
 
 export interface ArtifactStoreProps {
   /** Key that encrypts every object. */

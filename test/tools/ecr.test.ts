@@ -1,5 +1,5 @@
 import * as registry from '../../lib/registry/image-repository';
-import { BUILD_TAG_PREFIX, buildTag, DEPLOYED_TAG_PREFIX, deployedTag, ecrRepositoryUri, parseEcrImageUri } from '../../tools/shared/ecr';
+import { BUILD_TAG_PREFIX, buildTag, DEPLOYED_TAG_PREFIX, deployedTag, ecrRepositoryUri, parseEcrImageUri } from '../../tools/common/ecr';
 
 const DIGEST = `sha256:${'c'.repeat(64)}`;
 

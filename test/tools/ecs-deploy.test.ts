@@ -395,7 +395,7 @@ describe('deployImage', () => {
     await expect(deployImage({ ...OPTS, imageUri }, deps)).rejects.toThrow(
       new DeployInputError(
         'image URI must be in a private ECR repository (<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>) so the deploy step ' +
-          `can tag it deployed-<env>-<time> (AWS-TRAPS 17), got: "${imageUri}"`,
+          `can tag it deployed-<env>-<time> (docs/deployments.md, trap 17), got: "${imageUri}"`,
       ),
     );
     expect(ecsMock.calls()).toHaveLength(0);

@@ -1,4 +1,4 @@
-import { ToolRuntime } from '../../tools/shared/runtime';
+import { ToolRuntime } from '../../tools/common/runtime';
 
 /** A runtime whose clock only moves when a tool sleeps, recording every sleep and log line. */
 export function fakeRuntime(start: number): { clock: { t: number }; logs: string[]; sleeps: number[]; runtime: ToolRuntime } {

@@ -1,4 +1,4 @@
-import { backoffDelay, isTransientAwsError, withRetry } from '../../tools/shared/retry';
+import { backoffDelay, isTransientAwsError, withRetry } from '../../tools/common/retry';
 
 function awsError(name: string, httpStatusCode?: number): Error {
   const error = new Error(`${name} happened`);

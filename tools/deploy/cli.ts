@@ -10,8 +10,8 @@ import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { ENVIRONMENT_NAMES } from '../../lib/config/schema';
-import { ConfigError, intEnv, oneOfEnv, optionalEnv, requireEnv } from '../shared/env';
-import { realSleep } from '../shared/retry';
+import { ConfigError, intEnv, oneOfEnv, optionalEnv, requireEnv } from '../common/env';
+import { realSleep } from '../common/retry';
 import {
   DeployFailedError,
   DeployImageOptions,

@@ -1,11 +1,11 @@
 /**
- * The pipeline's deploy step for the Fargate service (AWS-TRAPS 1, 3 and 4).
+ * The pipeline's deploy step for the Fargate service (docs/deployments.md, traps 1, 3 and 4).
  *
  * It registers a copy of the running task definition with only the app container's image replaced, starts an
  * ECS deployment, and polls DescribeServiceDeployments until ECS itself says SUCCESSFUL, so the pipeline result
  * equals the real result (a rollback or a stop fails the step). Only then does it write the image to the SSM
  * parameter the stack reads, so a later infrastructure deploy keeps the version that is really running, and
- * last tags the image `deployed-<env>-<UTC time>` in ECR (AWS-TRAPS 17), which shields the running image from the
+ * last tags the image `deployed-<env>-<UTC time>` in ECR (docs/deployments.md, trap 17), which shields the running image from the
  * lifecycle rules.
  *
  * The deploy step never makes an image promotable: the production smoke test has not run yet. The Smoke-Production
@@ -31,9 +31,9 @@ import {
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ENVIRONMENT_NAMES, EnvironmentName } from '../../lib/config/schema';
-import { deployedTag, EcrImageRef, parseEcrImageUri, tagImage } from '../shared/ecr';
-import { withRetry } from '../shared/retry';
-import { ToolRuntime } from '../shared/runtime';
+import { deployedTag, EcrImageRef, parseEcrImageUri, tagImage } from '../common/ecr';
+import { withRetry } from '../common/retry';
+import { ToolRuntime } from '../common/runtime';
 
 /**
  * An image pinned by digest: `<registry>/<repository>@sha256:<64 hex>`. Tags are refused because a tag can be
@@ -65,7 +65,7 @@ export interface DeployImageOptions {
   /** Time between two DescribeServiceDeployments calls. */
   readonly pollIntervalMs: number;
   /**
-   * Desired count to set when the service currently runs 0 tasks (the first deploy after seed-image, AWS-TRAPS 4).
+   * Desired count to set when the service currently runs 0 tasks (the first deploy after seed-image, docs/deployments.md, trap 4).
    * @default - none: a service at desiredCount 0 fails the deploy, since "success" would prove nothing
    */
   readonly desiredCountIfZero?: number;
@@ -112,7 +112,7 @@ export class DeployFailedError extends Error {
 /**
  * ECS deployed the image successfully, but recording it afterwards (SSM parameter or ECR tag) failed. The service
  * runs the new image; the step still fails, because an unrecorded deployment is undone by the next infrastructure
- * deploy (AWS-TRAPS 1), an untagged one can be expired by the lifecycle rules (AWS-TRAPS 17), and the Smoke-Production
+ * deploy (docs/deployments.md, trap 1), an untagged one can be expired by the lifecycle rules (docs/deployments.md, trap 17), and the Smoke-Production
  * step refuses to mark an image promotable that is not tagged deployed here.
  */
 export class DeployRecordError extends Error {
@@ -176,7 +176,7 @@ export function parseDeployImage(imageUri: string): EcrImageRef {
   if (!ref) {
     throw new DeployInputError(
       `image URI must be in a private ECR repository (<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:<digest>) so the deploy step ` +
-        `can tag it deployed-<env>-<time> (AWS-TRAPS 17), got: ${JSON.stringify(imageUri)}`,
+        `can tag it deployed-<env>-<time> (docs/deployments.md, trap 17), got: ${JSON.stringify(imageUri)}`,
     );
   }
   return ref;
@@ -348,7 +348,7 @@ export async function deployImage(opts: DeployImageOptions, deps: DeployImageDep
       } catch (error) {
         throw new DeployRecordError(
           `${succeeded}, but writing SSM parameter ${opts.imageParameterName} failed (${errorText(error)}), so it still names the previous ` +
-            `image and the next infrastructure deploy would roll the service back to it (AWS-TRAPS 1); the image was NOT tagged ` +
+            `image and the next infrastructure deploy would roll the service back to it (docs/deployments.md, trap 1); the image was NOT tagged ` +
             `deployed-${opts.envName}-* either. Rerun the deploy step (redeploying the same digest is safe); check the role's ssm:PutParameter`,
           arn,
           false,
@@ -363,7 +363,7 @@ export async function deployImage(opts: DeployImageOptions, deps: DeployImageDep
         throw new DeployRecordError(
           `${succeeded} and SSM parameter ${opts.imageParameterName} was written, but tagging the image ${tag} in ECR repository ` +
             `${image.registryId}/${image.repository} failed (${errorText(error)}): until it is tagged the ECR lifecycle rules may expire ` +
-            `the running image (AWS-TRAPS 17) and it cannot be marked promotable. Rerun the deploy step (redeploying ` +
+            `the running image (docs/deployments.md, trap 17) and it cannot be marked promotable. Rerun the deploy step (redeploying ` +
             `the same digest is safe); check the role's ecr:BatchGetImage/ecr:PutImage on that repository`,
           arn,
           true,

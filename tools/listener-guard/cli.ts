@@ -6,8 +6,8 @@
 import { CloudFormationClient, DescribeStackResourcesCommand, GetTemplateCommand } from '@aws-sdk/client-cloudformation';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { readFileSync } from 'node:fs';
-import { ConfigError, requireEnv } from '../shared/env';
-import { withRetry } from '../shared/retry';
+import { ConfigError, requireEnv } from '../common/env';
+import { withRetry } from '../common/retry';
 import { checkListenerRule, ListenerRuleProperties } from './listener-guard';
 
 /** Where the on-call finds what to do when the guard stops a deploy. */

@@ -1,11 +1,11 @@
 /**
- * Preflight for infrastructure deploys (AWS-TRAPS 2, aws-cdk#36649). ECS native blue/green rewrites the production
+ * Preflight for infrastructure deploys (docs/deployments.md, trap 2, aws-cdk#36649). ECS native blue/green rewrites the production
  * listener rule into a weighted forward over the blue and green target groups. When a CloudFormation update touches
  * that rule, CloudFormation writes back what the template says, which can send all traffic to the target group that
  * currently has no tasks. This check reads the live weights and refuses the deploy when that would happen.
  */
 import { DescribeRulesCommand, ElasticLoadBalancingV2Client, Action } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { withRetry, RetryOptions } from '../shared/retry';
+import { withRetry, RetryOptions } from '../common/retry';
 
 /** The `Properties` of an `AWS::ElasticLoadBalancingV2::ListenerRule` as it appears in a template (intrinsics unresolved). */
 export type ListenerRuleProperties = Readonly<Record<string, unknown>>;

@@ -13,9 +13,9 @@
  */
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ENVIRONMENT_NAMES } from '../../lib/config/schema';
-import { COMMIT_SHA_PATTERN, DIGEST_PATTERN, ecrRepositoryUri, parseEcrImageUri, REGISTRY_ID_PATTERN, REPOSITORY_NAME_PATTERN } from '../shared/ecr';
-import { ConfigError, intEnv, matchEnv, oneOfEnv, optionalEnv, requireEnv } from '../shared/env';
-import { realSleep } from '../shared/retry';
+import { COMMIT_SHA_PATTERN, DIGEST_PATTERN, ecrRepositoryUri, parseEcrImageUri, REGISTRY_ID_PATTERN, REPOSITORY_NAME_PATTERN } from '../common/ecr';
+import { ConfigError, intEnv, matchEnv, oneOfEnv, optionalEnv, requireEnv } from '../common/env';
+import { realSleep } from '../common/retry';
 import {
   markPromotable,
   MarkPromotableOptions,

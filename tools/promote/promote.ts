@@ -3,7 +3,7 @@
  * repository (possibly in another account). An environment takes an image only after the one before it deployed it
  * and its production smoke test passed. Two tags say so, written in this order by the upstream pipeline:
  * - `deployed-<env>-<time>`, by the deploy step once ECS reports the deployment SUCCESSFUL: the image runs there, and
- *   the ECR lifecycle rules never expire it (AWS-TRAPS 17). Promotion does not trust it: the smoke test has not run yet.
+ *   the ECR lifecycle rules never expire it (docs/deployments.md, trap 17). Promotion does not trust it: the smoke test has not run yet.
  * - `promotable-<env>-<time>`, by {@link markPromotable} in the Smoke-Production step, after the smoke test passed
  *   against the production URL, and only on an image that already carries `deployed-<env>-*` (so it stays shielded).
  *
@@ -24,9 +24,9 @@ import {
   REGISTRY_ID_PATTERN,
   REPOSITORY_NAME_PATTERN,
   tagImage,
-} from '../shared/ecr';
-import { realSleep, RetryOptions, withRetry } from '../shared/retry';
-import { ToolRuntime } from '../shared/runtime';
+} from '../common/ecr';
+import { realSleep, RetryOptions, withRetry } from '../common/retry';
+import { ToolRuntime } from '../common/runtime';
 
 /** Tag prefix of an image whose production smoke test passed in an environment: `promotable-<env>-<UTC yyyymmddhhmmss>`. */
 export const PROMOTABLE_TAG_PREFIX = 'promotable-';

@@ -1,12 +1,12 @@
 /**
- * Seeds the image parameter before the first deploy of an environment (AWS-TRAPS 1 and 4); not to be confused with
+ * Seeds the image parameter before the first deploy of an environment (docs/deployments.md, traps 1 and 4); not to be confused with
  * `cdk bootstrap`, which prepares the account for the CDK. The stack reads the running image from an SSM parameter that
  * the deploy step owns. On a new account that parameter does not exist yet, so this creates it once with a placeholder
  * image that exists and can pass health checks; it never overwrites it, because after the first deploy its value
  * is the version really in production.
  */
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { withRetry, RetryOptions } from '../shared/retry';
+import { withRetry, RetryOptions } from '../common/retry';
 
 /** Which parameter, and the value to seed it with. */
 export interface EnsureImageParameterOptions {

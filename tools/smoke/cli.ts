@@ -3,7 +3,7 @@
  * Environment: BASE_URL, and API_KEY_SECRET_ARN (preferred) or API_KEY; SMOKE_TIMEOUT_MS (default 5000).
  * Exit codes: 0 passed, 1 a step failed, 2 bad configuration.
  */
-import { ConfigError, intEnv, optionalEnv, requireEnv } from '../shared/env';
+import { ConfigError, intEnv, optionalEnv, requireEnv } from '../common/env';
 import { getSecretString } from './secrets';
 import { formatSteps, runSmokeTest } from './smoke-test';
 

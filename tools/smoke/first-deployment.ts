@@ -18,7 +18,7 @@
  * DescribeServiceDeployments of it matching the event field for field and naming no source revision.
  */
 import { DescribeServiceDeploymentsCommand, ECSClient, ListServiceDeploymentsCommand } from '@aws-sdk/client-ecs';
-import { RetryOptions, withRetry } from '../shared/retry';
+import { RetryOptions, withRetry } from '../common/retry';
 import { HookEventFields } from './hook-event';
 
 /** The verdict and the reason to log with it. */

@@ -4,7 +4,7 @@ import { PipelineStep, TOOLING_RUNTIME } from './types';
 /**
  * The blue/green deploy: tools/deploy registers a task definition revision with the new digest, updates the service,
  * follows the ECS service deployment until it succeeds, and fails with the reason on rollback, stop or timeout
- * (AWS-TRAPS 3); then it records the digest in SSM (AWS-TRAPS 1) and tags the image `deployed-<env>-*`, which only
+ * (docs/deployments.md, trap 3); then it records the digest in SSM (docs/deployments.md, trap 1) and tags the image `deployed-<env>-*`, which only
  * shields what runs from the ECR lifecycle rules. It does not make the image promotable: {@link smokeStep} does, after
  * the production smoke test. The preflight refuses example configuration before anything is touched.
  */

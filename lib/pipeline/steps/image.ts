@@ -23,7 +23,7 @@ export interface ImageStepEnv {
 }
 
 /**
- * Builds the service image once (dev): base images from ECR Public (AWS-TRAPS 10), tag `sha-<commit>`, push, then
+ * Builds the service image once (dev): base images from ECR Public (docs/deployments.md, trap 10), tag `sha-<commit>`, push, then
  * scan the pushed digest and keep its SBOM. The image is referred to by digest from here on.
  *
  * BuildKit runs inside the CodeBuild image's own Docker daemon (buildx's default `docker` driver). A

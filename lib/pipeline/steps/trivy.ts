@@ -1,5 +1,5 @@
 /**
- * Trivy, pinned and checksum-verified (AWS-TRAPS 11). The checksum is the release's published SHA-256 of
+ * Trivy, pinned and checksum-verified (docs/deployments.md, trap 11). The checksum is the release's published SHA-256 of
  * trivy_<version>_Linux-64bit.tar.gz; a mismatch fails the step before anything runs. The vulnerability, Java and
  * checks databases come from their ECR Public mirrors, not ghcr.io (rate limited), and every scan downloads them
  * afresh: CodeBuild offers no local cache to builds in a VPC

