@@ -12,6 +12,27 @@ describe.each(ENVS)('monitoring in %s', (env) => {
   const { stack, template } = synthEnv(env);
   const resources = template.toJSON().Resources as Record<string, Resource>;
   const alarms = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+
+  test('the WAF alarm watches the web ACL WAF publishes: its WebACL dimension is the web ACL metric name', () => {
+    const acl = Object.values(resources).find((r) => r.Type === 'AWS::WAFv2::WebACL')!.Properties;
+    const aclMetric = (acl.VisibilityConfig as { MetricName: string }).MetricName;
+    expect(acl.Name).toBe(aclMetric);
+    const waf = alarms.filter(([id]) => /Waf/.test(id));
+    expect(waf.length).toBeGreaterThan(0);
+    const dims = waf.flatMap(([, a]) =>
+      ((a.Properties.Metrics as { MetricStat?: { Metric: { Namespace: string; Dimensions: { Name: string; Value: unknown }[] } } }[]) ?? [])
+        .filter((m) => m.MetricStat?.Metric.Namespace === 'AWS/WAFV2')
+        .map((m) => m.MetricStat!.Metric.Dimensions),
+    );
+    expect(dims.length).toBeGreaterThan(0);
+    for (const d of dims)
+      expect(d).toEqual(
+        expect.arrayContaining([
+          { Name: 'WebACL', Value: aclMetric },
+          { Name: 'Rule', Value: 'ALL' },
+        ]),
+      );
+  });
   const topicId = Object.keys(resources).find((id) => id.startsWith('AlarmsTopic') && resources[id]!.Type === 'AWS::SNS::Topic')!;
   const topicRef = { Ref: topicId };
 

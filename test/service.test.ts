@@ -232,6 +232,17 @@ describe.each(ENVS)('runtime in %s', (env) => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `aws-waf-logs-TapStack-${env}`, KmsKeyId: Match.anyValue() });
   });
 
+  test("WAF samples no request (samples keep the client's API key; log redaction does not apply to them), and redacts it from its logs", () => {
+    const acl = ofType('AWS::WAFv2::WebACL')[0]![1].Properties;
+    const configs = [acl.VisibilityConfig, ...(acl.Rules as { VisibilityConfig: unknown }[]).map((r) => r.VisibilityConfig)] as Record<
+      string,
+      unknown
+    >[];
+    expect(configs.length).toBeGreaterThan(1);
+    for (const v of configs) expect(v).toEqual(expect.objectContaining({ SampledRequestsEnabled: false, CloudWatchMetricsEnabled: true }));
+    template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', { RedactedFields: [{ SingleHeader: { Name: 'authorization' } }] });
+  });
+
   test('Container Insights and an encrypted, immutable, scanned image repository', () => {
     template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enhanced' }] });
     template.hasResourceProperties('AWS::ECR::Repository', {

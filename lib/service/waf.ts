@@ -35,9 +35,12 @@ export class WebFirewall extends Construct {
   constructor(scope: Construct, id: string, props: WebFirewallProps) {
     super(scope, id);
     const metricPrefix = Stack.of(this).stackName;
+    // No request sampling: sampled requests keep every header, the Authorization header with the client's API key
+    // included; the logging configuration's redaction does not apply to them (see docs/aws-contracts.md). The logs,
+    // with that header redacted, are the record of what WAF saw.
     const visibility = (name: string): wafv2.CfnWebACL.VisibilityConfigProperty => ({
       cloudWatchMetricsEnabled: true,
-      sampledRequestsEnabled: true,
+      sampledRequestsEnabled: false,
       metricName: `${metricPrefix}-${name}`,
     });
 
@@ -49,6 +52,9 @@ export class WebFirewall extends Construct {
       visibilityConfig: visibility(name),
     }));
     this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
+      // Named as its metric: WAF's CloudWatch metrics carry the web ACL's metric name in the WebACL dimension, and
+      // the monitoring reads that dimension from the name. Without a name the blocked-rate alarm watches nothing.
+      name: `${metricPrefix}-web-acl`,
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       visibilityConfig: visibility('web-acl'),
