@@ -58,7 +58,7 @@ export class TapStack extends Stack {
     const logRemoval = removalPolicyOf(config.removal.logs);
 
     this.keys = new Keys(this, 'Keys', { removalPolicy: removalPolicyOf(config.removal.keys) });
-    this.accessLogs = new AccessLogsBucket(this, 'AccessLogs', { retentionDays: config.logs.retentionDays, removalPolicy: logRemoval });
+    this.accessLogs = new AccessLogsBucket(this, 'AccessLogs', { retentionDays: config.logs.retentionDays });
     this.auditTrail = new AuditTrail(this, 'AuditTrail', {
       key: this.keys.logs,
       accessLogsBucket: this.accessLogs.bucket,
@@ -76,7 +76,6 @@ export class TapStack extends Stack {
     this.artifactStore = new ArtifactStore(this, 'ArtifactStore', {
       key: this.keys.artifacts,
       accessLogsBucket: this.accessLogs.bucket,
-      removalPolicy: removalPolicyOf(config.removal.artifacts),
     });
     // PCI DSS 10.2.1: every read and write of a pipeline artifact (source, image scan reports, SBOMs) is audited.
     this.auditTrail.auditObjectAccess(this.artifactStore.bucket);

@@ -1,4 +1,4 @@
-import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -13,7 +13,6 @@ describe('ArtifactStore', () => {
   const store = new ArtifactStore(stack, 'Store', {
     key,
     accessLogsBucket: logs,
-    removalPolicy: RemovalPolicy.RETAIN,
     noncurrentRetention: Duration.days(30),
   });
   const template = Template.fromStack(stack);

@@ -20,8 +20,6 @@ export interface SecureBucketProps {
   readonly serverAccessLogsPrefix?: string;
   /** How long noncurrent object versions are kept. */
   readonly noncurrentVersionExpiration: Duration;
-  /** What happens to the bucket when the stack is deleted (a non-empty bucket is never deleted by CloudFormation). */
-  readonly removalPolicy: RemovalPolicy;
 }
 
 /** Versioned, TLS-only (TLS 1.2+), private bucket with owner-enforced objects: every bucket of this app is one. */
@@ -38,7 +36,11 @@ export class SecureBucket extends s3.Bucket {
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       serverAccessLogsBucket: props.serverAccessLogsBucket,
       serverAccessLogsPrefix: props.serverAccessLogsPrefix,
-      removalPolicy: props.removalPolicy,
+      // Always a plain Retain, whatever the config says: a bucket gets objects as soon as it exists (the ALB's test
+      // object, CloudTrail's files, access logs) and S3 deletes no bucket that holds any, so a Delete or a
+      // RetainExceptOnCreate would fail the stack's deletion, or turn a rolled-back first create into ROLLBACK_FAILED.
+      // Its name is generated, so a kept bucket never blocks a retry (docs/aws-contracts.md).
+      removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [
         { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: props.noncurrentVersionExpiration },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },

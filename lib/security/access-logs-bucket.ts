@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { SecureBucket } from '../common/secure-bucket';
@@ -6,7 +6,6 @@ import { SecureBucket } from '../common/secure-bucket';
 export interface AccessLogsBucketProps {
   /** How long access logs are kept (>= 365 days). */
   readonly retentionDays: number;
-  readonly removalPolicy: RemovalPolicy;
 }
 
 /**
@@ -20,7 +19,6 @@ export class AccessLogsBucket extends Construct {
     super(scope, id);
     this.bucket = new SecureBucket(this, 'Bucket', {
       noncurrentVersionExpiration: Duration.days(30),
-      removalPolicy: props.removalPolicy,
     });
     this.bucket.addLifecycleRule({ id: 'expire-access-logs', expiration: Duration.days(props.retentionDays) });
   }

@@ -41,7 +41,6 @@ export class AuditTrail extends Construct {
       serverAccessLogsBucket: props.accessLogsBucket,
       serverAccessLogsPrefix: 'cloudtrail-bucket/',
       noncurrentVersionExpiration: Duration.days(props.retentionDays),
-      removalPolicy: props.removalPolicy,
     });
     this.logGroup = new EncryptedLogGroup(this, 'LogGroup', {
       key: props.key,

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -14,7 +14,6 @@ export interface ArtifactStoreProps {
    * @default - 90 days
    */
   readonly noncurrentRetention?: Duration;
-  readonly removalPolicy: RemovalPolicy;
 }
 
 /** Encrypted, versioned, TLS-only, access-logged bucket for pipeline artifacts (sources, SBOMs, scan reports). */
@@ -29,7 +28,6 @@ export class ArtifactStore extends Construct {
       serverAccessLogsBucket: props.accessLogsBucket,
       serverAccessLogsPrefix: 'artifact-bucket/',
       noncurrentVersionExpiration: props.noncurrentRetention ?? Duration.days(90),
-      removalPolicy: props.removalPolicy,
     });
   }
 }
