@@ -72,7 +72,7 @@ describe.each(ENVS)('monitoring in %s', (env) => {
 
   // A topic policy replaces SNS's default one: whoever it does not name cannot publish. Without these statements the
   // alarms' SNS:Publish was denied and only the pipeline's notification rule could reach the on-call.
-  test("the alarm topic admits exactly its publishers: this stack's alarms, EventBridge rules, CodeStar Notifications of this account", () => {
+  test("the alarm topic admits exactly its publishers: this stack's alarms and CodeStar Notifications of this account", () => {
     const policies = Object.values(resources).filter((r) => r.Type === 'AWS::SNS::TopicPolicy');
     expect(policies).toHaveLength(1);
     const { Topics, PolicyDocument } = policies[0]!.Properties as { Topics: unknown; PolicyDocument: { Statement: Statement[] } };
@@ -98,8 +98,6 @@ describe.each(ENVS)('monitoring in %s', (env) => {
         StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
         ArnLike: { 'aws:SourceArn': arnInThisAccount('cloudwatch', `:alarm:${stack.stackName}-*`) },
       }),
-      // EventBridge accepts no Condition block in an SNS topic policy.
-      publish('AllowEventBridgeRules', 'events.amazonaws.com'),
       publish('AllowCodeStarNotificationsOfThisAccount', 'codestar-notifications.amazonaws.com', {
         StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
       }),

@@ -47,10 +47,7 @@ describe.each(ENVS)('security baseline in %s', (env) => {
         },
       },
     ]);
-    for (const [sid, service] of [
-      ['AllowEventBridgeRulesToPublish', 'events.amazonaws.com'],
-      ['AllowCodeStarNotificationsToPublish', 'codestar-notifications.amazonaws.com'],
-    ]) {
+    for (const [sid, service] of [['AllowCodeStarNotificationsToPublish', 'codestar-notifications.amazonaws.com']]) {
       expect(bySid(data, sid!)).toEqual([
         {
           Sid: sid,
@@ -64,7 +61,7 @@ describe.each(ENVS)('security baseline in %s', (env) => {
     }
     // No other statement names these services (CDK's default notification-rule grant had no condition at all).
     const services = data.map((s) => JSON.stringify((s.Principal as { Service?: unknown } | undefined)?.Service ?? null));
-    expect(services.filter((s) => /cloudwatch|events|codestar/.test(s))).toHaveLength(3);
+    expect(services.filter((s) => /cloudwatch|events|codestar/.test(s))).toHaveLength(2);
   });
 
   test('the logs key admits CloudWatch Logs and CloudTrail of this account only', () => {

@@ -47,10 +47,10 @@ export class AlarmTopic extends Construct {
       StringEquals: { 'aws:SourceAccount': account },
       ArnLike: { 'aws:SourceArn': stackAlarmArns(this) },
     });
-    // EventBridge rules (deployment events). EventBridge accepts no Condition block in an SNS topic policy: a source
-    // condition would silently drop every event; the key's encryption-context condition bounds it instead (Keys).
+    // No EventBridge publisher: no rule of this stack targets the topic, and EventBridge accepts no Condition block in
+    // an SNS topic policy, so such a statement would let a rule in any account publish here. Add it together with the
+    // first rule, scoped as tightly as EventBridge allows.
     // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions
-    this.allowPublish('AllowEventBridgeRules', 'events.amazonaws.com');
     // CodeStar Notifications: the pipeline's notification rule (failures, successes, approvals), for this account only.
     // https://docs.aws.amazon.com/dtconsole/latest/userguide/troubleshooting.html#troubleshooting-no-SNS
     this.allowPublish('AllowCodeStarNotificationsOfThisAccount', 'codestar-notifications.amazonaws.com', {

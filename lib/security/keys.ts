@@ -56,15 +56,11 @@ export class Keys extends Construct {
         conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnLike: { 'aws:SourceArn': stackAlarmArns(this) } },
       }),
     );
-    // EventBridge rules (deployment events) and CodeStar Notifications (the pipeline's notification rule). EventBridge
-    // documents no source condition for publishing to SNS, so both are bound instead to the encryption context SNS
-    // sets: the key serves them only for messages to a topic of this account, never for secrets or images.
+    // CodeStar Notifications (the pipeline's notification rule), bound to the encryption context SNS sets: the key
+    // serves it only for messages to a topic of this account, never for secrets or images.
     // https://docs.aws.amazon.com/sns/latest/dg/sns-enable-encryption-for-topic.html
     const topicsOfThisAccount = stack.formatArn({ service: 'sns', resource: '*', arnFormat: ArnFormat.NO_RESOURCE_NAME });
-    for (const { sid, service } of [
-      { sid: 'AllowEventBridgeRulesToPublish', service: 'events.amazonaws.com' },
-      { sid: 'AllowCodeStarNotificationsToPublish', service: 'codestar-notifications.amazonaws.com' },
-    ]) {
+    for (const { sid, service } of [{ sid: 'AllowCodeStarNotificationsToPublish', service: 'codestar-notifications.amazonaws.com' }]) {
       this.data.addToResourcePolicy(
         new iam.PolicyStatement({
           sid,
