@@ -13,6 +13,10 @@ import {
 import { verifySteps } from '../lib/pipeline/verify-stage';
 import { BUILD_CACHE_TAG } from '../lib/registry/image-repository';
 import { Duration } from 'aws-cdk-lib';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { shippedConfigs } from './helpers';
 
 const commandsOf = (step: PipelineStep) => {
@@ -89,13 +93,13 @@ describe('pipeline steps', () => {
     const text = cmds.join('\n');
     // GIVEN the default builder is selected before the build
     expect(cmds.indexOf('docker buildx use default')).toBeGreaterThanOrEqual(0);
-    expect(cmds.indexOf('docker buildx use default')).toBeLessThan(cmds.findIndex((c) => c.startsWith('docker buildx build ')));
+    expect(cmds.indexOf('docker buildx use default')).toBeLessThan(cmds.findIndex((c) => c.includes('docker buildx build ')));
     // THEN no builder is created, so no moby/buildkit image is pulled, and no other Docker Hub image either
     expect(text).not.toMatch(/buildx create|docker-container|moby\/buildkit|docker\.io|registry-1\.docker\.io/);
   });
 
   test('the image build exports only the inline cache the docker driver supports, and moves the cache tag onto what it pushed', () => {
-    const build = commandsOf(buildImageStep()).find((c) => c.startsWith('docker buildx build '))!;
+    const build = commandsOf(buildImageStep()).find((c) => c.includes('docker buildx build '))!;
     const flag = (name: string) => [...build.matchAll(new RegExp(`--${name}[ =]("[^"]*"|\\S+)`, 'g'))].map((m) => m[1]!.replace(/^"|"$/g, ''));
     // The docker driver refuses every cache export but inline (docker/buildx build/opt.go)
     expect(flag('cache-to')).toEqual(['type=inline']);
@@ -115,5 +119,65 @@ describe('pipeline steps', () => {
     expect(step.buildSpec.env?.variables).toEqual({ DEPLOY_ENV: 'staging' });
     // The deploy step itself never marks
     expect(commandsOf(deployStep('staging', 30))).not.toContain(MARK_PROMOTABLE_COMMAND);
+  });
+});
+
+/**
+ * Runs the image build's pre_build and build commands under bash, as CodeBuild does (one shell, variables kept), up to
+ * the scan, with `aws` and `docker` replaced by recorders: ECR either holds `sha-<commit>` already (a retry) or not.
+ */
+function runImageBuild(existingDigest: string | undefined): { calls: string[]; imageUri: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-step-'));
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin);
+  const log = path.join(dir, 'calls.log');
+  const state = path.join(dir, 'pushed');
+  if (existingDigest) fs.writeFileSync(state, existingDigest);
+  // describe-images answers the pushed digest, or fails like ECR's ImageNotFoundException; docker "pushes" a new one.
+  fs.writeFileSync(
+    path.join(bin, 'aws'),
+    `#!/usr/bin/env bash\necho "aws $*" >> ${log}\ncase "$*" in\n  *get-login-password*) echo token ;;\n  *describe-images*) [ -f ${state} ] && cat ${state} || { echo "ImageNotFoundException" >&2; exit 254; } ;;\nesac\n`,
+    { mode: 0o755 },
+  );
+  fs.writeFileSync(
+    path.join(bin, 'docker'),
+    `#!/usr/bin/env bash\necho "docker $*" >> ${log}\ncase "$*" in *buildx\\ build*) echo -n sha256:new > ${state} ;; esac\n`,
+    { mode: 0o755 },
+  );
+  const { phases } = buildImageStep().buildSpec;
+  const build = phases.build.commands;
+  const script = [
+    'set -eo pipefail',
+    ...phases.pre_build!.commands,
+    ...build.slice(0, build.indexOf('mkdir -p reports')),
+    'echo "IMAGE_URI=$IMAGE_URI"',
+  ];
+  const out = execFileSync('bash', ['-c', script.join('\n')], {
+    env: {
+      PATH: `${bin}:${process.env.PATH}`,
+      COMMIT_SHA: 'abc1234',
+      REGISTRY: '111111111111.dkr.ecr.us-east-1.amazonaws.com',
+      REPOSITORY_URI: '111111111111.dkr.ecr.us-east-1.amazonaws.com/tap/dev/payment-service',
+    },
+    encoding: 'utf8',
+  });
+  const calls = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
+  return { calls, imageUri: out.match(/^IMAGE_URI=(.*)$/m)![1]! };
+}
+
+describe('the image build, run under bash with aws and docker replaced', () => {
+  test('GIVEN a first run of a commit THEN builds and pushes once, and exports the pushed digest', () => {
+    const { calls, imageUri } = runImageBuild(undefined);
+    expect(calls.filter((c) => c.startsWith('docker buildx build'))).toHaveLength(1);
+    expect(imageUri).toBe('111111111111.dkr.ecr.us-east-1.amazonaws.com/tap/dev/payment-service@sha256:new');
+  });
+
+  test('GIVEN a retry whose sha-<commit> is already pushed (tags are immutable) THEN builds nothing and reuses that digest', () => {
+    const { calls, imageUri } = runImageBuild('sha256:earlier');
+    expect(calls.filter((c) => c.startsWith('docker buildx build'))).toEqual([]);
+    expect(calls).toContain(
+      'aws ecr describe-images --repository-name tap/dev/payment-service --image-ids imageTag=sha-abc1234 --query imageDetails[0].imageDigest --output text',
+    );
+    expect(imageUri).toBe('111111111111.dkr.ecr.us-east-1.amazonaws.com/tap/dev/payment-service@sha256:earlier');
   });
 });

@@ -15,6 +15,10 @@ const SCAN_IMAGE: readonly string[] = [
   'export SCAN_REPORT_URL="$CODEBUILD_BUILD_URL"',
 ];
 
+/** The digest ECR holds under `$TAG` (`None` or an error when there is none). */
+const DESCRIBE_TAGGED_DIGEST =
+  'aws ecr describe-images --repository-name "${REPOSITORY_URI#*/}" --image-ids imageTag="$TAG" --query "imageDetails[0].imageDigest" --output text';
+
 /** Environment variables the image steps are given by the pipeline unit. */
 export interface ImageStepEnv {
   /** `<account>.dkr.ecr.<region>.amazonaws.com/<repository>` of this environment. */
@@ -56,8 +60,12 @@ export function buildImageStep(): PipelineStep {
         },
         build: {
           commands: [
+            // A retry of the same commit (the stage retries failed actions) finds `sha-<commit>` already pushed and
+            // immutable: it reuses that image and only scans again, where a second push would be refused.
+            `IMAGE_DIGEST=$(${DESCRIBE_TAGGED_DIGEST} 2>/dev/null || true); [ "$IMAGE_DIGEST" != None ] || IMAGE_DIGEST=`,
+            'if [ -n "$IMAGE_DIGEST" ]; then echo "$TAG is already in the repository ($IMAGE_DIGEST): reusing it, scanning again"; fi',
             [
-              'docker buildx build app',
+              '[ -n "$IMAGE_DIGEST" ] || docker buildx build app',
               '--platform linux/amd64',
               `--cache-from "type=registry,ref=$REPOSITORY_URI:${BUILD_CACHE_TAG}"`,
               '--cache-to type=inline',
@@ -66,7 +74,7 @@ export function buildImageStep(): PipelineStep {
               `--tag "$REPOSITORY_URI:${BUILD_CACHE_TAG}"`,
               '--push',
             ].join(' '),
-            'IMAGE_DIGEST=$(aws ecr describe-images --repository-name "${REPOSITORY_URI#*/}" --image-ids imageTag="$TAG" --query "imageDetails[0].imageDigest" --output text)',
+            `[ -n "$IMAGE_DIGEST" ] || IMAGE_DIGEST=$(${DESCRIBE_TAGGED_DIGEST})`,
             'export IMAGE_DIGEST IMAGE_URI="$REPOSITORY_URI@$IMAGE_DIGEST"',
             'echo "built $IMAGE_URI"',
             ...SCAN_IMAGE,
