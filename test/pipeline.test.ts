@@ -254,6 +254,18 @@ describe.each(ENVS)('pipeline of %s', (env) => {
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^ImagesRepository/), 'Arn'] },
       },
     ]);
+    // AND it may read what production runs (the mark refuses an image that is not running) and nothing else in SSM
+    const project = ofType('AWS::CodeBuild::Project').find(([id]) => id.startsWith('DeliverySmokeProductionProject'))![1];
+    const vars = (project.Properties.Environment as { EnvironmentVariables: { Name: string; Value: unknown }[] }).EnvironmentVariables;
+    expect(vars).toContainEqual(expect.objectContaining({ Name: 'IMAGE_PARAMETER_NAME', Value: `/tap/${env}/app/image-uri` }));
+    const ssm = statementsOf('DeliverySmokeProductionProjectRole').filter((s) => [s.Action].flat().some((a) => a.startsWith('ssm:')));
+    expect(ssm).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'ssm:GetParameter',
+        Resource: { 'Fn::Join': ['', ['arn:aws:ssm:us-east-1:', { Ref: 'AWS::AccountId' }, `:parameter/tap/${env}/app/image-uri`]] },
+      },
+    ]);
   });
 
   test('no CodeBuild project declares a cache: local caching does not work in a VPC, and no buildspec names cache paths', () => {

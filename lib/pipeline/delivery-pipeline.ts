@@ -181,8 +181,19 @@ export class DeliveryPipeline extends Construct {
     this.grantDeploy(deploy, props);
     // Smoke-Production runs only after Deploy succeeded (run order 2), and marks the image promotable only after its
     // own smoke test passed (smokeStep): the next environment never sees an image whose production smoke failed.
-    const smoke = project(smokeStep(config.envName), { BASE_URL: props.productionUrl, API_KEY_SECRET_ARN: props.apiKey.secretArn });
+    const smoke = project(smokeStep(config.envName), {
+      BASE_URL: props.productionUrl,
+      API_KEY_SECRET_ARN: props.apiKey.secretArn,
+      IMAGE_PARAMETER_NAME: props.imageParameterName,
+    });
     props.apiKey.grantRead(smoke.project);
+    // tools/promote mark reads what production runs, and marks the image only if it is that one.
+    smoke.project.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:GetParameter'],
+        resources: [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: props.imageParameterName.replace(/^\//, '') })],
+      }),
+    );
     // tools/promote mark: DescribeImages (the deployed-<env> tag must be there), BatchGetImage + PutImage (add a tag).
     props.repository.grant(smoke.project, 'ecr:DescribeImages', 'ecr:BatchGetImage', 'ecr:PutImage');
     const imageUri = { IMAGE_URI: '#{Image.IMAGE_URI}' };

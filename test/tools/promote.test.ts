@@ -8,6 +8,7 @@ import {
   PutImageCommand,
   RepositoryNotFoundException,
 } from '@aws-sdk/client-ecr';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { fakeRuntime } from './fake-runtime';
 import { main, readMarkOptions, readVerifyOptions, readWaitOptions } from '../../tools/promote/cli';
@@ -26,6 +27,7 @@ import {
 import { inputs } from './mock-inputs';
 
 const ecrMock = mockClient(ECRClient);
+const ssmMock = mockClient(SSMClient);
 
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 const TAG = `sha-${COMMIT}`;
@@ -76,6 +78,7 @@ function harness(): { clock: { t: number }; logs: string[]; sleeps: number[]; de
 
 beforeEach(() => {
   ecrMock.reset();
+  ssmMock.reset();
 });
 
 describe('waitForPromotableImage', () => {
@@ -353,9 +356,16 @@ describe('markPromotable', () => {
   const MARK: MarkPromotableOptions = {
     image: { registryId: '333333333333', region: 'eu-west-1', repository: 'tap/staging/payment-service', digest: DIGEST },
     envName: 'staging',
+    imageParameterName: '/tap/staging/app/image-uri',
+  };
+  const RUNNING = `333333333333.dkr.ecr.eu-west-1.amazonaws.com/tap/staging/payment-service@${DIGEST}`;
+  const markHarness = () => {
+    const h = harness();
+    return { ...h, deps: { ...h.deps, ssm: new SSMClient({ region: 'eu-west-1' }) } };
   };
 
   function given(...tags: string[]): void {
+    ssmMock.on(GetParameterCommand, { Name: '/tap/staging/app/image-uri' }).resolves({ Parameter: { Value: RUNNING } });
     ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: DIGEST, imageTags: [TAG, ...tags] }] });
     ecrMock.on(BatchGetImageCommand).resolves({
       images: [{ imageId: { imageDigest: DIGEST }, imageManifest: MANIFEST, imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json' }],
@@ -365,7 +375,7 @@ describe('markPromotable', () => {
 
   test('GIVEN the image the deploy step tagged deployed-<env> THEN adds promotable-<env>-<UTC time> to that same digest', async () => {
     given('deployed-staging-20260301095500');
-    const { deps, logs } = harness();
+    const { deps, logs } = markHarness();
 
     await expect(markPromotable(MARK, deps)).resolves.toEqual({ tag: 'promotable-staging-20260301100000' });
 
@@ -387,7 +397,7 @@ describe('markPromotable', () => {
 
   test('GIVEN an image not tagged deployed-<this env> (only another environment, or none) THEN refuses and tags nothing', async () => {
     given('deployed-dev-20260301093000', PROMOTABLE_DEV);
-    const { deps } = harness();
+    const { deps } = markHarness();
 
     const error = await markPromotable(MARK, deps).catch((e: unknown) => e);
 
@@ -402,7 +412,7 @@ describe('markPromotable', () => {
   test('GIVEN a retry finds the tag already there (ImageAlreadyExistsException) THEN succeeds', async () => {
     given('deployed-staging-20260301095500');
     ecrMock.on(PutImageCommand).rejects(new ImageAlreadyExistsException({ message: 'Image already exists', $metadata: {} }));
-    const { deps, logs } = harness();
+    const { deps, logs } = markHarness();
 
     await expect(markPromotable(MARK, deps)).resolves.toEqual({ tag: 'promotable-staging-20260301100000' });
     expect(logs.join('\n')).toMatch(/already tagged/);
@@ -410,17 +420,33 @@ describe('markPromotable', () => {
 
   test('GIVEN the digest is not in the repository THEN refuses', async () => {
     ecrMock.on(DescribeImagesCommand).rejects(notFound());
-    const { deps } = harness();
+    const { deps } = markHarness();
 
     await expect(markPromotable(MARK, deps)).rejects.toThrow(
       new PromoteMarkError(`333333333333/tap/staging/payment-service@${DIGEST} not found: nothing to mark`),
     );
   });
+
+  test('GIVEN production runs another image (a retried smoke test after a rollback) THEN refuses and tags nothing', async () => {
+    given('deployed-staging-20260301095500');
+    const older = `333333333333.dkr.ecr.eu-west-1.amazonaws.com/tap/staging/payment-service@sha256:${'e'.repeat(64)}`;
+    ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: older } });
+    const { deps } = markHarness();
+
+    const error = await markPromotable(MARK, deps).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PromoteMarkError);
+    expect((error as Error).message).toBe(
+      `333333333333/tap/staging/payment-service@${DIGEST} is not what staging runs now (/tap/staging/app/image-uri is ${JSON.stringify(older)}): ` +
+        'the smoke test that passed tested that image, so this one is not marked promotable',
+    );
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(0);
+  });
 });
 
 describe('promote CLI mark', () => {
   const IMAGE_URI = `333333333333.dkr.ecr.eu-west-1.amazonaws.com/tap/staging/payment-service@${DIGEST}`;
-  const MARK_ENV = { IMAGE_URI, DEPLOY_ENV: 'staging' };
+  const MARK_ENV = { IMAGE_URI, DEPLOY_ENV: 'staging', IMAGE_PARAMETER_NAME: '/tap/staging/app/image-uri' };
 
   function io(): { err: string[]; io: Parameters<typeof main>[2] } {
     const err: string[] = [];
@@ -431,6 +457,7 @@ describe('promote CLI mark', () => {
     expect(readMarkOptions(MARK_ENV)).toEqual({
       image: { registryId: '333333333333', region: 'eu-west-1', repository: 'tap/staging/payment-service', digest: DIGEST },
       envName: 'staging',
+      imageParameterName: '/tap/staging/app/image-uri',
     });
   });
 
@@ -441,11 +468,13 @@ describe('promote CLI mark', () => {
     ],
     [{ DEPLOY_ENV: 'Prod' }, /DEPLOY_ENV must be one of dev, staging, prod, got: "Prod"/],
     [{ IMAGE_URI: undefined }, /IMAGE_URI must be set/],
+    [{ IMAGE_PARAMETER_NAME: undefined }, /IMAGE_PARAMETER_NAME must be set/],
   ])('readMarkOptions rejects %p', (override, message) => {
     expect(() => readMarkOptions({ ...MARK_ENV, ...override })).toThrow(message);
   });
 
   test('exits 0 after tagging, 1 when the image is not deployed in this environment, 2 on bad configuration', async () => {
+    ssmMock.on(GetParameterCommand).resolves({ Parameter: { Value: IMAGE_URI } });
     ecrMock.on(DescribeImagesCommand).resolvesOnce({ imageDetails: [{ imageDigest: DIGEST, imageTags: [TAG, 'deployed-staging-20260301095500'] }] });
     ecrMock.on(BatchGetImageCommand).resolves({ images: [{ imageId: { imageDigest: DIGEST }, imageManifest: '{}' }] });
     ecrMock.on(PutImageCommand).resolves({});

@@ -12,6 +12,7 @@
  * Exit codes: 0 done, 1 timed out, digest mismatch, image not deployed here, or AWS error, 2 bad configuration.
  */
 import { ECRClient } from '@aws-sdk/client-ecr';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { ENVIRONMENT_NAMES } from '../../lib/config/schema';
 import { COMMIT_SHA_PATTERN, DIGEST_PATTERN, ecrRepositoryUri, parseEcrImageUri, REGISTRY_ID_PATTERN, REPOSITORY_NAME_PATTERN } from '../common/ecr';
 import { ConfigError, intEnv, matchEnv, oneOfEnv, optionalEnv, requireEnv } from '../common/env';
@@ -79,7 +80,7 @@ export function readMarkOptions(env: NodeJS.ProcessEnv): MarkPromotableOptions {
         `got: ${JSON.stringify(imageUri)}`,
     );
   }
-  return { image, envName: oneOfEnv(env, 'DEPLOY_ENV', ENVIRONMENT_NAMES) };
+  return { image, envName: oneOfEnv(env, 'DEPLOY_ENV', ENVIRONMENT_NAMES), imageParameterName: requireEnv(env, 'IMAGE_PARAMETER_NAME') };
 }
 
 /** Where the CLI writes: `out` is stdout (eval'd by the buildspec), `err` is everything a person reads. */
@@ -115,7 +116,13 @@ async function runMark(env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   const opts = readMarkOptions(env);
   const log = (line: string): void => io.err(`[promote ${new Date().toISOString()}] ${line}`);
   // The tag goes where the image is: ECR calls go to the image's region.
-  await markPromotable(opts, { ecr: new ECRClient({ region: opts.image.region }), sleep: realSleep, now: Date.now, log });
+  await markPromotable(opts, {
+    ecr: new ECRClient({ region: opts.image.region }),
+    ssm: new SSMClient({ region: opts.image.region }),
+    sleep: realSleep,
+    now: Date.now,
+    log,
+  });
   return 0;
 }
 

@@ -12,6 +12,7 @@
  * {@link verifyPromotedImage} proves the local tag names exactly the digest upstream accepted.
  */
 import { DescribeImagesCommand, ECRClient, ImageDetail } from '@aws-sdk/client-ecr';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ENVIRONMENT_NAMES, EnvironmentName } from '../../lib/config/schema';
 import {
   AwsCall,
@@ -20,6 +21,7 @@ import {
   DEPLOYED_TAG_PREFIX,
   DIGEST_PATTERN,
   EcrImageRef,
+  ecrRepositoryUri,
   isAwsError,
   REGISTRY_ID_PATTERN,
   REPOSITORY_NAME_PATTERN,
@@ -268,6 +270,16 @@ export interface MarkPromotableOptions {
   readonly image: EcrImageRef;
   /** This environment: the tag is `promotable-<envName>-<time>`, and `deployed-<envName>-*` must already be there. */
   readonly envName: EnvironmentName;
+  /**
+   * The SSM parameter that names the image this environment runs (written by the deploy step after a successful
+   * deployment, and by a rollback through tools/deploy): the image is marked only if it is the one running.
+   */
+  readonly imageParameterName: string;
+}
+
+/** AWS access of `mark`: ECR in the image's region, and SSM for what the environment runs. */
+export interface MarkDeps extends PromoteDeps {
+  readonly ssm: SSMClient;
 }
 
 /** The image is not deployed in this environment, so it cannot be marked promotable. Never retried. */
@@ -281,7 +293,7 @@ export class PromoteMarkError extends Error {
  * and an unshielded image could be expired by the lifecycle rules while the next environment copies it. Resolves with
  * the tag (also when a retry finds it already there).
  */
-export async function markPromotable(opts: MarkPromotableOptions, deps: PromoteDeps): Promise<{ readonly tag: string }> {
+export async function markPromotable(opts: MarkPromotableOptions, deps: MarkDeps): Promise<{ readonly tag: string }> {
   if (!(ENVIRONMENT_NAMES as readonly string[]).includes(opts.envName)) {
     throw new PromoteInputError(`environment must be one of ${ENVIRONMENT_NAMES.join(', ')}, got: ${JSON.stringify(opts.envName)}`);
   }
@@ -307,6 +319,17 @@ export async function markPromotable(opts: MarkPromotableOptions, deps: PromoteD
     throw new PromoteMarkError(
       `${where} is not tagged ${deployedPrefix}* (tags: ${tags.join(', ') || 'none'}): the deploy step has not recorded it as running in ` +
         `${opts.envName}, so it is not marked promotable`,
+    );
+  }
+  // The smoke test that just passed tested whatever production runs. A retried Smoke-Production action after a rollback
+  // (production back on an older image) must not mark the image this execution deployed, whose own smoke test failed.
+  const out = await aws('GetParameter', () => deps.ssm.send(new GetParameterCommand({ Name: opts.imageParameterName })));
+  const running = out.Parameter?.Value ?? '';
+  const expected = `${ecrRepositoryUri(image.registryId, image.region, image.repository)}@${image.digest}`;
+  if (running !== expected) {
+    throw new PromoteMarkError(
+      `${where} is not what ${opts.envName} runs now (${opts.imageParameterName} is ${JSON.stringify(running)}): the smoke test that ` +
+        'passed tested that image, so this one is not marked promotable',
     );
   }
   const tag = promotableTag(opts.envName, new Date(deps.now()));
