@@ -80,6 +80,15 @@ describe('reading the hook payload', () => {
     expect(describeHookEvent(readHookEvent(ECS_EVENT))).toBe(`stage POST_TEST_TRAFFIC_SHIFT service ${SERVICE_ARN} revision ${REVISION_ARN}`);
   });
 
+  test('GIVEN both places carry a field THEN executionDetails (where ECS sends it) wins over the top level', () => {
+    const both = { ...ECS_EVENT, serviceArn: SERVICE_ARN.replace('/payments', '/decoy'), targetServiceRevisionArn: 'decoy' };
+    expect(readHookEvent(both)).toEqual({
+      lifecycleStage: 'POST_TEST_TRAFFIC_SHIFT',
+      serviceArn: SERVICE_ARN,
+      targetServiceRevisionArn: REVISION_ARN,
+    });
+  });
+
   test('GIVEN the fields unwrapped, as the developer guide prints them THEN they are read too', () => {
     const flat = { serviceArn: SERVICE_ARN, targetServiceRevisionArn: REVISION_ARN, testTrafficWeights: {}, productionTrafficWeights: {} };
     expect(readHookEvent(flat)).toEqual({ lifecycleStage: undefined, serviceArn: SERVICE_ARN, targetServiceRevisionArn: REVISION_ARN });
@@ -102,7 +111,7 @@ describe('checkFirstDeployment', () => {
 
     expect(verdict).toEqual({
       first: true,
-      reason: `deployment ${DEPLOYMENT_ARN} is the first of ${SERVICE_ARN}: it has no source service revision`,
+      reason: `deployment ${DEPLOYMENT_ARN} is the first of ${SERVICE_ARN}: it has no source service revision and requests no task`,
     });
     expect(ecsMock.commandCalls(ListServiceDeploymentsCommand).map((c) => c.args[0].input)).toEqual([{ cluster: CLUSTER, service: SERVICE_ARN }]);
     expect(ecsMock.commandCalls(DescribeServiceDeploymentsCommand).map((c) => c.args[0].input)).toEqual([
@@ -124,6 +133,26 @@ describe('checkFirstDeployment', () => {
       first: false,
       reason: `deployment ${DEPLOYMENT_ARN} replaces ${OLD_REVISION_ARN}`,
     });
+  });
+
+  test('GIVEN a service CloudFormation replaced (first to ECS, but it requests the configured tasks) THEN not first: it is smoke-tested', async () => {
+    // A replacing property change creates the new service first: no history, no source revision, a real image.
+    const replaced = { ...FIRST, targetServiceRevision: { ...FIRST.targetServiceRevision!, requestedTaskCount: 3 } };
+    ecsAnswers([BRIEF], [replaced]);
+
+    await expect(checkFirstDeployment(FIELDS, opts())).resolves.toEqual({
+      first: false,
+      reason:
+        `deployment ${DEPLOYMENT_ARN} is the first of ${SERVICE_ARN} but requests 3 task(s): ` +
+        'only a first deployment with no task (the firstDeploy creation) has nothing to test',
+    });
+  });
+
+  test('GIVEN a first deployment whose task count ECS does not state THEN not first', async () => {
+    const unstated = { ...FIRST, targetServiceRevision: { arn: REVISION_ARN } };
+    ecsAnswers([BRIEF], [unstated]);
+
+    await expect(checkFirstDeployment(FIELDS, opts())).resolves.toMatchObject({ first: false, reason: expect.stringMatching(/requests null task/) });
   });
 
   test('GIVEN a service idle for longer than the 90-day deployment history (one deployment listed) THEN still not first', async () => {
@@ -252,7 +281,7 @@ describe('the Lambda entry point', () => {
     expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
     expect(lines).toEqual([
       `smoke hook invoked: stage POST_TEST_TRAFFIC_SHIFT service ${SERVICE_ARN} revision ${REVISION_ARN}`,
-      `smoke hook SUCCEEDED without a smoke test, first deployment of the service: deployment ${DEPLOYMENT_ARN} is the first of ${SERVICE_ARN}: it has no source service revision`,
+      `smoke hook SUCCEEDED without a smoke test, first deployment of the service: deployment ${DEPLOYMENT_ARN} is the first of ${SERVICE_ARN}: it has no source service revision and requests no task`,
     ]);
   });
 

@@ -290,6 +290,13 @@ describe('lifecycle hook handler', () => {
     await expect(handleHook(event, deps({ API_KEY_SECRET_ARN: SECRET_ARN }))).resolves.toEqual({ hookStatus: 'FAILED' });
     expect(logs.join('\n')).toMatch(/TEST_URL=missing/);
   });
+
+  test('GIVEN API_KEY_SECRET_ARN is missing THEN FAILED naming it, without reading any secret', async () => {
+    const getSecret = jest.fn(async () => 'unused');
+    await expect(handleHook(event, deps({ TEST_URL: 'http://127.0.0.1:1' }, getSecret))).resolves.toEqual({ hookStatus: 'FAILED' });
+    expect(logs.join('\n')).toMatch(/TEST_URL=set, API_KEY_SECRET_ARN=missing/);
+    expect(getSecret).not.toHaveBeenCalled();
+  });
 });
 
 describe('smoke CLI', () => {

@@ -16,6 +16,11 @@
  *   `firstDeploy` stack, which starts from 0 tasks), if ECS leaves a revision without tasks out.
  * So: list this service's deployments; "first" needs exactly one listed, IN_PROGRESS, to the event's revision, and
  * DescribeServiceDeployments of it matching the event field for field and naming no source revision.
+ *
+ * One more condition narrows it to the only first deployment this platform lets through untested: the stack's
+ * `firstDeploy` creation, whose target revision requests 0 tasks (there is nothing to test). A service that
+ * CloudFormation replaces (a replacing property change creates the new service first) is also "first" to ECS, but it
+ * requests the configured task count and runs a real image: it is smoke-tested like any release.
  */
 import { DescribeServiceDeploymentsCommand, ECSClient, ListServiceDeploymentsCommand } from '@aws-sdk/client-ecs';
 import { RetryOptions, withRetry } from '../common/retry';
@@ -94,7 +99,17 @@ export async function checkFirstDeployment(fields: HookEventFields, opts: FirstD
     if (sources.length > 0) {
       return notFirst(`deployment ${deploymentArn} replaces ${sources.map((s) => s.arn ?? '<unnamed>').join(', ')}`);
     }
-    return { first: true, reason: `deployment ${deploymentArn} is the first of ${serviceArn}: it has no source service revision` };
+    const requested = d.targetServiceRevision.requestedTaskCount;
+    if (requested !== 0) {
+      return notFirst(
+        `deployment ${deploymentArn} is the first of ${serviceArn} but requests ${JSON.stringify(requested ?? null)} task(s): ` +
+          'only a first deployment with no task (the firstDeploy creation) has nothing to test',
+      );
+    }
+    return {
+      first: true,
+      reason: `deployment ${deploymentArn} is the first of ${serviceArn}: it has no source service revision and requests no task`,
+    };
   } catch (error) {
     return notFirst(
       `cannot read the service deployments (${errorName(error)}); check the hook role's ecs:ListServiceDeployments and ecs:DescribeServiceDeployments`,
