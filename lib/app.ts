@@ -1,4 +1,4 @@
-import { App, Tags } from 'aws-cdk-lib';
+import { App, CfnParameter, CfnRule, Fn, Tags } from 'aws-cdk-lib';
 import {
   downstreamProblems,
   EnvironmentConfig,
@@ -40,7 +40,8 @@ export interface BuildAppOptions {
 /**
  * Builds the app for the environment chosen with `-c env=` (default dev). Config is validated before any construct.
  * With credentials present (a deploy, or a synth that could deploy) the preflight refuses example values unless
- * `-c synthOnly=true` says this is only a look.
+ * `-c synthOnly=true` says this is only a look; such a template then carries a CloudFormation rule that refuses any
+ * create or update, so `cdk deploy -c synthOnly=true` cannot carry example values past the preflight.
  */
 export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
   const env = parseEnvironmentName(app.node.tryGetContext('env') ?? 'dev');
@@ -49,10 +50,13 @@ export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
   const position = PROMOTION_ORDER.indexOf(env);
   const upstreamName = PROMOTION_ORDER[position - 1];
   const downstreamName = PROMOTION_ORDER[position + 1];
-  if (options.deployAccount && app.node.tryGetContext('synthOnly') !== 'true') {
+  const synthOnly = app.node.tryGetContext('synthOnly') === 'true';
+  if (options.deployAccount && !synthOnly) {
     const problems = [...preflightProblems(config, options.deployAccount), ...downstreamProblems(config, downstreamName && all[downstreamName])];
     if (problems.length > 0) {
-      throw new Error(`Preflight refused ${env}:\n${problems.map((p) => `  - ${p}`).join('\n')}\n(synth only? add -c synthOnly=true)`);
+      throw new Error(
+        `Preflight refused ${env}:\n${problems.map((p) => `  - ${p}`).join('\n')}\n(only a look, not a deploy? add -c synthOnly=true: the template is then refused by CloudFormation)`,
+      );
     }
   }
   const stack = new TapStack(app, stackNameOf(env), {
@@ -64,6 +68,24 @@ export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
     description: `Payment service delivery platform (${env}): network, audit trail, blue/green runtime, pipeline`,
     terminationProtection: env === 'prod',
   });
+  if (options.deployAccount && synthOnly) {
+    // The CLI does not tell the app whether it synthesizes or deploys; the template itself refuses to be deployed: the
+    // parameter can only be `synth-only`, and the rule demands `deployable`.
+    const marker = new CfnParameter(stack, 'SynthOnly', {
+      type: 'String',
+      default: 'synth-only',
+      allowedValues: ['synth-only'],
+      description: 'Present only in a template synthesized with -c synthOnly=true, which CloudFormation must refuse',
+    });
+    new CfnRule(stack, 'SynthOnlyNotDeployable', {
+      assertions: [
+        {
+          assert: Fn.conditionEquals(marker.valueAsString, 'deployable'),
+          assertDescription: `Synthesized with -c synthOnly=true, which skips the deploy preflight; deploy ${env} with npm run deploy:infra -- ${env}`,
+        },
+      ],
+    });
+  }
   // Tags go into the template, on every resource but the listener rules: ECS blue/green owns their live state, and a
   // tag edit in config would make CloudFormation update, and so reset, the production rule (docs/deployments.md, trap 2). No stack-level
   // tags for the same reason: CloudFormation would propagate a change of them to the rules too.

@@ -1,7 +1,10 @@
 import { App } from 'aws-cdk-lib';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp, stackNameOf } from '../lib/app';
-import { CDK_CONTEXT, ENVS, shippedConfigs, synthEnv } from './helpers';
+import { EnvironmentConfig } from '../lib/config';
+import { CDK_CONTEXT, ENVS, shippedConfigs, synthEnv, writeConfigDir } from './helpers';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string }>;
 
@@ -106,8 +109,56 @@ describe('the entry point', () => {
     expect(app.node.children).toHaveLength(0);
   });
 
-  test('a synth-only look with credentials can opt out of the preflight', () => {
+  test("with credentials, the preflight also refuses the next environment's example account (dev's repository grants it pulls)", () => {
+    // GIVEN dev's own values made real, staging's account still the example
+    const dir = writeConfigDir(Object.fromEntries(Object.entries(shippedConfigs()).map(([name, c]) => [name, name === 'dev' ? realDev(c) : c])));
+    const app = new App({ context: { ...CDK_CONTEXT, env: 'dev' } });
+    expect(() => buildApp(app, { deployAccount: '444444444444', configDir: dir })).toThrow(
+      /Preflight refused dev:\n  - account of staging \(222222222222\) is an example value: dev's image repository grants that account pulls/,
+    );
+  });
+
+  test('a synth-only look with credentials skips the preflight, and its template is one CloudFormation refuses to deploy', () => {
     const app = new App({ context: { ...CDK_CONTEXT, env: 'dev', synthOnly: 'true' } });
-    expect(buildApp(app, { deployAccount: '111111111111' }).account).toBe('111111111111');
+    const stack = buildApp(app, { deployAccount: '111111111111' });
+    expect(stack.account).toBe('111111111111');
+    const t = Template.fromStack(stack).toJSON() as { Parameters: Record<string, unknown>; Rules: Record<string, unknown> };
+    // The parameter can only be synth-only; the rule demands deployable: every create and update fails the rule.
+    expect(t.Parameters.SynthOnly).toEqual(expect.objectContaining({ Type: 'String', Default: 'synth-only', AllowedValues: ['synth-only'] }));
+    expect(t.Rules.SynthOnlyNotDeployable).toEqual({
+      Assertions: [
+        {
+          Assert: { 'Fn::Equals': [{ Ref: 'SynthOnly' }, 'deployable'] },
+          AssertDescription: 'Synthesized with -c synthOnly=true, which skips the deploy preflight; deploy dev with npm run deploy:infra -- dev',
+        },
+      ],
+    });
+  });
+
+  test('npm run preflight (scripts/preflight.ts) refuses the shipped examples, the next account included, and exits 1', () => {
+    const run = spawnSync(path.join(__dirname, '..', 'node_modules', '.bin', 'tsx'), ['scripts/preflight.ts', 'dev', '111111111111'], {
+      cwd: path.join(__dirname, '..'),
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^Preflight refused dev:\n  - account \(111111111111\) is an example value/);
+    expect(run.stderr).toMatch(/  - account of staging \(222222222222\) is an example value: dev's image repository grants that account pulls/);
+  });
+
+  test('a deployable template carries no such rule (agnostic, and bound without synthOnly)', () => {
+    const agnostic = Template.fromStack(synthEnv('dev').stack).toJSON() as { Rules?: Record<string, unknown>; Parameters?: Record<string, unknown> };
+    expect(Object.keys(agnostic.Rules ?? {})).toEqual(['CheckBootstrapVersion']);
+    expect(agnostic.Parameters?.SynthOnly).toBeUndefined();
   });
 });
+
+/** The shipped dev config with every example value replaced by a real-looking one (what an operator fills in). */
+function realDev(c: EnvironmentConfig): EnvironmentConfig {
+  const text = JSON.stringify(c)
+    .replace(/111111111111/g, '444444444444')
+    .replace(/example-org/g, 'acme-payments')
+    .replace(/example\.com/g, 'acme-payments.io')
+    .replace(/00000000-0000-0000-0000-000000000000/g, '4b1c6f1e-2b0a-4e8e-9a55-0c9f3d2e7a11')
+    .replace(/Z11111111EXAMPLE/g, 'Z04517273FCIQUYJVKV9E');
+  return JSON.parse(text) as EnvironmentConfig;
+}
