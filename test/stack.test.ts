@@ -114,7 +114,7 @@ describe('the entry point', () => {
     const dir = writeConfigDir(Object.fromEntries(Object.entries(shippedConfigs()).map(([name, c]) => [name, name === 'dev' ? realDev(c) : c])));
     const app = new App({ context: { ...CDK_CONTEXT, env: 'dev' } });
     expect(() => buildApp(app, { deployAccount: '444444444444', configDir: dir })).toThrow(
-      /Preflight refused dev:\n  - account of staging \(222222222222\) is an example value: dev's image repository grants that account pulls/,
+      /Preflight refused dev:\n {2}- account of staging \(222222222222\) is an example value: dev's image repository grants that account pulls/,
     );
   });
 
@@ -141,8 +141,8 @@ describe('the entry point', () => {
       encoding: 'utf8',
     });
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/^Preflight refused dev:\n  - account \(111111111111\) is an example value/);
-    expect(run.stderr).toMatch(/  - account of staging \(222222222222\) is an example value: dev's image repository grants that account pulls/);
+    expect(run.stderr).toMatch(/^Preflight refused dev:\n {2}- account \(111111111111\) is an example value/);
+    expect(run.stderr).toMatch(/ {2}- account of staging \(222222222222\) is an example value: dev's image repository grants that account pulls/);
   });
 
   test('a deployable template carries no such rule (agnostic, and bound without synthOnly)', () => {
