@@ -10,7 +10,7 @@ import { AuditTrail } from './security/audit-trail';
 import { Keys } from './security/keys';
 import { DeliveryPipeline } from './pipeline';
 import { CONTAINER_NAME, LoadBalancer, PaymentService, ServiceSecrets, WebFirewall } from './service';
-import { removalPolicyOf } from './common/removal';
+import { fixedNameRemovalPolicyOf, removalPolicyOf } from './common/removal';
 import { ArtifactStore } from './storage/artifact-store';
 
 export interface TapStackProps extends StackProps {
@@ -82,7 +82,7 @@ export class TapStack extends Stack {
 
     this.images = new ImageRepository(this, 'Images', {
       key: this.keys.data,
-      removalPolicy: removalPolicyOf(config.removal.artifacts),
+      removalPolicy: fixedNameRemovalPolicyOf(config.removal.artifacts),
       repositoryName: repositoryNameOf(config.envName),
       buildCache: props.upstream === undefined,
       downstreamAccount: props.downstream?.account,
@@ -99,7 +99,7 @@ export class TapStack extends Stack {
       rateLimitPer5Min: config.loadBalancer.wafRateLimitPer5Min,
       logsKey: this.keys.logs,
       logRetentionDays: config.logs.retentionDays,
-      logRemovalPolicy: logRemoval,
+      logRemovalPolicy: fixedNameRemovalPolicyOf(config.removal.logs),
     });
     this.alarms = new AlarmTopic(this, 'Alarms', { key: this.keys.data, emails: config.alarms.emails });
     this.paymentService = new PaymentService(this, 'PaymentService', {

@@ -25,7 +25,7 @@ describe.each(ENVS)('security baseline in %s', (env) => {
     const retained = config.removal.keys === 'retain';
     for (const key of keys) {
       expect(key.Properties.EnableKeyRotation).toBe(true);
-      expect([key.DeletionPolicy, key.UpdateReplacePolicy]).toEqual(retained ? ['RetainExceptOnCreate', 'Retain'] : ['Delete', 'Delete']);
+      expect([key.DeletionPolicy, key.UpdateReplacePolicy]).toEqual(retained ? ['Retain', 'Retain'] : ['Delete', 'Delete']);
     }
   });
 

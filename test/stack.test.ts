@@ -54,9 +54,11 @@ describe.each(ENVS)('stack-wide guarantees in %s', (env) => {
     template.hasOutput('ImageParameterName', { Value: `/tap/${env}/app/image-uri` });
   });
 
-  test('log groups follow the configured removal policy', () => {
-    for (const [, g] of ofType('AWS::Logs::LogGroup'))
-      expect(g.DeletionPolicy).toBe(config.removal.logs === 'retain' ? 'RetainExceptOnCreate' : 'Delete');
+  test('log groups follow the configured removal policy (the fixed-name WAF group is not kept after a rolled-back create)', () => {
+    for (const [, g] of ofType('AWS::Logs::LogGroup')) {
+      const fixed = String(g.Properties?.LogGroupName ?? '').startsWith('aws-waf-logs-');
+      expect(g.DeletionPolicy).toBe(config.removal.logs === 'retain' ? (fixed ? 'RetainExceptOnCreate' : 'Retain') : 'Delete');
+    }
   });
 });
 
