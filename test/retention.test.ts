@@ -38,6 +38,9 @@ describe.each(ENVS)('what a failed first deployment of %s leaves behind', (env) 
     expect(repositories.map((r) => [r.Properties!.RepositoryName, ...policies(r)])).toEqual([
       [`tap/${env}/payment-service`, ...expected(removal.artifacts)],
     ]);
+    // The pipeline the stack creates starts a run at once and may push before a create fails: the delete of a rolled-back
+    // create must go through with images inside (a stack deletion with retain never deletes it at all).
+    expect(repositories.map((r) => r.Properties!.EmptyOnDelete)).toEqual([true]);
     const waf = Object.values(resources).filter((r) => r.Type === 'AWS::Logs::LogGroup' && hasFixedName(r));
     expect(waf.map((r) => [r.Properties!.LogGroupName, ...policies(r)])).toEqual([[`aws-waf-logs-TapStack-${env}`, ...expected(removal.logs)]]);
   });

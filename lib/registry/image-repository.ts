@@ -58,7 +58,6 @@ export class ImageRepository extends Construct {
       imageTagMutabilityExclusionFilters: props.buildCache ? [ecr.ImageTagMutabilityExclusionFilter.wildcard(BUILD_CACHE_TAG)] : undefined,
       imageScanOnPush: true,
       removalPolicy: props.removalPolicy,
-      emptyOnDelete: false,
       // ECR never lets a lower-priority rule expire an image that a higher-priority rule selected, so rule 1 shields
       // every deployed image from rule 3 (https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html).
       lifecycleRules: [
@@ -79,6 +78,12 @@ export class ImageRepository extends Construct {
         },
       ],
     });
+    // CloudFormation deletes the repository only when that is really meant: with `retain`, only when its own creation
+    // rolls back (RetainExceptOnCreate), and the pipeline the same stack creates starts a run at once, so an image may
+    // already be pushed by then; a non-empty repository would fail that delete, and the retry would meet "already
+    // exists". EmptyOnDelete lets the delete go through. On stack deletion with `retain` nothing is deleted at all.
+    // (CDK's emptyOnDelete prop insists on DESTROY; the CloudFormation property has no such rule.)
+    (this.repository.node.defaultChild as ecr.CfnRepository).emptyOnDelete = true;
     if (props.buildCache) {
       checkovSkip(
         this.repository,

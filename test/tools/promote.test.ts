@@ -355,10 +355,11 @@ describe('markPromotable', () => {
   const MANIFEST = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [] });
   const MARK: MarkPromotableOptions = {
     image: { registryId: '333333333333', region: 'eu-west-1', repository: 'tap/staging/payment-service', digest: DIGEST },
+    imageUri: `333333333333.dkr.ecr.eu-west-1.amazonaws.com/tap/staging/payment-service@${DIGEST}`,
     envName: 'staging',
     imageParameterName: '/tap/staging/app/image-uri',
   };
-  const RUNNING = `333333333333.dkr.ecr.eu-west-1.amazonaws.com/tap/staging/payment-service@${DIGEST}`;
+  const RUNNING = MARK.imageUri;
   const markHarness = () => {
     const h = harness();
     return { ...h, deps: { ...h.deps, ssm: new SSMClient({ region: 'eu-west-1' }) } };
@@ -427,6 +428,18 @@ describe('markPromotable', () => {
     );
   });
 
+  test.each([
+    ['empty', { Parameter: { Value: '' } }],
+    ['absent', {}],
+  ])('GIVEN the image parameter is %s THEN refuses and tags nothing', async (_what, answer) => {
+    given('deployed-staging-20260301095500');
+    ssmMock.on(GetParameterCommand).resolves(answer);
+    const { deps } = markHarness();
+
+    await expect(markPromotable(MARK, deps)).rejects.toThrow(/is not what staging runs now \(\/tap\/staging\/app\/image-uri is ""\)/);
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(0);
+  });
+
   test('GIVEN production runs another image (a retried smoke test after a rollback) THEN refuses and tags nothing', async () => {
     given('deployed-staging-20260301095500');
     const older = `333333333333.dkr.ecr.eu-west-1.amazonaws.com/tap/staging/payment-service@sha256:${'e'.repeat(64)}`;
@@ -456,6 +469,7 @@ describe('promote CLI mark', () => {
   test('readMarkOptions takes the digest-pinned image of this environment and the environment name', () => {
     expect(readMarkOptions(MARK_ENV)).toEqual({
       image: { registryId: '333333333333', region: 'eu-west-1', repository: 'tap/staging/payment-service', digest: DIGEST },
+      imageUri: IMAGE_URI,
       envName: 'staging',
       imageParameterName: '/tap/staging/app/image-uri',
     });

@@ -80,7 +80,7 @@ export function readMarkOptions(env: NodeJS.ProcessEnv): MarkPromotableOptions {
         `got: ${JSON.stringify(imageUri)}`,
     );
   }
-  return { image, envName: oneOfEnv(env, 'DEPLOY_ENV', ENVIRONMENT_NAMES), imageParameterName: requireEnv(env, 'IMAGE_PARAMETER_NAME') };
+  return { image, imageUri, envName: oneOfEnv(env, 'DEPLOY_ENV', ENVIRONMENT_NAMES), imageParameterName: requireEnv(env, 'IMAGE_PARAMETER_NAME') };
 }
 
 /** Where the CLI writes: `out` is stdout (eval'd by the buildspec), `err` is everything a person reads. */

@@ -21,7 +21,6 @@ import {
   DEPLOYED_TAG_PREFIX,
   DIGEST_PATTERN,
   EcrImageRef,
-  ecrRepositoryUri,
   isAwsError,
   REGISTRY_ID_PATTERN,
   REPOSITORY_NAME_PATTERN,
@@ -268,6 +267,8 @@ export async function waitForPromotableImage(opts: WaitForPromotableImageOptions
 export interface MarkPromotableOptions {
   /** The image the Smoke-Production step tested, by digest, in this environment's repository. */
   readonly image: EcrImageRef;
+  /** The same image as the pipeline passed it (IMAGE_URI), the exact string the deploy step records in SSM. */
+  readonly imageUri: string;
   /** This environment: the tag is `promotable-<envName>-<time>`, and `deployed-<envName>-*` must already be there. */
   readonly envName: EnvironmentName;
   /**
@@ -325,8 +326,7 @@ export async function markPromotable(opts: MarkPromotableOptions, deps: MarkDeps
   // (production back on an older image) must not mark the image this execution deployed, whose own smoke test failed.
   const out = await aws('GetParameter', () => deps.ssm.send(new GetParameterCommand({ Name: opts.imageParameterName })));
   const running = out.Parameter?.Value ?? '';
-  const expected = `${ecrRepositoryUri(image.registryId, image.region, image.repository)}@${image.digest}`;
-  if (running !== expected) {
+  if (running !== opts.imageUri) {
     throw new PromoteMarkError(
       `${where} is not what ${opts.envName} runs now (${opts.imageParameterName} is ${JSON.stringify(running)}): the smoke test that ` +
         'passed tested that image, so this one is not marked promotable',
