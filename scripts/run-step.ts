@@ -69,4 +69,8 @@ async function main(): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-main().then((code) => process.exit(code));
+// exitCode, not process.exit(): exiting at once can cut off output still queued for a pipe (`npm test | tee`), which
+// dropped the last step lines and the summary from CI's log.
+main().then((code) => {
+  process.exitCode = code;
+});
