@@ -24,8 +24,9 @@ const read = (f: string) => fs.readFileSync(f, 'utf8');
 
 describe('the repository stands alone', () => {
   test('no file refers to the workbench outside the repository', () => {
-    const outside = /\.\.\/shared\/|AWS-TRAPS/;
-    const hits = ALL.filter((f) => f !== __filename && outside.test(read(f))).map(rel);
+    // Built from parts, so this file does not itself contain the strings it looks for (a `git grep` stays empty).
+    const outside = new RegExp([['\\.\\.', 'shared', ''].join('/'), ['AWS', 'TRAPS'].join('-')].join('|'));
+    const hits = ALL.filter((f) => outside.test(read(f))).map(rel);
     expect(hits).toEqual([]);
   });
 
