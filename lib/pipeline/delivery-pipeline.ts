@@ -191,7 +191,7 @@ export class DeliveryPipeline extends Construct {
     smoke.project.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['ssm:GetParameter'],
-        resources: [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: props.imageParameterName.replace(/^\//, '') })],
+        resources: [imageParameterArn(stack, props.imageParameterName)],
       }),
     );
     // tools/promote mark: DescribeImages (the deployed-<env> tag must be there), BatchGetImage + PutImage (add a tag).
@@ -292,7 +292,7 @@ export class DeliveryPipeline extends Construct {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['ssm:PutParameter', 'ssm:GetParameter'],
-        resources: [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: props.imageParameterName.replace(/^\//, '') })],
+        resources: [imageParameterArn(stack, props.imageParameterName)],
       }),
     );
     props.repository.grant(role, 'ecr:BatchGetImage', 'ecr:PutImage', 'ecr:DescribeImages');
@@ -309,4 +309,9 @@ export class DeliveryPipeline extends Construct {
       'Revisions of this one task definition family, only while registering them',
     );
   }
+}
+
+/** The ARN of the SSM parameter that names the running image (its name starts with `/`, the ARN's resource does not). */
+function imageParameterArn(stack: Stack, name: string): string {
+  return stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.replace(/^\//, '') });
 }
