@@ -12,7 +12,8 @@ import { IDEMPOTENCY_KEY_PATTERN, PAYMENT_ID_PATTERN, validatePaymentRequest } f
 import type { FieldError } from './validation';
 
 export interface AppDeps {
-  readonly apiKey: string;
+  /** Accepted bearer keys: current, then previous during a rotation. */
+  readonly apiKeys: readonly string[];
   readonly payments: PaymentService;
   readonly logger: Logger;
   readonly health: Health;
@@ -67,7 +68,7 @@ const outcomeFields = new WeakMap<FastifyRequest, Record<string, unknown>>();
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { health, payments, clock } = deps;
-  const verifyBearer = createBearerVerifier(deps.apiKey);
+  const verifyBearer = createBearerVerifier(deps.apiKeys);
   const logger: FastifyBaseLogger = deps.logger;
 
   const app = Fastify({

@@ -4,15 +4,19 @@ import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'crypt
  * Bearer token check in constant time. Both sides are HMAC'd under a per-process random key first, so the
  * buffers compared always have equal length and the comparison leaks neither content nor length.
  */
-export function createBearerVerifier(apiKey: string): (authorization: string | undefined) => boolean {
+export function createBearerVerifier(apiKeys: readonly string[]): (authorization: string | undefined) => boolean {
+  if (apiKeys.length === 0) throw new Error('at least one API key is required');
   // Imported once as a KeyObject: createHmac then skips preparing the key on every request.
   const macKey = createSecretKey(randomBytes(32));
   const digest = (value: string): Buffer => createHmac('sha256', macKey).update(value).digest();
-  const expected = digest(apiKey);
+  const expected = apiKeys.map(digest);
   return (authorization) => {
     const match = typeof authorization === 'string' ? /^Bearer ([\x21-\x7e]+)$/i.exec(authorization) : null;
     // Digest computed even without a token so a missing header costs the same as a wrong one.
     const presented = digest(match ? match[1] : '');
-    return timingSafeEqual(presented, expected) && match !== null;
+    // Every accepted key is compared, whichever matches, so the time taken does not tell which key was used.
+    let ok = false;
+    for (const key of expected) ok = timingSafeEqual(presented, key) || ok;
+    return ok && match !== null;
   };
 }

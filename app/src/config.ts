@@ -14,7 +14,11 @@ export interface DatabaseCredentials {
 
 export interface Config {
   readonly port: number;
-  readonly apiKey: string;
+  /**
+   * Bearer keys accepted on /v1: the current key first, then the previous one while a rotation is under way.
+   * API_KEY is either the key itself or the rotation secret's JSON `{"current": "...", "previous": "..."}`.
+   */
+  readonly apiKeys: readonly string[];
   readonly tokenizationKey: string;
   readonly logLevel: LogLevel;
   readonly shutdownDeadlineMs: number;
@@ -50,6 +54,43 @@ function requireSecret(env: NodeJS.ProcessEnv, name: string): string {
     throw new ConfigError(`${name} must be at least ${MIN_SECRET_LENGTH} characters, got ${value.length} characters`);
   }
   return value;
+}
+
+/**
+ * API_KEY as injected from the API key secret: JSON `{"current": "<key>", "previous": "<key or empty>"}`, so a key
+ * can be rotated without downtime (clients move from previous to current while both are accepted). A value that is
+ * not a JSON object is the key itself (local runs). Errors name the field, never a value.
+ */
+export function parseApiKeys(raw: string): readonly string[] {
+  const name = ENV.apiKey;
+  if (!raw.trimStart().startsWith('{')) return [raw];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`${name} looks like JSON but is not valid JSON (expected {"current": "...", "previous": "..."})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`${name} must be a JSON object with a string field current`);
+  }
+  const record = parsed as Record<string, unknown>;
+  const unknownFields = Object.keys(record).filter((k) => k !== 'current' && k !== 'previous');
+  if (unknownFields.length > 0) {
+    throw new ConfigError(`${name} has unknown fields: ${unknownFields.map((k) => JSON.stringify(k.slice(0, 32))).join(', ')} (expected current, previous)`);
+  }
+  const keys: string[] = [];
+  for (const field of ['current', 'previous'] as const) {
+    const value = record[field];
+    if (field === 'previous' && (value === undefined || value === '')) continue;
+    if (typeof value !== 'string' || value === '') throw new ConfigError(`${name}.${field} must be a non-empty string`);
+    // Only the length is reported: the value is a secret.
+    if (value.length < MIN_SECRET_LENGTH) {
+      throw new ConfigError(`${name}.${field} must be at least ${MIN_SECRET_LENGTH} characters, got ${value.length} characters`);
+    }
+    keys.push(value);
+  }
+  if (keys.length === 2 && keys[0] === keys[1]) throw new ConfigError(`${name}.previous must differ from ${name}.current (leave it empty when no rotation is under way)`);
+  return keys;
 }
 
 function parseDatabaseCredentials(raw: string): DatabaseCredentials {
@@ -95,15 +136,15 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       ? DEFAULT_SHUTDOWN_DEADLINE_MS
       : parseIntStrict(ENV.shutdownDeadlineMs, rawDeadline, 1, FARGATE_MAX_STOP_TIMEOUT_MS - 1);
 
-  const apiKey = requireSecret(env, ENV.apiKey);
+  const apiKeys = parseApiKeys(requireSecret(env, ENV.apiKey));
   const tokenizationKey = requireSecret(env, ENV.tokenizationKey);
-  // eslint-disable-next-line security/detect-possible-timing-attacks -- start-up check of two secrets against each other, no caller input
-  if (apiKey === tokenizationKey) {
+  // eslint-disable-next-line security/detect-possible-timing-attacks -- start-up check of secrets against each other, no caller input
+  if (apiKeys.includes(tokenizationKey)) {
     throw new ConfigError(`${ENV.apiKey} and ${ENV.tokenizationKey} must be different secrets`);
   }
 
   const rawDb = env[ENV.databaseCredentials];
   const databaseCredentials = rawDb === undefined || rawDb === '' ? undefined : parseDatabaseCredentials(rawDb);
 
-  return { port, apiKey, tokenizationKey, logLevel, shutdownDeadlineMs, ...(databaseCredentials ? { databaseCredentials } : {}) };
+  return { port, apiKeys, tokenizationKey, logLevel, shutdownDeadlineMs, ...(databaseCredentials ? { databaseCredentials } : {}) };
 }

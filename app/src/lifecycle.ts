@@ -43,7 +43,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     tokenizationKey: config.tokenizationKey,
     clock,
   });
-  const app = buildApp({ apiKey: config.apiKey, payments, logger, health, clock });
+  const app = buildApp({ apiKeys: config.apiKeys, payments, logger, health, clock });
   const server = app.server;
   // See contract.ts: above the ALB idle timeout, headers timeout above keep-alive (docs/deployments.md, trap 6).
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;

@@ -9,7 +9,7 @@ describe('loadConfig', () => {
   test('GIVEN only the secrets WHEN loading THEN defaults apply', () => {
     expect(loadConfig(base)).toEqual({
       port: DEFAULT_PORT,
-      apiKey,
+      apiKeys: [apiKey],
       tokenizationKey,
       logLevel: 'info',
       shutdownDeadlineMs: DEFAULT_SHUTDOWN_DEADLINE_MS,

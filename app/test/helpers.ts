@@ -24,7 +24,7 @@ export const NOW = new Date('2025-06-15T12:00:00.000Z');
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
     port: 0,
-    apiKey: randomBytes(24).toString('base64url'),
+    apiKeys: [randomBytes(24).toString('base64url')],
     tokenizationKey: randomBytes(24).toString('base64url'),
     logLevel: 'debug',
     shutdownDeadlineMs: 5000,
@@ -67,7 +67,7 @@ export async function startTestServer(
   const logs = new LogCapture();
   const logger = createLogger({ level: config.logLevel, destination: logs });
   const running = await startServer({ ...options, config, logger, clock: options.clock ?? (() => NOW), host: '127.0.0.1' });
-  return Object.assign(running, { config, logs, auth: { authorization: `Bearer ${config.apiKey}` } });
+  return Object.assign(running, { config, logs, auth: { authorization: `Bearer ${config.apiKeys[0]}` } });
 }
 
 export interface HttpResponse {

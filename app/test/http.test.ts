@@ -56,9 +56,9 @@ describe('authentication', () => {
   });
 
   test('a key that differs only in length or case is refused', async () => {
-    const headers = { authorization: `Bearer ${server.config.apiKey}x` };
+    const headers = { authorization: `Bearer ${server.config.apiKeys[0]}x` };
     expect((await http(server.port, { path: '/v1/payments/pay_aaaaaaaaaaaaaaaaaaaaaa', headers })).status).toBe(401);
-    const lower = { authorization: `bearer ${server.config.apiKey}` };
+    const lower = { authorization: `bearer ${server.config.apiKeys[0]}` };
     expect((await http(server.port, { path: '/v1/payments/pay_aaaaaaaaaaaaaaaaaaaaaa', headers: lower })).status).toBe(404);
   });
 });

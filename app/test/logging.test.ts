@@ -53,7 +53,7 @@ describe('logs never contain card data or credentials', () => {
     const values = server.logs.records().flatMap((r) => valuesOf(r));
     expect(values).not.toContain(cvc);
     expect(values).not.toContain(amexCvc);
-    expect(text).not.toContain(server.config.apiKey);
+    expect(text).not.toContain(server.config.apiKeys[0]);
     expect(text).not.toContain(server.config.tokenizationKey);
     expect(text).not.toContain((approved.json.card as { token: string }).token);
     // Every request line carries a request id.
