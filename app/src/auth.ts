@@ -6,6 +6,8 @@ import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'crypt
  */
 export function createBearerVerifier(apiKeys: readonly string[]): (authorization: string | undefined) => boolean {
   if (apiKeys.length === 0) throw new Error('at least one API key is required');
+  // An empty key would make an empty token a match; configuration refuses it, and so does the verifier.
+  if (apiKeys.some((key) => key.length === 0)) throw new Error('API keys must not be empty');
   // Imported once as a KeyObject: createHmac then skips preparing the key on every request.
   const macKey = createSecretKey(randomBytes(32));
   const digest = (value: string): Buffer => createHmac('sha256', macKey).update(value).digest();

@@ -67,7 +67,147 @@ export function decide(pan: string): { status: 'approved' } | { status: 'decline
   return declineCode ? { status: 'declined', declineCode } : { status: 'approved' };
 }
 
-/** Masks every run of 6 or more digits, so a PAN can never reach a log line through free text (URLs, messages). */
-export function scrubDigits(text: string): string {
-  return text.replace(/[0-9]{6,}/g, (run) => `[masked]${run.slice(-4)}`);
+/** A card number has at least 12 digits (ISO/IEC 7812; PAN_PATTERN accepts 12 to 19). */
+export const PAN_MIN_DIGITS = 12;
+/** A shorter run of adjacent digits in logged text is masked too (a card number's first six identify the issuer). */
+const LOG_MASK_RUN = 6;
+
+interface TextUnit {
+  readonly start: number;
+  readonly end: number;
+  /** Digit values the unit stands for (empty for a letter or a separator). */
+  readonly digits: string;
+  readonly letter: boolean;
+}
+
+const DECIMAL_DIGIT = /\p{Nd}/u;
+const LETTER = /\p{L}/u;
+const HEX2 = /^[0-9A-Fa-f]{2}$/;
+const HEX4 = /^[0-9A-Fa-f]{4}$/;
+
+/** Value of a decimal digit of any script: Unicode assigns each script's 0-9 as one contiguous run (Nd stability). */
+function digitValue(cp: number): number {
+  let zero = cp;
+  while (zero > 0 && DECIMAL_DIGIT.test(String.fromCodePoint(zero - 1))) zero -= 1;
+  return (cp - zero) % 10;
+}
+
+function classify(start: number, end: number, cp: number): TextUnit {
+  if (cp >= 0x30 && cp <= 0x39) return { start, end, digits: String(cp - 0x30), letter: false };
+  const ch = String.fromCodePoint(cp);
+  if (DECIMAL_DIGIT.test(ch)) return { start, end, digits: String(digitValue(cp)), letter: false };
+  // Compatibility forms: superscripts, circled and fullwidth-parenthesised digits read as digits (NFKC).
+  const folded = cp < 0x80 ? ch : ch.normalize('NFKC');
+  if (LETTER.test(folded)) return { start, end, digits: '', letter: true };
+  const digits = Array.from(folded)
+    .map((c) => (DECIMAL_DIGIT.test(c) ? String(digitValue(c.codePointAt(0) as number)) : ''))
+    .join('');
+  return { start, end, digits, letter: false };
+}
+
+/** One code point written as %XX escapes of its UTF-8 bytes at `i`, or undefined. */
+function percentEscape(text: string, i: number): { cp: number; end: number } | undefined {
+  const bytes: number[] = [];
+  let j = i;
+  while (bytes.length < 4 && text[j] === '%' && HEX2.test(text.slice(j + 1, j + 3))) {
+    bytes.push(parseInt(text.slice(j + 1, j + 3), 16));
+    j += 3;
+    const decoded = Buffer.from(bytes).toString('utf8');
+    if (!decoded.includes('\ufffd')) return { cp: decoded.codePointAt(0) as number, end: j };
+  }
+  return undefined;
+}
+
+/** One code point written as \uXXXX (or a surrogate pair of them) at `i`, or undefined. */
+function unicodeEscape(text: string, i: number): { cp: number; end: number } | undefined {
+  const unit = (at: number): number | undefined =>
+    text[at] === '\\' && text[at + 1] === 'u' && HEX4.test(text.slice(at + 2, at + 6)) ? parseInt(text.slice(at + 2, at + 6), 16) : undefined;
+  const high = unit(i);
+  if (high === undefined) return undefined;
+  const low = high >= 0xd800 && high <= 0xdbff ? unit(i + 6) : undefined;
+  if (low !== undefined && low >= 0xdc00 && low <= 0xdfff) return { cp: (high - 0xd800) * 0x400 + (low - 0xdc00) + 0x10000, end: i + 12 };
+  return { cp: high, end: i + 6 };
+}
+
+/** The text as units a reader sees: escaped characters (%XX, \uXXXX) decoded, each classified as digit, letter or other. */
+function units(text: string): TextUnit[] {
+  const out: TextUnit[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const escaped = percentEscape(text, i) ?? unicodeEscape(text, i);
+    if (escaped) {
+      out.push(classify(i, escaped.end, escaped.cp));
+      i = escaped.end;
+    } else {
+      const cp = text.codePointAt(i) as number;
+      const end = i + (cp > 0xffff ? 2 : 1);
+      out.push(classify(i, end, cp));
+      i = end;
+    }
+  }
+  return out;
+}
+
+interface DigitSequence {
+  readonly start: number;
+  readonly end: number;
+  readonly digits: string;
+  /** Runs of directly adjacent digit units inside the sequence: [start, end, digits]. */
+  readonly runs: readonly (readonly [number, number, string])[];
+}
+
+/**
+ * Digits with nothing but non-letters between them (spaces of any kind, dashes, dots, slashes, marks, symbols,
+ * escapes of those) form one sequence: that is how people write card numbers. Letters end a sequence: refusing
+ * numbers across letters would refuse ordinary references, and no rule can catch a number hidden on purpose.
+ */
+function digitSequences(text: string): DigitSequence[] {
+  const sequences: DigitSequence[] = [];
+  let current: { start: number; end: number; digits: string; runs: [number, number, string][] } | undefined;
+  let adjacent = false;
+  for (const u of units(text)) {
+    if (u.letter) {
+      if (current) sequences.push(current);
+      current = undefined;
+      adjacent = false;
+    } else if (u.digits === '') {
+      adjacent = false;
+    } else {
+      if (!current) current = { start: u.start, end: u.end, digits: '', runs: [] };
+      const run = current.runs[current.runs.length - 1];
+      if (adjacent && run) {
+        run[1] = u.end;
+        run[2] += u.digits;
+      } else {
+        current.runs.push([u.start, u.end, u.digits]);
+      }
+      current.digits += u.digits;
+      current.end = u.end;
+      adjacent = true;
+    }
+  }
+  if (current) sequences.push(current);
+  return sequences;
+}
+
+/** True when `text` holds 12 or more digits not separated by letters, in any script, spacing or escaping. */
+export function containsCardNumberLike(text: string): boolean {
+  // Fast path: ASCII text with fewer than 12 digit characters cannot hold one (every escaped digit contains one too).
+  if (/^[\x00-\x7f]*$/.test(text) && (text.match(/[0-9]/g) ?? []).length < PAN_MIN_DIGITS) return false;
+  return digitSequences(text).some((s) => s.digits.length >= PAN_MIN_DIGITS);
+}
+
+/**
+ * Masks what could be card data in text that has to be logged (error messages, stacks): every sequence of 12 or
+ * more digits as above, and every run of 6 or more adjacent digits; only the last four digits are kept.
+ */
+export function maskCardNumbers(text: string): string {
+  const spans: [number, number, string][] = [];
+  for (const s of digitSequences(text)) {
+    if (s.digits.length >= PAN_MIN_DIGITS) spans.push([s.start, s.end, s.digits]);
+    else for (const run of s.runs) if (run[2].length >= LOG_MASK_RUN) spans.push([run[0], run[1], run[2]]);
+  }
+  let out = text;
+  for (const [start, end, digits] of spans.reverse()) out = `${out.slice(0, start)}[masked]${digits.slice(-4)}${out.slice(end)}`;
+  return out;
 }

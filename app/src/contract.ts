@@ -20,10 +20,22 @@ export const ENV = {
   logLevel: 'LOG_LEVEL',
   shutdownDeadlineMs: 'SHUTDOWN_DEADLINE_MS',
   databaseCredentials: 'DATABASE_CREDENTIALS',
+  databaseHost: 'DATABASE_HOST',
+  databasePort: 'DATABASE_PORT',
+  databaseName: 'DATABASE_NAME',
+  databaseSslMode: 'DATABASE_SSL_MODE',
+  databaseCaFile: 'DATABASE_CA_FILE',
+  databaseSecretArn: 'DATABASE_SECRET_ARN',
+  databasePoolMax: 'DATABASE_POOL_MAX',
+  databaseStatementTimeoutMs: 'DATABASE_STATEMENT_TIMEOUT_MS',
+  databaseConnectTimeoutMs: 'DATABASE_CONNECT_TIMEOUT_MS',
+  /** Migration task only: the app login's secret (ARN) or, locally, its JSON credentials. */
+  databaseAppSecretArn: 'DATABASE_APP_SECRET_ARN',
+  databaseAppCredentials: 'DATABASE_APP_CREDENTIALS',
 } as const;
 
 /** Secrets (inject with ecs.Secret.fromSecretsManager, never as plain environment values). */
-export const SECRET_ENV_NAMES: readonly string[] = [ENV.apiKey, ENV.tokenizationKey, ENV.databaseCredentials];
+export const SECRET_ENV_NAMES: readonly string[] = [ENV.apiKey, ENV.tokenizationKey, ENV.databaseCredentials, ENV.databaseAppCredentials];
 
 /** Minimum length of API_KEY and TOKENIZATION_KEY. */
 export const MIN_SECRET_LENGTH = 32;
@@ -40,8 +52,27 @@ export const FARGATE_MAX_STOP_TIMEOUT_MS = 120_000;
 /** Above the ALB idle timeout (60 s) so the service never closes a connection the ALB is about to reuse (502s). */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
-/** Must be above keepAliveTimeout, otherwise Node can drop a reused connection while waiting for headers. */
+/**
+ * Must be above keepAliveTimeout, otherwise Node can drop a reused connection while waiting for headers.
+ * Counted from the connection opening or the previous response ending to the end of the request headers
+ * (enforced by the service itself: src/connections.ts, identical on Node 16, 18 and 20).
+ */
 export const HEADERS_TIMEOUT_MS = 66_000;
+
+/**
+ * Time a client has, once its headers are in, to send the whole body (at most BODY_LIMIT_BYTES); then 408 and the
+ * connection is closed. Node 16 has no limit by default (requestTimeout 0) and Fastify 4 sets 0 on every version.
+ */
+export const REQUEST_BODY_TIMEOUT_MS = 10_000;
+
+/** Node's own server.requestTimeout (headers + body), a backstop behind the service's timers on Node 18 and 20. */
+export const REQUEST_TIMEOUT_MS = HEADERS_TIMEOUT_MS + REQUEST_BODY_TIMEOUT_MS;
+
+/**
+ * While draining, an idle keep-alive connection stays open this long for a request the client may already have
+ * sent on it (answered with `Connection: close`), then it is closed.
+ */
+export const DRAIN_IDLE_GRACE_MS = 1_000;
 
 /** The ALB idle timeout the keep-alive values are chosen against. */
 export const ALB_IDLE_TIMEOUT_MS = 60_000;

@@ -7,7 +7,9 @@ import { DEFAULT_PORT, HEALTH_LIVE_PATH } from './contract';
  */
 export function checkLiveness(port: number, timeoutMs = 2000): Promise<number> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: HEALTH_LIVE_PATH, method: 'GET', timeout: timeoutMs }, (res) => {
+    // agent: false sends `Connection: close`: a probe leaves no idle keep-alive connection behind on the server
+    // (Node 19+ agents keep connections alive by default), which would otherwise sit out the drain's idle grace.
+    const req = request({ host: '127.0.0.1', port, path: HEALTH_LIVE_PATH, method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
       res.resume();
       resolve(res.statusCode === 200 ? 0 : 1);
     });

@@ -2,13 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app';
 import type { Config } from './config';
-import { ConnectionTracker } from './connections';
-import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } from './contract';
+import { ConnectionTracker, resolveHttpTimeouts } from './connections';
+import type { HttpTimeouts } from './connections';
+import { Database } from './db/database';
+import { waitForCompatibleSchema } from './db/schema';
 import { Health } from './health';
-import { InMemoryIdempotencyStore } from './idempotency';
-import type { IdempotencyStore } from './idempotency';
+import { IdempotencyKeySweeper } from './idempotency';
 import { PaymentService } from './payments';
-import { InMemoryPaymentRepository } from './repository';
+import { PostgresPaymentRepository } from './repository';
 import type { PaymentRepository } from './repository';
 
 export interface StartOptions {
@@ -16,12 +17,14 @@ export interface StartOptions {
   readonly logger: Logger;
   /** @default - the system clock */
   readonly clock?: () => Date;
-  /** @default - a new InMemoryPaymentRepository */
+  /** @default - a connection pool for config.database, ended after the drain */
+  readonly database?: Database;
+  /** @default - a PostgresPaymentRepository on the database */
   readonly repository?: PaymentRepository;
-  /** @default - a new InMemoryIdempotencyStore */
-  readonly idempotency?: IdempotencyStore;
   /** @default - '0.0.0.0' (every IPv4 interface, as the container needs) */
   readonly host?: string;
+  /** @default - the contract values (contract.ts); tests shorten them */
+  readonly httpTimeouts?: Partial<HttpTimeouts>;
 }
 
 export interface RunningServer {
@@ -29,6 +32,12 @@ export interface RunningServer {
   readonly port: number;
   readonly health: Health;
   readonly connections: ConnectionTracker;
+  readonly database: Database;
+  /**
+   * Resolves once the service is ready: the database answered and its schema is compatible (retried until then;
+   * readiness is 503 meanwhile). Resolves also when shutdown starts first.
+   */
+  readonly ready: Promise<void>;
   /** Drains and closes; resolves to the exit code (0 drained in time, 1 deadline passed). Idempotent. */
   shutdown(reason: string): Promise<number>;
 }
@@ -37,24 +46,36 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { config, logger } = options;
   const clock = options.clock ?? (() => new Date());
   const health = new Health();
+  const database = options.database ?? new Database({ config: config.database, logger });
+  const sweeper = new IdempotencyKeySweeper({ db: database, logger });
   const payments = new PaymentService({
-    repository: options.repository ?? new InMemoryPaymentRepository(),
-    idempotency: options.idempotency ?? new InMemoryIdempotencyStore(),
+    repository: options.repository ?? new PostgresPaymentRepository(database),
     tokenizationKey: config.tokenizationKey,
     clock,
   });
-  const app = buildApp({ apiKeys: config.apiKeys, payments, logger, health, clock });
+  const timeouts = resolveHttpTimeouts(options.httpTimeouts);
+  const app = buildApp({ apiKeys: config.apiKeys, payments, logger, health, clock, requestBodyTimeoutMs: timeouts.bodyMs });
   const server = app.server;
   // See contract.ts: above the ALB idle timeout, headers timeout above keep-alive (docs/deployments.md, trap 6).
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  const connections = new ConnectionTracker(server);
+  // The tracker enforces headers, body and drain bounds itself on every Node version; Node's own requestTimeout
+  // (0 = none on Node 16, and Fastify 4 sets 0 everywhere) is set as a backstop on versions that honour it.
+  server.keepAliveTimeout = timeouts.keepAliveMs;
+  server.headersTimeout = timeouts.headersMs;
+  server.requestTimeout = timeouts.headersMs + timeouts.bodyMs;
+  const connections = new ConnectionTracker(server, timeouts);
 
   await app.listen({ port: config.port, host: options.host ?? '0.0.0.0' });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  health.state = 'ready';
-  logger.info({ port, keepAliveTimeoutMs: server.keepAliveTimeout, headersTimeoutMs: server.headersTimeout }, 'ready');
+  logger.info({ port }, 'listening; waiting for the database');
+  // Not ready until the database answers with a compatible schema. After that, readiness no longer follows the
+  // database: a blip gives 503 + Retry-After per request instead of taking every task out of the target groups.
+  const ready = waitForCompatibleSchema({ db: database, logger, cancelled: () => health.state !== 'starting' }).then((compatible) => {
+    if (!compatible || health.state !== 'starting') return;
+    health.state = 'ready';
+    sweeper.start();
+    logger.info({ port, keepAliveTimeoutMs: server.keepAliveTimeout, headersTimeoutMs: server.headersTimeout }, 'ready');
+  });
 
   let shuttingDown: Promise<number> | undefined;
   const shutdown = (reason: string): Promise<number> => {
@@ -89,5 +110,17 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     return shuttingDown;
   };
 
-  return { app, port, health, connections, shutdown };
+  // The pool is ended after the drain (in-flight requests still use it); after a missed deadline it is not waited for.
+  let closing: Promise<number> | undefined;
+  const shutdownAndClose = (reason: string): Promise<number> => {
+    closing ??= shutdown(reason).then(async (code) => {
+      await sweeper.stop();
+      const ended = database.close().catch((err: unknown) => logger.warn({ err }, 'error while closing the database pool'));
+      if (code === 0) await ended;
+      return code;
+    });
+    return closing;
+  };
+
+  return { app, port, health, connections, database, ready, shutdown: shutdownAndClose };
 }

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import type { DestinationStream, Logger } from 'pino';
-import { scrubDigits } from './card';
+import { maskCardNumbers } from './card';
 import type { LogLevel } from './config';
 
 /**
@@ -37,16 +37,19 @@ interface SafeError {
   stack?: string;
 }
 
-/** Errors are reduced to what helps an operator, with digit runs masked: messages can quote input (e.g. JSON.parse). */
+/**
+ * Errors are reduced to what helps an operator, with anything card-number-like masked (maskCardNumbers: digit
+ * sequences in any script, spacing or %/\u escaping): messages can quote input (JSON.parse, URL errors, drivers).
+ */
 export function serializeError(err: unknown): SafeError {
   if (!(err instanceof Error)) return { type: typeof err, message: '[non-error thrown]' };
   const { code, statusCode } = err as Error & { code?: unknown; statusCode?: unknown };
   return {
     type: err.name,
-    message: scrubDigits(err.message).slice(0, 500),
+    message: maskCardNumbers(err.message.slice(0, 2000)).slice(0, 500),
     ...(typeof code === 'string' ? { code } : {}),
     ...(typeof statusCode === 'number' ? { statusCode } : {}),
-    ...(err.stack ? { stack: scrubDigits(err.stack).slice(0, 4000) } : {}),
+    ...(err.stack ? { stack: maskCardNumbers(err.stack.slice(0, 8000)).slice(0, 4000) } : {}),
   };
 }
 

@@ -1,7 +1,6 @@
 import { createHmac, createSecretKey, randomFillSync } from 'crypto';
 import type { KeyObject } from 'crypto';
 import { decide, detectBrand, tokenize } from './card';
-import type { IdempotencyStore } from './idempotency';
 import type { Payment, PaymentRepository } from './repository';
 import type { PaymentRequest } from './validation';
 
@@ -13,7 +12,7 @@ export class IdempotencyConflictError extends Error {
   }
 }
 
-/** Same key is being processed by another task (only possible with a shared store). */
+/** Same key is still being processed by another request (in this task or another) after lock_timeout. */
 export class IdempotencyInProgressError extends Error {
   constructor() {
     super('a request with this idempotency key is still being processed');
@@ -23,7 +22,6 @@ export class IdempotencyInProgressError extends Error {
 
 export interface PaymentServiceDeps {
   readonly repository: PaymentRepository;
-  readonly idempotency: IdempotencyStore;
   readonly tokenizationKey: string;
   readonly clock: () => Date;
   /** @default - 16 random bytes, base64url */
@@ -56,8 +54,17 @@ export function createPaymentIdGenerator(): () => string {
   };
 }
 
+/** HMAC-SHA256 of an Idempotency-Key (hex), the only form in which a key is stored. */
+export function idempotencyKeyDigest(tokenizationKey: string | KeyObject, idempotencyKey: string): string {
+  return createHmac('sha256', tokenizationKey).update('idempotency-key\0').update(idempotencyKey).digest('hex');
+}
+
 export class PaymentService {
-  /** Requests per idempotency key in this process, chained so a duplicate waits for the first and then replays it. */
+  /**
+   * Requests per idempotency key in this process, chained so a duplicate waits here for the first and then replays
+   * it, instead of holding a pooled connection while it waits on the key's row in the database. Duplicates arriving
+   * at other tasks are serialized by the database (repository.ts).
+   */
   private readonly inFlight = new Map<string, Promise<CreateResult>>();
   private readonly newId: () => string;
   /** TOKENIZATION_KEY as a KeyObject, prepared once for every HMAC (tokens and fingerprints). */
@@ -66,6 +73,14 @@ export class PaymentService {
   constructor(private readonly deps: PaymentServiceDeps) {
     this.newId = deps.newId ?? createPaymentIdGenerator();
     this.hmacKey = createSecretKey(Buffer.from(deps.tokenizationKey, 'utf8'));
+  }
+
+  /**
+   * What the database stores for an Idempotency-Key: its HMAC under the tokenization key, in a domain of its own.
+   * The header is caller-chosen text (it could carry card data), so the raw key is never written anywhere.
+   */
+  keyDigest(idempotencyKey: string): string {
+    return idempotencyKeyDigest(this.hmacKey, idempotencyKey);
   }
 
   /** Fingerprint of the request under a key separate in purpose from card tokens; the PAN is never stored in clear. */
@@ -95,30 +110,19 @@ export class PaymentService {
   }
 
   private async createOnce(key: string, request: PaymentRequest): Promise<CreateResult> {
-    const { repository, idempotency } = this.deps;
     const fingerprint = this.fingerprint(request);
-    const reservation = await idempotency.reserve(key, fingerprint);
-    if (reservation.outcome === 'exists') {
-      const { record } = reservation;
-      if (record.fingerprint !== fingerprint) throw new IdempotencyConflictError();
-      if (record.paymentId === undefined) throw new IdempotencyInProgressError();
-      const existing = await repository.findById(record.paymentId);
-      if (!existing) throw new Error('idempotency record points at a missing payment');
-      return { payment: existing, replayed: true };
-    }
-
     const payment = this.buildPayment(request);
-    let inserted = false;
-    try {
-      await repository.insert(payment);
-      inserted = true;
-      await idempotency.complete(key, payment.id);
-      return { payment, replayed: false };
-    } catch (err) {
-      // Undo in reverse order so nothing is left half-stored and the client can retry with the same key.
-      if (inserted) await repository.delete(payment.id);
-      await idempotency.release(key);
-      throw err;
+    // One statement writes the key and the payment together (or neither): nothing to undo on failure, and the
+    // client can retry with the same key.
+    const result = await this.deps.repository.createWithKey(this.keyDigest(key), fingerprint, payment);
+    switch (result.outcome) {
+      case 'created':
+        return { payment, replayed: false };
+      case 'in-progress':
+        throw new IdempotencyInProgressError();
+      case 'exists':
+        if (result.fingerprint !== fingerprint) throw new IdempotencyConflictError();
+        return { payment: result.payment, replayed: true };
     }
   }
 

@@ -26,11 +26,24 @@ export async function main(options: MainOptions): Promise<RunningServer | undefi
   }
   const logger = createLogger({ level: config.logLevel, ...(options.logDestination ? { destination: options.logDestination } : {}) });
   const running = await startServer({ config, logger });
+  // The first SIGTERM or SIGINT starts the drain. Later ones (an orchestrator or an operator repeating the signal)
+  // are logged and ignored: with `process.once`, the second would hit Node's default handler and kill the process
+  // mid-drain, dropping the requests in flight. The process exits with the drain's code; SIGKILL still ends it.
+  let draining: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    void running.shutdown(signal).then(options.exit);
+    if (draining) {
+      logger.warn({ signal, drainingSince: draining }, 'signal ignored: already draining');
+      return;
+    }
+    draining = signal;
+    void running.shutdown(signal).then((code) => {
+      process.removeListener('SIGTERM', onSignal);
+      process.removeListener('SIGINT', onSignal);
+      options.exit(code);
+    });
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   return running;
 }
 

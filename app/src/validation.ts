@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PAN_PATTERN, cvcLength, detectBrand, luhnValid } from './card';
+import { PAN_MIN_DIGITS, PAN_PATTERN, containsCardNumberLike, cvcLength, detectBrand, luhnValid } from './card';
 
 /** Currencies the service accepts (ISO 4217 alphabetic codes). */
 export const CURRENCIES = ['USD', 'EUR', 'GBP', 'JPY', 'CAD', 'AUD', 'CHF', 'SEK', 'NOK', 'DKK', 'NZD', 'SGD'] as const;
@@ -14,8 +14,34 @@ export const MAX_EXPIRY_YEARS_AHEAD = 20;
 export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_-]{8,128}$/;
 export const PAYMENT_ID_PATTERN = /^pay_[A-Za-z0-9_-]{22}$/;
 
-/** C0/C1 controls (incl. NUL), zero-width and bidirectional-override characters: invisible text is refused. */
-const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+/**
+ * Characters refused in free text, by Unicode class rather than by example: controls (Cc), format characters
+ * (Cf: zero-width, bidirectional controls, tags, soft hyphen, ...), surrogates (Cs), private use (Co), unassigned
+ * code points and noncharacters (Cn), line and paragraph separators (Zl, Zp), every default-ignorable code point
+ * (variation selectors, Hangul fillers, ...) and the blank-looking braille pattern U+2800. What is left is text a
+ * person can see: letters, marks, digits, punctuation, symbols and spaces of every script.
+ */
+const INVISIBLE_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u2800]/u;
+
+/** Why `text` cannot be stored as free text (a message that quotes nothing), or undefined when it can. */
+export function freeTextProblem(text: string): string | undefined {
+  if (INVISIBLE_TEXT.test(text)) return 'must not contain control, format, private-use, unassigned or invisible characters';
+  if (containsCardNumberLike(text)) {
+    return `must not contain ${PAN_MIN_DIGITS} or more digits unless letters separate them (it could be a card number)`;
+  }
+  return undefined;
+}
+
+/** A free-text field: length-limited, visible characters only, no card-number-like digit sequence. */
+function freeText(maxLength: number): z.ZodType<string> {
+  return z
+    .string()
+    .max(maxLength, `must be at most ${maxLength} characters`)
+    .superRefine((text, ctx) => {
+      const problem = freeTextProblem(text);
+      if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+    });
+}
 
 /** Keys that could pollute prototypes if a later consumer merged the body naively. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -38,11 +64,7 @@ const paymentSchema = z
       .max(MAX_AMOUNT, `must be at most ${MAX_AMOUNT}`),
     currency: z.enum(CURRENCIES, { errorMap: () => ({ message: `must be one of ${CURRENCIES.join(', ')}` }) }),
     card: cardSchema,
-    description: z
-      .string()
-      .max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`)
-      .refine((s) => !UNSAFE_TEXT.test(s), 'must not contain control, zero-width or bidirectional-override characters')
-      .optional(),
+    description: freeText(MAX_DESCRIPTION_LENGTH).optional(),
   })
   .strict();
 

@@ -1,4 +1,4 @@
-import { DECLINE_RULES, cvcLength, decide, detectBrand, luhnValid, scrubDigits, tokenize } from '../src/card';
+import { DECLINE_RULES, containsCardNumberLike, cvcLength, decide, detectBrand, luhnValid, maskCardNumbers, tokenize } from '../src/card';
 import { CARDS } from './helpers';
 
 describe('card helpers', () => {
@@ -43,8 +43,25 @@ describe('card helpers', () => {
     for (const pan of DECLINE_RULES.keys()) expect(luhnValid(pan)).toBe(true);
   });
 
-  test('scrubDigits masks every run of 6+ digits but keeps the last four', () => {
-    expect(scrubDigits(`/v1/payments/${CARDS.visa}?x=1`)).toBe('/v1/payments/[masked]1111?x=1');
-    expect(scrubDigits('port 8080, year 2025')).toBe('port 8080, year 2025');
+  test('maskCardNumbers masks card-number-like sequences (any separators, scripts, escapes) and 6+ digit runs, keeping the last four', () => {
+    expect(maskCardNumbers(`/v1/payments/${CARDS.visa}?x=1`)).toBe('/v1/payments/[masked]1111?x=1');
+    expect(maskCardNumbers('card 4111 1111 1111 1111 declined')).toBe('card [masked]1111 declined');
+    expect(maskCardNumbers('n=%34%31%31%31-1111-1111-1111;')).toBe('n=[masked]1111;');
+    expect(maskCardNumbers('\\u0034111111111111111')).toBe('[masked]1111');
+    expect(maskCardNumbers('\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11')).toBe('[masked]1111');
+    expect(maskCardNumbers('bin 411111 here')).toBe('bin [masked]1111 here');
+    expect(maskCardNumbers('port 8080, year 2025')).toBe('port 8080, year 2025');
+    expect(maskCardNumbers('ref A1234 B5678 C9012 D3456')).toBe('ref A1234 B5678 C9012 D3456');
+    expect(maskCardNumbers('')).toBe('');
+  });
+
+  test('containsCardNumberLike: 12 digits not separated by letters, in any script or spacing', () => {
+    expect(containsCardNumberLike('4111 1111 1111')).toBe(true);
+    expect(containsCardNumberLike('4111 1111 111')).toBe(false);
+    expect(containsCardNumberLike('1.2.3.4.5.6.7.8.9.0.1.2')).toBe(true);
+    expect(containsCardNumberLike('\u0664\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661')).toBe(true);
+    expect(containsCardNumberLike('\u2074\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9')).toBe(true);
+    expect(containsCardNumberLike('order 123456 item 654321')).toBe(false);
+    expect(containsCardNumberLike('Order 42')).toBe(false);
   });
 });

@@ -1,26 +1,89 @@
-import { ConfigError, loadConfig } from '../src/config';
+import { mkdtempSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { ConfigError, isLoopback, loadConfig, loadDatabaseConfig } from '../src/config';
 import { DEFAULT_PORT, DEFAULT_SHUTDOWN_DEADLINE_MS } from '../src/contract';
 
 const apiKey = 'fake-api-key-for-tests-0000000000000';
 const tokenizationKey = 'fake-tokenization-key-for-tests-000';
-const base = { API_KEY: apiKey, TOKENIZATION_KEY: tokenizationKey };
+const dbPassword = 'fake-db-password-0000';
+const credentials = JSON.stringify({ username: 'payments', password: dbPassword });
+const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:payments-db-AbCdEf';
+const db = { DATABASE_HOST: 'db.cluster-abc.eu-west-1.rds.amazonaws.com', DATABASE_SECRET_ARN: arn };
+const base = { API_KEY: apiKey, TOKENIZATION_KEY: tokenizationKey, ...db };
+
+/** The error message of `fn`, which must throw a ConfigError. */
+function messageOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
 
 describe('loadConfig', () => {
-  test('GIVEN only the secrets WHEN loading THEN defaults apply', () => {
+  test('GIVEN the secrets and the database endpoint WHEN loading THEN defaults apply (TLS verified, pool of 10)', () => {
     expect(loadConfig(base)).toEqual({
       port: DEFAULT_PORT,
       apiKeys: [apiKey],
       tokenizationKey,
       logLevel: 'info',
       shutdownDeadlineMs: DEFAULT_SHUTDOWN_DEADLINE_MS,
+      database: {
+        host: db.DATABASE_HOST,
+        port: 5432,
+        name: 'payments',
+        sslMode: 'verify-full',
+        credentials: { kind: 'secret', secretArn: arn, region: 'eu-west-1' },
+        poolMax: 10,
+        statementTimeoutMs: 5000,
+        connectTimeoutMs: 3000,
+      },
     });
   });
 
   test('reads every variable', () => {
-    const db = JSON.stringify({ username: 'app', password: 'fake-password', host: 'db.internal', port: 5432, dbname: 'payments' });
-    const config = loadConfig({ ...base, PORT: '9090', LOG_LEVEL: 'warn', SHUTDOWN_DEADLINE_MS: '45000', DATABASE_CREDENTIALS: db });
+    const config = loadConfig({
+      API_KEY: apiKey,
+      TOKENIZATION_KEY: tokenizationKey,
+      PORT: '9090',
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_DEADLINE_MS: '45000',
+      DATABASE_HOST: '127.0.0.1',
+      DATABASE_PORT: '6543',
+      DATABASE_NAME: 'payments_test',
+      DATABASE_SSL_MODE: 'disable',
+      DATABASE_CREDENTIALS: JSON.stringify({ username: 'app', password: dbPassword, host: 'ignored', engine: 'postgres' }),
+      DATABASE_POOL_MAX: '25',
+      DATABASE_STATEMENT_TIMEOUT_MS: '2500',
+      DATABASE_CONNECT_TIMEOUT_MS: '1500',
+    });
     expect(config).toMatchObject({ port: 9090, logLevel: 'warn', shutdownDeadlineMs: 45000 });
-    expect(config.databaseCredentials).toEqual({ username: 'app', password: 'fake-password', host: 'db.internal', port: 5432, dbname: 'payments' });
+    expect(config.database).toEqual({
+      host: '127.0.0.1',
+      port: 6543,
+      name: 'payments_test',
+      sslMode: 'disable',
+      credentials: { kind: 'static', credentials: { username: 'app', password: dbPassword } },
+      poolMax: 25,
+      statementTimeoutMs: 2500,
+      connectTimeoutMs: 1500,
+    });
+  });
+
+  test('DATABASE_CA_FILE replaces the bundled RDS CAs; an unreadable or non-PEM file is refused by name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ca-test-'));
+    const pem = join(dir, 'ca.pem');
+    writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    expect(loadDatabaseConfig({ ...db, DATABASE_CA_FILE: pem }).ca).toContain('BEGIN CERTIFICATE');
+    expect(messageOf(() => loadDatabaseConfig({ ...db, DATABASE_CA_FILE: join(dir, 'missing.pem') }))).toMatch(
+      /DATABASE_CA_FILE cannot be read: .*missing\.pem.*ENOENT/,
+    );
+    const notPem = join(dir, 'not.pem');
+    writeFileSync(notPem, 'hello');
+    expect(messageOf(() => loadDatabaseConfig({ ...db, DATABASE_CA_FILE: notPem }))).toMatch(/DATABASE_CA_FILE must be a PEM file/);
   });
 
   test.each([
@@ -29,30 +92,49 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of .*got: "loud"/],
     [{ SHUTDOWN_DEADLINE_MS: '120000' }, /SHUTDOWN_DEADLINE_MS must be an integer between 1 and 119999, got: 120000/],
     [{ SHUTDOWN_DEADLINE_MS: '-5' }, /SHUTDOWN_DEADLINE_MS must be an integer/],
-    [{ DATABASE_CREDENTIALS: '{not json' }, /DATABASE_CREDENTIALS must be a JSON object .*not valid JSON/],
-    [{ DATABASE_CREDENTIALS: '[1]' }, /DATABASE_CREDENTIALS must be a JSON object/],
-    [{ DATABASE_CREDENTIALS: '{"username":"app"}' }, /missing or empty: password/],
+    [{ DATABASE_HOST: '' }, /DATABASE_HOST is required/],
+    [{ DATABASE_HOST: 'db host' }, /DATABASE_HOST must be a host name or IP address, got: "db host"/],
+    [{ DATABASE_PORT: '0' }, /DATABASE_PORT must be an integer between 1 and 65535, got: 0/],
+    [{ DATABASE_NAME: 'pay-ments' }, /DATABASE_NAME must be 1 to 63 letters.*got: "pay-ments"/],
+    [{ DATABASE_SSL_MODE: 'require' }, /DATABASE_SSL_MODE must be one of verify-full, disable, got: "require"/],
+    [{ DATABASE_SSL_MODE: 'disable' }, /DATABASE_SSL_MODE=disable is only accepted for a loopback DATABASE_HOST .*got: "db.cluster-abc/],
+    [{ DATABASE_POOL_MAX: '0' }, /DATABASE_POOL_MAX must be an integer between 1 and 1000, got: 0/],
+    [{ DATABASE_STATEMENT_TIMEOUT_MS: '50' }, /DATABASE_STATEMENT_TIMEOUT_MS must be an integer between 100 and 600000, got: 50/],
+    [{ DATABASE_CONNECT_TIMEOUT_MS: 'soon' }, /DATABASE_CONNECT_TIMEOUT_MS must be an integer between 100 and 60000, got: "soon"/],
+    [{ DATABASE_SECRET_ARN: 'payments-db' }, /DATABASE_SECRET_ARN must be a Secrets Manager secret ARN .*got: "payments-db"/],
+    [{ DATABASE_SECRET_ARN: '' }, /database credentials are required: set DATABASE_SECRET_ARN .* or DATABASE_CREDENTIALS/],
+    [{ DATABASE_CREDENTIALS: credentials }, /set only one of DATABASE_SECRET_ARN and DATABASE_CREDENTIALS/],
+    [{ DATABASE_SECRET_ARN: '', DATABASE_CREDENTIALS: '{not json' }, /DATABASE_CREDENTIALS must be a JSON object .*not valid JSON/],
+    [{ DATABASE_SECRET_ARN: '', DATABASE_CREDENTIALS: '[1]' }, /DATABASE_CREDENTIALS must be a JSON object/],
+    [{ DATABASE_SECRET_ARN: '', DATABASE_CREDENTIALS: '{"username":"app"}' }, /DATABASE_CREDENTIALS .*missing or empty: password/],
   ])('rejects %p with a message naming the variable', (env, message) => {
     expect(() => loadConfig({ ...base, ...env })).toThrow(message);
   });
 
+  test('loopback hosts are 127.0.0.0/8, ::1 and localhost, nothing else', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) expect(isLoopback(host)).toBe(true);
+    for (const host of ['10.0.0.1', '128.0.0.1', 'localhost.example.com', '::2', '0.0.0.0']) expect(isLoopback(host)).toBe(false);
+    expect(loadDatabaseConfig({ DATABASE_HOST: '::1', DATABASE_SSL_MODE: 'disable', DATABASE_CREDENTIALS: credentials }).sslMode).toBe('disable');
+  });
+
   test('secrets are required, long enough and distinct; their values never appear in the message', () => {
-    expect(() => loadConfig({ TOKENIZATION_KEY: tokenizationKey })).toThrow(/API_KEY is required/);
-    expect(() => loadConfig({ API_KEY: apiKey })).toThrow(/TOKENIZATION_KEY is required/);
+    expect(() => loadConfig({ ...db, TOKENIZATION_KEY: tokenizationKey })).toThrow(/API_KEY is required/);
+    expect(() => loadConfig({ ...db, API_KEY: apiKey })).toThrow(/TOKENIZATION_KEY is required/);
     const short = 'short-fake-secret';
-    let message = '';
-    try {
-      loadConfig({ ...base, API_KEY: short });
-    } catch (err) {
-      expect(err).toBeInstanceOf(ConfigError);
-      message = (err as Error).message;
-    }
+    const message = messageOf(() => loadConfig({ ...base, API_KEY: short }));
     expect(message).toMatch(/API_KEY must be at least 32 characters, got 17 characters/);
     expect(message).not.toContain(short);
-    expect(() => loadConfig({ API_KEY: apiKey, TOKENIZATION_KEY: apiKey })).toThrow(/must be different/);
-    const dbSecret = '{"username":"app","password":"fake-pw"';
-    expect(() => loadConfig({ ...base, DATABASE_CREDENTIALS: dbSecret })).toThrow(
-      expect.objectContaining({ message: expect.not.stringContaining('fake-pw') }),
-    );
+    expect(() => loadConfig({ ...base, API_KEY: apiKey, TOKENIZATION_KEY: apiKey })).toThrow(/must be different/);
+  });
+
+  test.each([
+    ['truncated JSON', `{"username":"app","password":"${dbPassword}"`],
+    ['password only', `{"password":"${dbPassword}"}`],
+    ['array', `["${dbPassword}"]`],
+    ['empty username', `{"username":"","password":"${dbPassword}"}`],
+  ])('a bad DATABASE_CREDENTIALS (%s) is named but its password never echoed', (_name, raw) => {
+    const message = messageOf(() => loadConfig({ ...base, DATABASE_SECRET_ARN: '', DATABASE_CREDENTIALS: raw }));
+    expect(message).toMatch(/^DATABASE_CREDENTIALS /);
+    expect(message).not.toContain(dbPassword);
   });
 });

@@ -4,6 +4,7 @@ import { existsSync } from 'fs';
 import { join } from 'path';
 import { createInterface } from 'readline';
 import { HEALTH_READY_PATH } from '../src/contract';
+import { databaseEnv } from './database';
 import { CARDS, http, newIdempotencyKey, paymentBody, slowPost } from './helpers';
 
 const SERVER = join(__dirname, '..', 'dist', 'server.js');
@@ -24,6 +25,7 @@ describe('drain proof: dist/server.js under SIGTERM', () => {
         API_KEY: apiKey,
         TOKENIZATION_KEY: randomBytes(24).toString('base64url'),
         SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS),
+        ...databaseEnv(),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -6,6 +6,7 @@ import type { Config } from '../src/config';
 import { startServer } from '../src/lifecycle';
 import type { RunningServer, StartOptions } from '../src/lifecycle';
 import { createLogger } from '../src/logger';
+import { databaseConfig } from './database';
 
 /** Published test card numbers only (see README). */
 export const CARDS = {
@@ -20,7 +21,7 @@ export const CARDS = {
 /** Fixed clock so card expiry is deterministic. */
 export const NOW = new Date('2025-06-15T12:00:00.000Z');
 
-/** Keys generated per run: never a real secret in the repository or test output. */
+/** Keys generated per run: never a real secret in the repository or test output. The database is the jest run's. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
     port: 0,
@@ -28,6 +29,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     tokenizationKey: randomBytes(24).toString('base64url'),
     logLevel: 'debug',
     shutdownDeadlineMs: 5000,
+    database: databaseConfig(),
     ...overrides,
   };
 }
@@ -67,6 +69,8 @@ export async function startTestServer(
   const logs = new LogCapture();
   const logger = createLogger({ level: config.logLevel, destination: logs });
   const running = await startServer({ ...options, config, logger, clock: options.clock ?? (() => NOW), host: '127.0.0.1' });
+  // Ready means the database answered with a compatible schema, as the tests expect of a started server.
+  await running.ready;
   return Object.assign(running, { config, logs, auth: { authorization: `Bearer ${config.apiKeys[0]}` } });
 }
 

@@ -3,6 +3,7 @@ import { connect } from 'net';
 import * as contract from '../src/contract';
 import { checkLiveness } from '../src/healthcheck';
 import { main } from '../src/server';
+import { databaseEnv } from './database';
 import { LogCapture, http, newIdempotencyKey, paymentBody, slowPost, startTestServer, waitFor } from './helpers';
 
 describe('contract', () => {
@@ -17,6 +18,17 @@ describe('contract', () => {
       logLevel: 'LOG_LEVEL',
       shutdownDeadlineMs: 'SHUTDOWN_DEADLINE_MS',
       databaseCredentials: 'DATABASE_CREDENTIALS',
+      databaseHost: 'DATABASE_HOST',
+      databasePort: 'DATABASE_PORT',
+      databaseName: 'DATABASE_NAME',
+      databaseSslMode: 'DATABASE_SSL_MODE',
+      databaseCaFile: 'DATABASE_CA_FILE',
+      databaseSecretArn: 'DATABASE_SECRET_ARN',
+      databasePoolMax: 'DATABASE_POOL_MAX',
+      databaseStatementTimeoutMs: 'DATABASE_STATEMENT_TIMEOUT_MS',
+      databaseConnectTimeoutMs: 'DATABASE_CONNECT_TIMEOUT_MS',
+      databaseAppSecretArn: 'DATABASE_APP_SECRET_ARN',
+      databaseAppCredentials: 'DATABASE_APP_CREDENTIALS',
     });
     expect(contract.DEFAULT_SHUTDOWN_DEADLINE_MS).toBe(30000);
     expect(contract.DEFAULT_SHUTDOWN_DEADLINE_MS).toBeLessThan(contract.FARGATE_MAX_STOP_TIMEOUT_MS);
@@ -34,13 +46,16 @@ describe('contract', () => {
     const server = await startTestServer();
     expect(server.app.server.keepAliveTimeout).toBe(65000);
     expect(server.app.server.headersTimeout).toBe(66000);
+    expect(server.app.server.requestTimeout).toBe(contract.REQUEST_TIMEOUT_MS);
+    expect(contract.REQUEST_TIMEOUT_MS).toBe(contract.HEADERS_TIMEOUT_MS + contract.REQUEST_BODY_TIMEOUT_MS);
     await server.shutdown('test end');
   });
 });
 
 describe('graceful shutdown (in process)', () => {
-  test('GIVEN an idle keep-alive connection WHEN draining THEN readiness is 503, the connection is closed and shutdown resolves 0', async () => {
-    const server = await startTestServer();
+  test('GIVEN an idle keep-alive connection WHEN draining THEN readiness is 503, the connection is closed after the idle grace and shutdown resolves 0', async () => {
+    const grace = 300;
+    const server = await startTestServer({ httpTimeouts: { drainIdleGraceMs: grace } });
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     expect((await http(server.port, { path: contract.HEALTH_LIVE_PATH, agent })).status).toBe(200);
     expect(server.connections.connections).toBe(1);
@@ -52,7 +67,9 @@ describe('graceful shutdown (in process)', () => {
     expect(JSON.parse(ready.body)).toEqual({ status: 'draining' });
     expect(ready.headers.connection).toBe('close');
     await expect(done).resolves.toBe(0);
-    // Well below the keep-alive timeout: the idle socket did not hold the drain open.
+    // The idle connection was kept for the grace (a request may have been on its way), then closed: well below
+    // the keep-alive timeout, so an idle socket does not hold the drain open.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(grace - 20);
     expect(Date.now() - started).toBeLessThan(2000);
     await waitFor(() => server.connections.connections === 0);
     await expect(http(server.port, { path: contract.HEALTH_LIVE_PATH })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
@@ -103,14 +120,19 @@ describe('main', () => {
   test('starts, serves and exits 0 on SIGTERM', async () => {
     const exits: number[] = [];
     const logs = new LogCapture();
-    const env = { PORT: '0', API_KEY: 'a'.repeat(40), TOKENIZATION_KEY: 'b'.repeat(40), LOG_LEVEL: 'info' };
+    const env = { PORT: '0', API_KEY: 'a'.repeat(40), TOKENIZATION_KEY: 'b'.repeat(40), LOG_LEVEL: 'info', ...databaseEnv() };
+    const sigtermListeners = process.listenerCount('SIGTERM');
     const running = await main({ env, exit: (c) => exits.push(c), stderr: () => undefined, logDestination: logs });
     expect(running).toBeDefined();
     const port = running?.port ?? 0;
     expect(await checkLiveness(port)).toBe(0);
     process.emit('SIGTERM', 'SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // A second signal while draining is logged and ignored; the drain's code is the one exit.
+    process.emit('SIGINT', 'SIGINT');
+    await waitFor(() => exits.length > 0, 3000);
     expect(exits).toEqual([0]);
+    expect(logs.text).toContain('signal ignored: already draining');
+    expect(process.listenerCount('SIGTERM')).toBe(sigtermListeners);
     expect(await checkLiveness(port, 500)).toBe(1);
     expect(logs.text).toContain('drained, exiting');
   });

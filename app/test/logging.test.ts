@@ -1,5 +1,5 @@
 import { serializeError } from '../src/logger';
-import { InMemoryPaymentRepository } from '../src/repository';
+import { PostgresPaymentRepository } from '../src/repository';
 import { CARDS, http, newIdempotencyKey, paymentBody, startTestServer } from './helpers';
 import type { TestServer } from './helpers';
 
@@ -60,6 +60,10 @@ describe('logs never contain card data or credentials', () => {
     const requestLines = server.logs.records().filter((r) => r.msg === 'request completed');
     expect(requestLines.length).toBeGreaterThanOrEqual(9);
     for (const line of requestLines) expect(line.requestId).toEqual(expect.any(String));
+    // Request lines name the matched route pattern (null when none matched), never the request target.
+    const routes = new Set(requestLines.map((r) => r.route));
+    expect(routes).toEqual(new Set(['/v1/payments', '/v1/payments/:id', null]));
+    for (const line of requestLines) expect(line.path).toBeUndefined();
   });
 
   test('redaction catches card data a future log call might add by mistake', () => {
@@ -88,7 +92,7 @@ describe('logs never contain card data or credentials', () => {
 
   test('an unexpected failure is a 500 with no details, logged safely', async () => {
     const failing = await startTestServer();
-    jest.spyOn(InMemoryPaymentRepository.prototype, 'insert').mockRejectedValueOnce(new Error(`db said no for ${CARDS.visa}`));
+    jest.spyOn(PostgresPaymentRepository.prototype, 'createWithKey').mockRejectedValueOnce(new Error(`db said no for ${CARDS.visa}`));
     const res = await http(failing.port, {
       method: 'POST',
       path: '/v1/payments',
