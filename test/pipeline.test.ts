@@ -1,8 +1,18 @@
 import { Token } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { BUILD_CACHE_TAG, DEPLOYED_TAG_PREFIX } from '../lib/registry/image-repository';
 import { useConnectionActions } from '../lib/pipeline/source-action';
-import { CRANE_SHA256, MARK_PROMOTABLE_COMMAND, SMOKE_COMMAND, TRIVY_SHA256, TRIVY_VERSION, testStepName } from '../lib/pipeline/steps';
+import {
+  CRANE_SHA256,
+  DEPLOY_COMMAND,
+  MARK_PROMOTABLE_COMMAND,
+  MIGRATE_COMMAND,
+  SMOKE_COMMAND,
+  TRIVY_SHA256,
+  TRIVY_VERSION,
+  testStepName,
+} from '../lib/pipeline/steps';
 import { triggerFilePaths } from '../lib/pipeline/trigger-paths';
 import { ENVS, shippedConfigs, synthEnv } from './helpers';
 
@@ -28,7 +38,7 @@ interface Statement {
 
 describe.each(ENVS)('pipeline of %s', (env) => {
   const config = shippedConfigs()[env];
-  const { template } = synthEnv(env);
+  const { stack, template } = synthEnv(env);
   const resources = template.toJSON().Resources as Record<string, Resource>;
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
   const pipeline = ofType('AWS::CodePipeline::Pipeline')[0]![1].Properties;
@@ -179,16 +189,137 @@ describe.each(ENVS)('pipeline of %s', (env) => {
     }
   });
 
-  test('the deploy role may update this service only, and pass only its task roles to ECS tasks', () => {
-    const statements = ofType('AWS::IAM::Policy')
-      .filter(([id]) => id.startsWith('DeliveryDeployProjectRole'))
-      .flatMap(
-        ([, p]) => (p.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown; Condition?: unknown }[] }).Statement,
-      );
-    const update = statements.find((s) => [s.Action].flat().includes('ecs:UpdateService'))!;
-    expect(update.Resource).toEqual({ Ref: expect.stringMatching(/^PaymentService/) });
-    const passRole = statements.find((s) => [s.Action].flat().includes('iam:PassRole'))!;
-    expect(passRole.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+  test("the deploy role's ECS and iam:PassRole statements are exactly these: this service, the migration family, the cluster's tasks", () => {
+    // GIVEN what the Deploy step's two tools need (tools/migrate, then tools/deploy)
+    const account = { Ref: 'AWS::AccountId' };
+    const ecsArn = (resource: string) => ({ 'Fn::Join': ['', ['arn:aws:ecs:us-east-1:', account, `:${resource}`]] });
+    const migration = stack.migration;
+    const service = stack.paymentService;
+    const clusterArn = stack.resolve(migration.cluster.clusterArn);
+    const revisions = [ecsArn(`task-definition/${migration.taskDefinition.family}:*`), ecsArn(`task-definition/${service.taskDefinition.family}:*`)];
+    const inCluster = { ArnEquals: { 'ecs:cluster': clusterArn } };
+    const expected: Statement[] = [
+      {
+        Effect: 'Allow',
+        Action: ['ecs:DescribeServices', 'ecs:ListServiceDeployments', 'ecs:UpdateService'],
+        Resource: stack.resolve(service.service.serviceArn),
+      },
+      {
+        Effect: 'Allow',
+        Action: 'ecs:DescribeServiceDeployments',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:aws:ecs:us-east-1:',
+              account,
+              ':service-deployment/',
+              stack.resolve(service.cluster.clusterName),
+              '/',
+              stack.resolve(service.service.serviceName),
+              '/*',
+            ],
+          ],
+        },
+      },
+      // RegisterTaskDefinition has a resource type (task-definition): revisions of the two families, nothing else
+      { Effect: 'Allow', Action: 'ecs:RegisterTaskDefinition', Resource: revisions },
+      {
+        Effect: 'Allow',
+        Action: 'ecs:TagResource',
+        Resource: revisions,
+        Condition: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
+      },
+      // DescribeTaskDefinition has none
+      { Effect: 'Allow', Action: 'ecs:DescribeTaskDefinition', Resource: '*' },
+      // The migration family only, and only in its cluster
+      { Effect: 'Allow', Action: 'ecs:RunTask', Resource: revisions[0], Condition: inCluster },
+      {
+        Effect: 'Allow',
+        Action: ['ecs:DescribeTasks', 'ecs:StopTask'],
+        Resource: { 'Fn::Join': ['', ['arn:aws:ecs:us-east-1:', account, ':task/', stack.resolve(migration.cluster.clusterName), '/*']] },
+        Condition: inCluster,
+      },
+      // The four task roles the two families name, to ECS tasks only
+      {
+        Effect: 'Allow',
+        Action: 'iam:PassRole',
+        Resource: [
+          migration.taskDefinition.executionRole!,
+          migration.taskDefinition.taskRole,
+          service.taskDefinition.executionRole!,
+          service.taskDefinition.taskRole,
+        ].map((r) => stack.resolve(r.roleArn)),
+        Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      },
+    ];
+    // THEN the role's statements on ECS and IAM are exactly these (resource lists compared as sets)
+    const canonical = (st: Statement) =>
+      JSON.stringify({
+        Effect: st.Effect,
+        Action: st.Action,
+        Resource: Array.isArray(st.Resource) ? [...st.Resource].map((r) => JSON.stringify(r)).sort() : st.Resource,
+        Condition: st.Condition,
+      });
+    const actual = statementsOf('DeliveryDeployProjectRole').filter((st) =>
+      [st.Action].flat().some((a) => a.startsWith('ecs:') || a.startsWith('iam:')),
+    );
+    expect(actual.map(canonical).sort()).toEqual(expected.map(canonical).sort());
+    // AND the roles passed are the migration task's own and the service's (the migration family's template names them)
+    expect(stack.resolve(migration.taskDefinition.taskRole.roleArn)).not.toEqual(stack.resolve(service.taskDefinition.taskRole.roleArn));
+  });
+
+  test('the Deploy step migrates with the new image first and deploys only if the migration succeeded, in every environment', () => {
+    const spec = buildSpecOf('DeliveryDeployProject');
+    // GIVEN one command list in the build phase: CodeBuild skips the rest of a list once a command fails
+    expect(spec.phases.build).toEqual({ commands: [MIGRATE_COMMAND, DEPLOY_COMMAND] });
+    // AND neither tool runs anywhere else (post_build or finally would run after a failed migration)
+    const elsewhere = Object.entries(spec.phases)
+      .filter(([phase]) => phase !== 'build')
+      .flatMap(([, p]) => [...p.commands, ...(p.finally ?? [])]);
+    expect(elsewhere.filter((c) => c.includes('tools/migrate') || c.includes('tools/deploy'))).toEqual([]);
+    expect(spec.phases.build!.finally).toBeUndefined();
+    expect(spec.env?.variables).toEqual({
+      DEPLOY_ENV: env,
+      DEPLOY_TIMEOUT_MINUTES: String(config.deployment.deployTimeoutMinutes),
+      MIGRATION_TIMEOUT_SECONDS: '900',
+    });
+    // AND CodeBuild's own timeout leaves room for both tools' bounds
+    const project = ofType('AWS::CodeBuild::Project').find(([id]) => id.startsWith('DeliveryDeployProject'))![1];
+    expect(project.Properties.TimeoutInMinutes).toBe(15 + config.deployment.deployTimeoutMinutes + 15);
+  });
+
+  test('the Deploy project knows the migration target by plain names and ids only, and the image by the Image stage', () => {
+    const project = ofType('AWS::CodeBuild::Project').find(([id]) => id.startsWith('DeliveryDeployProject'))![1];
+    const vars = (project.Properties.Environment as { EnvironmentVariables: { Name: string; Type: string; Value: unknown }[] }).EnvironmentVariables;
+    const migration = stack.migration;
+    expect(vars).toEqual([
+      { Name: 'CLUSTER_NAME', Type: 'PLAINTEXT', Value: stack.resolve(stack.paymentService.cluster.clusterName) },
+      { Name: 'SERVICE_NAME', Type: 'PLAINTEXT', Value: stack.resolve(stack.paymentService.service.serviceName) },
+      { Name: 'CONTAINER_NAME', Type: 'PLAINTEXT', Value: 'app' },
+      { Name: 'IMAGE_PARAMETER_NAME', Type: 'PLAINTEXT', Value: `/tap/${env}/app/image-uri` },
+      { Name: 'DESIRED_COUNT', Type: 'PLAINTEXT', Value: String(config.service.desiredCount) },
+      { Name: 'MIGRATION_CLUSTER', Type: 'PLAINTEXT', Value: stack.resolve(migration.cluster.clusterArn) },
+      { Name: 'MIGRATION_TASK_FAMILY', Type: 'PLAINTEXT', Value: `TapStack-${env}-migrate` },
+      { Name: 'MIGRATION_CONTAINER_NAME', Type: 'PLAINTEXT', Value: 'migrate' },
+      {
+        Name: 'MIGRATION_SUBNET_IDS',
+        Type: 'PLAINTEXT',
+        Value: { 'Fn::Join': ['', migration.subnets.flatMap((sn, i) => [...(i > 0 ? [','] : []), stack.resolve(sn.subnetId)])] },
+      },
+      { Name: 'MIGRATION_SECURITY_GROUP_IDS', Type: 'PLAINTEXT', Value: stack.resolve(migration.securityGroup.securityGroupId) },
+    ]);
+    // The migration task runs where the service's tasks run: private subnets with a route out (no public IP is assigned)
+    expect(migration.subnets.map((sn) => stack.resolve(sn.subnetId))).toEqual(
+      stack.network.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds.map((id) => stack.resolve(id)),
+    );
+    // The digest comes from the Image stage, for both tools
+    const deploy = stage('Deploy')!.Actions[0]!;
+    expect(JSON.parse(deploy.Configuration!.EnvironmentVariables as string)).toContainEqual({
+      name: 'IMAGE_URI',
+      type: 'PLAINTEXT',
+      value: '#{Image.IMAGE_URI}',
+    });
   });
 
   test('the Source action may use the configured connection under the IAM prefix of its ARN, and under no other', () => {

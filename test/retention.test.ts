@@ -12,9 +12,13 @@ const DELETED = ['Delete', 'Delete'];
 
 const resourcesOf = (env: (typeof ENVS)[number]) => synthEnv(env).template.toJSON().Resources as Record<string, Resource>;
 const policies = (r: Resource) => [r.DeletionPolicy, r.UpdateReplacePolicy];
-/** The two resources whose names are fixed: one left over from a rolled-back create fails the retry with "already exists". */
+/**
+ * The resources whose names are fixed (the repository, and the log groups another service writes to by name: WAF's,
+ * RDS's, the rotation functions'): one left over from a rolled-back create fails the retry with "already exists".
+ */
+const FIXED_LOG_GROUP_NAME = /^(aws-waf-logs-|\/aws\/rds\/cluster\/|\/aws\/lambda\/TapStack-)/;
 const hasFixedName = (r: Resource) =>
-  r.Type === 'AWS::ECR::Repository' || (r.Type === 'AWS::Logs::LogGroup' && String(r.Properties?.LogGroupName ?? '').startsWith('aws-waf-logs-'));
+  r.Type === 'AWS::ECR::Repository' || (r.Type === 'AWS::Logs::LogGroup' && FIXED_LOG_GROUP_NAME.test(String(r.Properties?.LogGroupName ?? '')));
 
 describe('removal policy from config', () => {
   test('retain keeps a generated-name resource always, even when its first create rolls back (evidence of the failure)', () => {
@@ -41,8 +45,17 @@ describe.each(ENVS)('what a failed first deployment of %s leaves behind', (env) 
     // The pipeline the stack creates starts a run at once and may push before a create fails: the delete of a rolled-back
     // create must go through with images inside (a stack deletion with retain never deletes it at all).
     expect(repositories.map((r) => r.Properties!.EmptyOnDelete)).toEqual([true]);
-    const waf = Object.values(resources).filter((r) => r.Type === 'AWS::Logs::LogGroup' && hasFixedName(r));
-    expect(waf.map((r) => [r.Properties!.LogGroupName, ...policies(r)])).toEqual([[`aws-waf-logs-TapStack-${env}`, ...expected(removal.logs)]]);
+    const named = Object.values(resources).filter((r) => r.Type === 'AWS::Logs::LogGroup' && hasFixedName(r));
+    expect(named.map((r) => [r.Properties!.LogGroupName, ...policies(r)]).sort()).toEqual(
+      [
+        `aws-waf-logs-TapStack-${env}`,
+        `/aws/rds/cluster/tapstack-${env}-payments/postgresql`,
+        `/aws/lambda/TapStack-${env}-db-master-rotation`,
+        `/aws/lambda/TapStack-${env}-db-app-user-rotation`,
+      ]
+        .map((name) => [name, ...expected(removal.logs)])
+        .sort(),
+    );
   });
 
   test('every other key, log group and secret is either deleted or plainly kept: a failed create keeps its evidence', () => {

@@ -22,7 +22,8 @@ describe.each(ENVS)('KMS grants in %s', (env) => {
   });
 
   test('the secrets are encrypted with the data key', () => {
-    expect(secretIds).toHaveLength(3);
+    // API key, tokenization key, database master user, database app user.
+    expect(secretIds).toHaveLength(4);
     for (const id of secretIds) expect(resources[id]!.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [dataKeyId, 'Arn'] });
   });
 
@@ -33,9 +34,17 @@ describe.each(ENVS)('KMS grants in %s', (env) => {
         (s) => asArray(s.Action).includes('secretsmanager:GetSecretValue') && secretIds.some((id) => JSON.stringify(s.Resource).includes(id)),
       ),
     );
-    // The task's execution role, the smoke-test hook and the production smoke step.
+    // The task's execution role (ECS secrets), the service and migration task roles (the database secrets they read
+    // themselves), the smoke-test hook and the production smoke step. The rotation functions' roles are the
+    // AWS::SecretsManager transform's, outside this template.
     expect(readers.map(([id]) => id.replace(/DefaultPolicy.*/, '')).sort()).toEqual(
-      ['DeliverySmokeProductionProjectRole', 'PaymentServiceSmokeTestFunctionServiceRole', 'PaymentServiceTaskDefinitionExecutionRole'].sort(),
+      [
+        'DeliverySmokeProductionProjectRole',
+        'MigrationTaskDefinitionTaskRole',
+        'PaymentServiceSmokeTestFunctionServiceRole',
+        'PaymentServiceTaskDefinitionExecutionRole',
+        'PaymentServiceTaskDefinitionTaskRole',
+      ].sort(),
     );
     for (const [id, p] of readers) {
       const decrypt = (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement.filter(

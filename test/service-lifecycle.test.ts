@@ -54,7 +54,7 @@ describe.each(ENVS)('smoke-test hook and service creation in %s', (env) => {
   test('the service is created only after every policy of every role ECS uses while creating it', () => {
     // GIVEN the roles the service hands to ECS (hook invocation, listener-rule shifts, task start) and the hook's own
     const [serviceId, service] = only(resources, 'AWS::ECS::Service');
-    const [, taskDefinition] = only(resources, 'AWS::ECS::TaskDefinition');
+    const taskDefinition = resources[(service.Properties.TaskDefinition as { Ref: string }).Ref]!;
     const [, fn] = hookFunction(resources);
     const config = service.Properties.DeploymentConfiguration as { LifecycleHooks: { RoleArn: unknown }[] };
     const loadBalancer = (service.Properties.LoadBalancers as { AdvancedConfiguration: { RoleArn: unknown } }[])[0]!;

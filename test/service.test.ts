@@ -15,7 +15,9 @@ describe.each(ENVS)('runtime in %s', (env) => {
   const resources = template.toJSON().Resources as Record<string, Resource>;
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
   const service = () => ofType('AWS::ECS::Service')[0]![1].Properties;
-  const container = () => (ofType('AWS::ECS::TaskDefinition')[0]![1].Properties.ContainerDefinitions as Record<string, unknown>[])[0]!;
+  // The service's task definition (the migration task has its own: test/database.test.ts).
+  const container = () =>
+    (resources[(service().TaskDefinition as { Ref: string }).Ref]!.Properties.ContainerDefinitions as Record<string, unknown>[])[0]!;
 
   test('ECS-native blue/green with the configured strategy, bake time and ECS deployment controller', () => {
     const s = service();
@@ -142,10 +144,22 @@ describe.each(ENVS)('runtime in %s', (env) => {
 
   test('secrets reach the container only through `Secrets`, never as environment values', () => {
     const c = container();
-    expect((c.Secrets as { Name: string }[]).map((s) => s.Name).sort()).toEqual(['API_KEY', 'DATABASE_CREDENTIALS', 'TOKENIZATION_KEY']);
+    expect((c.Secrets as { Name: string }[]).map((s) => s.Name).sort()).toEqual(['API_KEY', 'TOKENIZATION_KEY']);
     const envNames = (c.Environment as { Name: string }[]).map((e) => e.Name);
     for (const secret of ['API_KEY', 'DATABASE_CREDENTIALS', 'TOKENIZATION_KEY']) expect(envNames).not.toContain(secret);
     for (const [, s] of ofType('AWS::SecretsManager::Secret')) expect(s.Properties.KmsKeyId).toBeDefined();
+  });
+
+  test('the API and tokenization key secrets keep the generation templates they were created with: no deploy generates new keys', () => {
+    // Any change here (a JSON template included) makes CloudFormation generate a new value at the next deploy, which new
+    // tasks would start with while clients present the old API key (or stored tokens need the old HMAC key). The API key's
+    // JSON form {"current","previous"} comes from its first rotation (docs/runbooks/rotate-secrets.md).
+    const generation = (name: string) => {
+      const secret = (container().Secrets as { Name: string; ValueFrom: { Ref: string } }[]).find((s) => s.Name === name)!;
+      return resources[secret.ValueFrom.Ref]!.Properties.GenerateSecretString;
+    };
+    expect(generation('API_KEY')).toEqual({ PasswordLength: 48, ExcludePunctuation: true });
+    expect(generation('TOKENIZATION_KEY')).toEqual({ PasswordLength: 64, ExcludePunctuation: true });
   });
 
   test('the image comes from the SSM parameter the deploy step writes, never a pinned tag (docs/deployments.md, trap 1)', () => {

@@ -54,9 +54,10 @@ describe.each(ENVS)('stack-wide guarantees in %s', (env) => {
     template.hasOutput('ImageParameterName', { Value: `/tap/${env}/app/image-uri` });
   });
 
-  test('log groups follow the configured removal policy (the fixed-name WAF group is not kept after a rolled-back create)', () => {
+  test('log groups follow the configured removal policy (the fixed-name groups are not kept after a rolled-back create)', () => {
     for (const [, g] of ofType('AWS::Logs::LogGroup')) {
-      const fixed = String(g.Properties?.LogGroupName ?? '').startsWith('aws-waf-logs-');
+      // WAF's, RDS's and the rotation functions' groups are named for the service that writes to them.
+      const fixed = /^(aws-waf-logs-|\/aws\/rds\/cluster\/|\/aws\/lambda\/TapStack-)/.test(String(g.Properties?.LogGroupName ?? ''));
       expect(g.DeletionPolicy).toBe(config.removal.logs === 'retain' ? (fixed ? 'RetainExceptOnCreate' : 'Retain') : 'Delete');
     }
   });

@@ -3,3 +3,4 @@ export * from './validate';
 export * from './load';
 export * from './preflight';
 export * from './names';
+export * from './database';

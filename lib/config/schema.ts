@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { databaseConfigSchema } from './database';
 
 /** The environments this app knows. Anything else is rejected at the entry point. */
 export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
@@ -180,6 +181,7 @@ export const environmentConfigSchema = z
           ),
       })
       .strict(),
+    database: databaseConfigSchema,
     pipeline: z
       .object({
         nodeVersions: z

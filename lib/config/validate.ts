@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { KEEP_ALIVE_TIMEOUT_MS } from '../../app/src/contract';
+import { databaseProblems } from './database';
 import { cidrsOverlap, EnvironmentConfig, environmentConfigSchema, EnvironmentName, FARGATE_SIZES, parseCidr } from './schema';
 
 /** The app's keep-alive: the ALB idle timeout must stay below it (docs/deployments.md, trap 6). */
@@ -157,6 +158,7 @@ function crossFieldProblems(c: EnvironmentConfig): string[] {
       p.push(`removal.${what}: prod must retain ${what} on stack deletion (PCI DSS 10.7), got: ${show(c.removal[what])}`);
   }
   if (isProd && !c.pipeline.approvalRequired) p.push('pipeline.approvalRequired: prod deploys need a manual approval, got: false');
+  p.push(...databaseProblems(c, show));
   return p;
 }
 

@@ -32,9 +32,22 @@ export const INTERFACE_ENDPOINTS: Readonly<Record<string, ec2.InterfaceVpcEndpoi
 };
 
 /**
+ * IDs of the AWS-managed prefix lists `com.amazonaws.<region>.s3` (docs/aws-contracts.md, "Database"). AWS-managed
+ * prefix lists cannot be created through CloudFormation and resolving one at synth would be a context lookup (no
+ * credentials in `cdk synth`), so the ID of each supported region is written here.
+ */
+export const S3_PREFIX_LIST_IDS: Readonly<Record<string, string>> = { 'us-east-1': 'pl-63a5400a' };
+
+function s3PrefixListIdOf(region: string): string {
+  const id = S3_PREFIX_LIST_IDS[region];
+  if (!id) throw new Error(`Network: no S3 prefix list ID known for region ${region}; add it to S3_PREFIX_LIST_IDS`);
+  return id;
+}
+
+/**
  * Public subnets for the load balancer only (no public IPs on launch), private subnets with NAT egress for tasks,
- * builds and functions, private endpoints for the AWS APIs they call, all-traffic flow logs and a closed default
- * security group.
+ * builds and functions, isolated subnets (no route out) for the database, private endpoints for the AWS APIs they
+ * call, all-traffic flow logs and a closed default security group.
  */
 export class Network extends Construct {
   public readonly vpc: ec2.Vpc;
@@ -43,6 +56,11 @@ export class Network extends Construct {
   public readonly flowLogGroup: EncryptedLogGroup;
   /** The NAT gateways' public IPs: what the internet-facing ALB sees when something in the VPC calls it. */
   public readonly natPublicIps: string[];
+  /**
+   * The AWS-managed prefix list of S3 in this region, which the S3 gateway endpoint routes: a security group that
+   * allows HTTPS to it lets a task pull image layers from ECR (stored in S3) without any other egress.
+   */
+  public readonly s3PrefixListId: string;
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -54,11 +72,14 @@ export class Network extends Construct {
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
         { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
+        // Last, so the ranges above keep their CIDRs (CDK allocates subnets in this order): no route out of the VPC,
+        // for the database only.
+        { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
       ],
     });
 
     // Zones come from config on purpose: the same subnets in an environment-agnostic synth and in a deploy.
-    for (const subnet of [...this.vpc.publicSubnets, ...this.vpc.privateSubnets]) {
+    for (const subnet of [...this.vpc.publicSubnets, ...this.vpc.privateSubnets, ...this.vpc.isolatedSubnets]) {
       Validations.of(subnet.node.defaultChild!).acknowledge({
         id: 'CloudFormation-Validate::W3010',
         reason: 'Availability zones come from config/<env>.json on purpose, so every synth yields the subnets a deploy creates',
@@ -92,6 +113,7 @@ export class Network extends Construct {
     this.skipChecksOnDefaultSecurityGroupHandler();
 
     this.vpc.addGatewayEndpoint('S3Endpoint', { service: ec2.GatewayVpcEndpointAwsService.S3 });
+    this.s3PrefixListId = s3PrefixListIdOf(Stack.of(this).region);
     this.endpointSecurityGroup = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
       vpc: this.vpc,
       description: 'HTTPS to AWS API endpoints from inside the VPC only',

@@ -80,7 +80,9 @@ export class BuildProject extends Construct {
         'Report groups of this one project (JUnit and coverage), created per report name at build time',
       [`arn:aws:logs:${region}:${account}:log-group:/aws/codebuild/${projectId}:*`]:
         'The log streams of this one project: CodeBuild names them per build, so they take a wildcard',
-      '*': 'ec2:Describe* for the VPC build, and ecr:GetAuthorizationToken where images move, have no resource-level permissions',
+      '*':
+        'ec2:Describe* for the VPC build, ecr:GetAuthorizationToken where images move, and ecs:DescribeTaskDefinition in the Deploy step ' +
+        'have no resource-level permissions',
     };
     checkovSkip(
       this.project.node.findChild('PolicyDocument'),

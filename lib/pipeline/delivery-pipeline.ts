@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -19,10 +19,12 @@ import {
   nagAccount,
 } from '../compliance/acknowledge';
 import { EnvironmentConfig } from '../config';
+import { MigrationTarget } from '../database/migration-target';
 import { EncryptedLogGroup } from '../common/encrypted-log-group';
 import { BuildProject } from './build-project';
+import { grantMigration, migrationEnvironment } from './migration';
 import { ConnectionSourceAction } from './source-action';
-import { buildImageStep, deployStep, PipelineStep, promoteImageStep, PromoteFrom, smokeStep } from './steps';
+import { buildImageStep, DEFAULT_MIGRATION_TIMEOUT_MINUTES, deployStep, PipelineStep, promoteImageStep, PromoteFrom, smokeStep } from './steps';
 import { triggerFilePaths } from './trigger-paths';
 import { verifySteps } from './verify-stage';
 
@@ -41,6 +43,13 @@ export interface DeliveryPipelineProps {
   readonly taskDefinition: ecs.FargateTaskDefinition;
   readonly containerName: string;
   readonly imageParameterName: string;
+  /** The schema migration the Deploy step runs with the new image before it deploys the service. */
+  readonly migration: MigrationTarget;
+  /**
+   * How long one migration may run before the Deploy step stops it and fails (whole minutes, 1 to 120).
+   * @default - 15 minutes
+   */
+  readonly migrationTimeout?: Duration;
   /** Read by the post-deploy smoke test. */
   readonly apiKey: secretsmanager.ISecret;
   readonly productionUrl: string;
@@ -61,8 +70,8 @@ export interface DeliveryPipelineProps {
 /**
  * CodePipeline V2 for one environment: GitHub (CodeConnections) push on the configured branch -> Verify (tests per
  * Node version, lint, static analysis, dependency scan, IaC check, in parallel) -> Image (build in dev, promote the
- * upstream's promotable digest elsewhere) -> [Approve, prod only] -> Deploy (blue/green, truthful) -> production
- * smoke, which alone marks the image promotable for the next environment.
+ * upstream's promotable digest elsewhere) -> [Approve, prod only] -> Deploy (schema migration with the new image, then
+ * blue/green, truthful) -> production smoke, which alone marks the image promotable for the next environment.
  *
  * The push filter's paths come from lib/pipeline/trigger-paths.ts, the same in every environment.
  */
@@ -170,15 +179,18 @@ export class DeliveryPipeline extends Construct {
       });
     }
 
-    // Deploy: no automatic stage retry, a failed deployment is never retried blindly.
-    const deploy = project(deployStep(config.envName, config.deployment.deployTimeoutMinutes), {
+    // Deploy: the schema migration, then the service; no automatic stage retry, a failed deployment is never retried blindly.
+    const migrationTimeoutMinutes = props.migrationTimeout?.toMinutes() ?? DEFAULT_MIGRATION_TIMEOUT_MINUTES;
+    const deploy = project(deployStep(config.envName, config.deployment.deployTimeoutMinutes, migrationTimeoutMinutes), {
       CLUSTER_NAME: props.service.cluster.clusterName,
       SERVICE_NAME: props.service.serviceName,
       CONTAINER_NAME: props.containerName,
       IMAGE_PARAMETER_NAME: props.imageParameterName,
       DESIRED_COUNT: String(config.service.desiredCount),
+      ...migrationEnvironment(props.migration),
     });
     this.grantDeploy(deploy, props);
+    grantMigration(deploy, props.migration);
     // Smoke-Production runs only after Deploy succeeded (run order 2), and marks the image promotable only after its
     // own smoke test passed (smokeStep): the next environment never sees an image whose production smoke failed.
     const smoke = project(smokeStep(config.envName), {
@@ -273,8 +285,15 @@ export class DeliveryPipeline extends Construct {
         resources: [stack.formatArn({ service: 'ecs', resource: 'service-deployment', resourceName: `${cluster}/${props.service.serviceName}/*` })],
       }),
     );
-    // RegisterTaskDefinition and DescribeTaskDefinition have no resource-level permissions.
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition'], resources: ['*'] }));
+    // RegisterTaskDefinition is authorized on the revision it creates (resource type task-definition); DescribeTaskDefinition
+    // has no resource-level permission (docs/aws-contracts.md, "Migrations in the pipeline").
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:RegisterTaskDefinition'],
+        resources: [stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${props.taskDefinition.family}:*` })],
+      }),
+    );
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeTaskDefinition'], resources: ['*'] }));
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['ecs:TagResource'],
@@ -306,7 +325,7 @@ export class DeliveryPipeline extends Construct {
       p,
       ['AwsSolutions'],
       `IAM5[Resource::arn:aws:ecs:${stack.region}:${nagAccount(p)}:task-definition/${props.taskDefinition.family}:*]`,
-      'Revisions of this one task definition family, only while registering them',
+      'Revisions of the service task definition family, registered (and tagged while registering) one per release; ECS numbers the revision',
     );
   }
 }

@@ -1,4 +1,5 @@
 export * from './build-project';
 export * from './delivery-pipeline';
+export * from './migration';
 export * from './steps';
 export * from './verify-stage';

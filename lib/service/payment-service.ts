@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { CONTAINER_HEALTHCHECK_COMMAND, ENV } from '../../app/src/contract';
 import { acknowledge, acknowledgeGrantPolicy } from '../compliance/acknowledge';
 import { EnvironmentConfig } from '../config';
+import { databaseEnvironment, PaymentsDatabase } from '../database';
 import { EncryptedLogGroup } from '../common/encrypted-log-group';
 import { DeploymentAlarms } from './deployment-alarms';
 import { LoadBalancer } from './load-balancer';
@@ -19,9 +20,15 @@ import { SmokeTestHook } from './smoke-test-hook';
 
 export interface PaymentServiceProps {
   readonly vpc: ec2.IVpc;
-  readonly config: Pick<EnvironmentConfig, 'service' | 'deployment' | 'logs'>;
+  readonly config: Pick<EnvironmentConfig, 'service' | 'deployment' | 'logs' | 'database'>;
   readonly loadBalancer: LoadBalancer;
   readonly secrets: ServiceSecrets;
+  /**
+   * The database the service keeps payments and idempotency keys in. The task reads the app user secret from Secrets
+   * Manager itself, at start and again when PostgreSQL refuses its password (after a rotation), so a running task
+   * follows the rotation (docs/deployments.md, trap 27).
+   */
+  readonly database: PaymentsDatabase;
   readonly repository: ecr.IRepository;
   /**
    * SSM parameter holding the image URI (`<repo>@sha256:<digest>`) the pipeline last deployed. The task definition
@@ -57,6 +64,8 @@ export class PaymentService extends Construct {
   public readonly logGroup: EncryptedLogGroup;
   public readonly deploymentAlarms: DeploymentAlarms;
   public readonly smokeTest: SmokeTestHook;
+  /** The tasks' security group: the load balancer may reach the container port; the database admits it on 5432. */
+  public readonly securityGroup: ec2.SecurityGroup;
 
   constructor(scope: Construct, id: string, props: PaymentServiceProps) {
     super(scope, id);
@@ -85,17 +94,20 @@ export class PaymentService extends Construct {
       user: '65532:65532',
       portMappings: [{ containerPort: s.containerPort, name: 'http' }],
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'payments', logGroup: this.logGroup, mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
-      // Only non-secret settings; the secrets below never appear in the task definition.
+      // Only non-secret settings; the secrets below never appear in the task definition. The database password is
+      // not injected at all: the task role reads the app user secret, whose ARN is the only trace of it here.
       environment: {
         NODE_ENV: 'production',
         [ENV.port]: String(s.containerPort),
         [ENV.shutdownDeadlineMs]: String(s.drainDeadlineSeconds * 1000),
         [ENV.logLevel]: 'info',
+        ...databaseEnvironment(props.database),
+        [ENV.databaseSecretArn]: props.database.appUserSecret.secretArn,
+        [ENV.databasePoolMax]: String(props.config.database.poolMaxPerTask),
       },
       secrets: {
         [ENV.apiKey]: ecs.Secret.fromSecretsManager(props.secrets.apiKey),
         [ENV.tokenizationKey]: ecs.Secret.fromSecretsManager(props.secrets.tokenizationKey),
-        [ENV.databaseCredentials]: ecs.Secret.fromSecretsManager(props.secrets.databaseCredentials),
       },
       healthCheck: {
         command: ['CMD', ...CONTAINER_HEALTHCHECK_COMMAND],
@@ -109,12 +121,14 @@ export class PaymentService extends Construct {
     });
     container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
     props.repository.grantPull(this.taskDefinition.obtainExecutionRole());
+    props.database.appUserSecret.grantGetValue(this.taskDefinition.taskRole);
     acknowledge(
       container.taskDefinition,
       ['AwsSolutions'],
       'ECS2',
-      'Only non-secret settings (port, drain deadline, log level) are environment variables; secrets use ECS secrets',
+      'Only non-secret settings (port, drain deadline, log level, database host, port, name, TLS mode, pool size and the ARN of the secret the task reads itself) are environment variables; secrets use ECS secrets',
     );
+    acknowledgeGrantPolicy(this.taskDefinition.taskRole, 'Task role: read the database app user secret');
 
     this.deploymentAlarms = new DeploymentAlarms(this, 'DeploymentAlarms', {
       targetGroups: { blue: lb.blueTargetGroup, green: lb.greenTargetGroup },
@@ -128,6 +142,8 @@ export class PaymentService extends Construct {
       allowAllOutbound: true,
     });
     serviceSecurityGroup.connections.allowFrom(lb.securityGroup, ec2.Port.tcp(s.containerPort), 'Load balancer to tasks');
+    props.database.allowConnectionsFrom(serviceSecurityGroup, 'Payment service tasks');
+    this.securityGroup = serviceSecurityGroup;
 
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: this.cluster,
@@ -192,7 +208,7 @@ export class PaymentService extends Construct {
     this.addAutoScaling(s, lb, props.firstDeploy ?? false);
 
     const executionRole = this.taskDefinition.obtainExecutionRole();
-    acknowledgeGrantPolicy(executionRole, 'Task execution role: pull this image, read these three secrets, write this log group');
+    acknowledgeGrantPolicy(executionRole, 'Task execution role: pull this image, read the API and tokenization key secrets, write this log group');
     acknowledge(
       executionRole,
       ['AwsSolutions'],

@@ -3,9 +3,14 @@ import { AddressInfo } from 'node:net';
 import { FirstDeploymentVerdict } from '../../tools/smoke/first-deployment';
 import { handleHook, HookDeps } from '../../tools/smoke/hook-handler';
 import { main } from '../../tools/smoke/cli';
+import { ApiKeySecretError, currentApiKey } from '../../tools/smoke/secrets';
 import { runSmokeTest, SmokeTestResult } from '../../tools/smoke/smoke-test';
 
 const API_KEY = 'smoke-test-key-not-a-real-secret-000000';
+/** The API key secret as the stack generates it: the key clients use now, and none before it. */
+const SECRET_JSON = JSON.stringify({ current: API_KEY, previous: '' });
+/** Mid-rotation: the service accepts both; the smoke test must present current. */
+const ROTATING_JSON = JSON.stringify({ current: API_KEY, previous: 'previous-key-not-a-real-secret-11111111' });
 const CARD = '4111111111111111';
 
 /** How the fake service misbehaves in a test. */
@@ -276,6 +281,42 @@ describe('lifecycle hook handler', () => {
     expect(logs.join('\n')).toMatch(/FAIL GET \/health\/ready/);
   });
 
+  test('GIVEN the JSON API key secret THEN the hook presents its current key and SUCCEEDS; the logs hold neither key', async () => {
+    const service = await startService();
+    server = service.server;
+
+    const answer = await handleHook(
+      event,
+      deps({ TEST_URL: service.baseUrl, API_KEY_SECRET_ARN: SECRET_ARN }, async () => ROTATING_JSON),
+    );
+
+    expect(answer).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(service.received.filter((r) => r.url.startsWith('/v1/')).map((r) => r.headers.authorization)).toEqual([
+      `Bearer ${API_KEY}`,
+      `Bearer ${API_KEY}`,
+    ]);
+    expect(logs.join('\n')).not.toContain(API_KEY);
+    expect(logs.join('\n')).not.toContain('previous-key-not-a-real-secret');
+  });
+
+  test('GIVEN a malformed JSON secret THEN FAILED naming the secret, never its value, and no request is sent', async () => {
+    const service = await startService();
+    server = service.server;
+    const broken = `{"current": "${API_KEY}"`;
+
+    const answer = await handleHook(
+      event,
+      deps({ TEST_URL: service.baseUrl, API_KEY_SECRET_ARN: SECRET_ARN }, async () => broken),
+    );
+
+    expect(answer).toEqual({ hookStatus: 'FAILED' });
+    expect(logs).toContain(
+      `smoke hook FAILED: secret ${SECRET_ARN} starts with "{" but is not valid JSON (expected {"current": "...", "previous": "..."})`,
+    );
+    expect(logs.join('\n')).not.toContain(API_KEY);
+    expect(service.received).toEqual([]);
+  });
+
   test('GIVEN the secret cannot be read THEN FAILED with a hint', async () => {
     const denied = async (): Promise<string> => {
       throw Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' });
@@ -318,8 +359,61 @@ describe('smoke CLI', () => {
     await expect(main({ BASE_URL: service.baseUrl, API_KEY: 'wrong-key' })).resolves.toBe(1);
   });
 
+  test('GIVEN the JSON API key secret THEN presents current (not previous) and exits 0; a current key the service refuses exits 1', async () => {
+    const service = await startService();
+    server = service.server;
+
+    await expect(main({ BASE_URL: service.baseUrl, API_KEY_SECRET_ARN: 'arn:secret' }, async () => ROTATING_JSON)).resolves.toBe(0);
+    // The previous key alone would pass; presenting current, which the service does not know, must fail
+    const stale = JSON.stringify({ current: 'not-the-key-the-service-knows-22222222', previous: API_KEY });
+    await expect(main({ BASE_URL: service.baseUrl, API_KEY_SECRET_ARN: 'arn:secret' }, async () => stale)).resolves.toBe(1);
+    // A plain API_KEY in the same JSON form works too (local runs)
+    await expect(main({ BASE_URL: service.baseUrl, API_KEY: SECRET_JSON })).resolves.toBe(0);
+  });
+
+  test('GIVEN a secret whose JSON has no current key THEN exits 2 naming the secret, never printing the value', async () => {
+    const value = JSON.stringify({ previous: API_KEY });
+    await expect(main({ BASE_URL: 'http://127.0.0.1:1', API_KEY_SECRET_ARN: 'arn:secret' }, async () => value)).resolves.toBe(2);
+    const printed = (console.error as jest.Mock).mock.calls.flat().join('\n');
+    expect(printed).toBe(
+      'smoke: cannot start: secret arn:secret is JSON without a non-empty string field "current" (expected {"current": "...", "previous": "..."})',
+    );
+    expect(printed).not.toContain(API_KEY);
+  });
+
   test('exits 2 when no key source is set', async () => {
     await expect(main({ BASE_URL: 'http://127.0.0.1:1' })).resolves.toBe(2);
     expect(console.error).toHaveBeenCalledWith(expect.stringMatching(/set API_KEY_SECRET_ARN \(preferred\) or API_KEY/));
+  });
+});
+
+describe('currentApiKey', () => {
+  test('takes current from the JSON secret, with or without previous', () => {
+    expect(currentApiKey(SECRET_JSON, 'secret s')).toBe(API_KEY);
+    expect(currentApiKey(ROTATING_JSON, 'secret s')).toBe(API_KEY);
+    expect(currentApiKey(JSON.stringify({ current: API_KEY }), 'secret s')).toBe(API_KEY);
+    expect(currentApiKey(`  ${SECRET_JSON}\n`, 'secret s')).toBe(API_KEY);
+  });
+
+  test('accepts a plain key (a secret from before the JSON format) as it is', () => {
+    expect(currentApiKey(API_KEY, 'secret s')).toBe(API_KEY);
+  });
+
+  test.each([
+    ['malformed JSON', `{"current": "${API_KEY}", previous}`, 'secret s starts with "{" but is not valid JSON'],
+    ['no current', JSON.stringify({ previous: API_KEY }), 'secret s is JSON without a non-empty string field "current"'],
+    ['empty current', JSON.stringify({ current: '', previous: API_KEY }), 'secret s is JSON without a non-empty string field "current"'],
+    ['current not a string', JSON.stringify({ current: [API_KEY] }), 'secret s is JSON without a non-empty string field "current"'],
+    ['empty value', '   ', 'secret s is empty'],
+  ])('refuses %s, and the message never holds the value', (_what, value, message) => {
+    let caught: unknown;
+    try {
+      currentApiKey(value, 'secret s');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ApiKeySecretError);
+    expect((caught as Error).message).toContain(message);
+    expect((caught as Error).message).not.toContain(API_KEY);
   });
 });

@@ -1,10 +1,11 @@
 /**
  * Post-deploy smoke test from the pipeline: `npx tsx tools/smoke/cli.ts`.
- * Environment: BASE_URL, and API_KEY_SECRET_ARN (preferred) or API_KEY; SMOKE_TIMEOUT_MS (default 5000).
+ * Environment: BASE_URL, and API_KEY_SECRET_ARN (preferred) or API_KEY; SMOKE_TIMEOUT_MS (default 5000). The secret (or
+ * API_KEY) holds JSON `{"current": "...", "previous": "..."}` or a plain key; the test presents `current`.
  * Exit codes: 0 passed, 1 a step failed, 2 bad configuration.
  */
 import { ConfigError, intEnv, optionalEnv, requireEnv } from '../common/env';
-import { getSecretString } from './secrets';
+import { currentApiKey, getSecretString } from './secrets';
 import { formatSteps, runSmokeTest } from './smoke-test';
 
 /** Runs the smoke test and returns the exit code. */
@@ -18,7 +19,7 @@ export async function main(env: NodeJS.ProcessEnv, getSecret: (arn: string) => P
     const secretArn = optionalEnv(env, 'API_KEY_SECRET_ARN');
     const direct = optionalEnv(env, 'API_KEY');
     if (!secretArn && !direct) throw new ConfigError('set API_KEY_SECRET_ARN (preferred) or API_KEY');
-    apiKey = secretArn ? await getSecret(secretArn) : (direct ?? '');
+    apiKey = secretArn ? currentApiKey(await getSecret(secretArn), `secret ${secretArn}`) : currentApiKey(direct ?? '', 'API_KEY');
   } catch (error) {
     console.error(`smoke: cannot start: ${(error as Error).message}`);
     return 2;

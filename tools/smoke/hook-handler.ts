@@ -8,14 +8,14 @@
  * only when ECS confirms it is the service's one deployment and replaces no running revision (./first-deployment.ts).
  * Every other deployment is tested.
  *
- * Environment: TEST_URL (test listener URL), API_KEY_SECRET_ARN, CLUSTER_NAME (the service's cluster),
- * SMOKE_TIMEOUT_MS (optional, default 5000).
+ * Environment: TEST_URL (test listener URL), API_KEY_SECRET_ARN (JSON `{"current", "previous"}` or a plain key; the
+ * test presents `current`), CLUSTER_NAME (the service's cluster), SMOKE_TIMEOUT_MS (optional, default 5000).
  */
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { checkFirstDeployment, FirstDeploymentVerdict } from './first-deployment';
 import { describeHookEvent, HookEventFields, readHookEvent } from './hook-event';
 import { formatSteps, runSmokeTest, SmokeTestOptions, SmokeTestResult } from './smoke-test';
-import { getSecretString } from './secrets';
+import { ApiKeySecretError, currentApiKey, getSecretString } from './secrets';
 
 /** What ECS expects back from a lifecycle hook. */
 export interface HookResponse {
@@ -65,8 +65,12 @@ export async function handleHook(event: unknown, deps: HookDeps): Promise<HookRe
   }
   let apiKey: string;
   try {
-    apiKey = await deps.getSecret(secretArn);
+    apiKey = currentApiKey(await deps.getSecret(secretArn), `secret ${secretArn}`);
   } catch (error) {
+    if (error instanceof ApiKeySecretError) {
+      log(`smoke hook FAILED: ${error.message}`);
+      return { hookStatus: 'FAILED' };
+    }
     log(
       `smoke hook FAILED: cannot read ${secretArn} (${error instanceof Error ? error.name : 'error'}); check the hook role's secretsmanager:GetSecretValue and kms:Decrypt`,
     );

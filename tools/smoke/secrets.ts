@@ -10,3 +10,34 @@ export async function getSecretString(secretArn: string, client: SecretsManagerC
   }
   return response.SecretString;
 }
+
+/** The API key secret's value is not a key the smoke test can present. The message never contains the value. */
+export class ApiKeySecretError extends Error {
+  override readonly name = 'ApiKeySecretError';
+}
+
+/**
+ * The key a client presents now, from the API key secret's value: JSON `{"current": "<key>", "previous": "<key or
+ * empty>"}` (the service accepts both during a rotation; the smoke test presents `current`, the key clients are told to
+ * use), or a plain key (a secret from before the JSON format, or a local `API_KEY`). Anything starting with `{` is read
+ * as JSON, as the service's own parser does (app/src/config.ts, parseApiKeys), so both agree on what the key is.
+ * `source` names where the value came from in errors, which never quote the value or the JSON parser's message
+ * (that can quote the input).
+ */
+export function currentApiKey(value: string, source: string): string {
+  if (!value.trimStart().startsWith('{')) {
+    if (value.trim() === '') throw new ApiKeySecretError(`${source} is empty`);
+    return value;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new ApiKeySecretError(`${source} starts with "{" but is not valid JSON (expected {"current": "...", "previous": "..."})`);
+  }
+  const current = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>).current : undefined;
+  if (typeof current !== 'string' || current.trim() === '') {
+    throw new ApiKeySecretError(`${source} is JSON without a non-empty string field "current" (expected {"current": "...", "previous": "..."})`);
+  }
+  return current;
+}

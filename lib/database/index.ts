@@ -1,0 +1,5 @@
+export * from './database';
+export * from './migration-target';
+export * from './migration-task';
+export * from './parameters';
+export * from './rotation';
