@@ -19,6 +19,7 @@ import {
 import { ServiceUnavailableError } from './errors';
 import { Health } from './health';
 import { IdempotencyConflictError, IdempotencyInProgressError, PaymentService } from './payments';
+import { answerUnroutedMethodsFirst } from './unrouted-methods';
 import { IDEMPOTENCY_KEY_PATTERN, PAYMENT_ID_PATTERN, validatePaymentRequest } from './validation';
 import type { FieldError } from './validation';
 
@@ -26,6 +27,14 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Served without the API key. Every route without `public: true` requires it (default deny). */
     public?: boolean;
+  }
+  interface FastifyRequest {
+    /** The matched route's pattern (e.g. /v1/payments/:id) for the request line; null when no route matched. */
+    routePattern: string | null;
+    /** Outcome fields added to the request's single "request completed" line (one log write per request). */
+    logOutcome: Readonly<Record<string, unknown>> | null;
+    /** Set when the request's "request completed" line has been written: it is written exactly once. */
+    lineWritten: boolean;
   }
 }
 
@@ -85,8 +94,30 @@ function toHttpError(err: Error & { statusCode?: number; code?: string }): HttpE
   return undefined;
 }
 
-/** Outcome fields added to a request's single "request completed" line (one log write per request). */
-const outcomeFields = new WeakMap<FastifyRequest, Record<string, unknown>>();
+const NOT_FOUND_BODY = '{"error":"not_found"}';
+
+/**
+ * The request's one "request completed" line (the first call writes it, later calls do nothing). `aborted: true`
+ * when the response did not finish: the client closed the connection first. The outcome fields (payment id, error
+ * code) are there either way.
+ */
+function writeRequestLine(request: FastifyRequest, reply: FastifyReply): void {
+  if (request.lineWritten) return;
+  request.lineWritten = true;
+  // The matched route pattern (e.g. /v1/payments/:id), never the request target: a URL can carry anything.
+  const route = request.routePattern;
+  const line = {
+    method: request.method,
+    route,
+    statusCode: reply.statusCode,
+    responseTimeMs: Math.round(reply.elapsedTime),
+    ...(reply.raw.writableFinished ? {} : { aborted: true }),
+    ...request.logOutcome,
+  };
+  // Health checks arrive every few seconds from the ALB and the container runtime: debug, not info.
+  if (route === HEALTH_LIVE_PATH || route === HEALTH_READY_PATH) request.log.debug(line, 'request completed');
+  else request.log.info(line, 'request completed');
+}
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { health, payments, clock } = deps;
@@ -126,6 +157,24 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   });
 
+  // A method no route is declared for (QUERY, PURGE, DELETE, ...) gets the not-found answer before routing, with the
+  // same headers and the same one request line as any other 404, and nothing from the request target in the log.
+  const routedMethods = new Set<string>();
+  answerUnroutedMethodsFirst({
+    server: app.server,
+    routedMethods,
+    answer: (req, res) => {
+      const id = requestIdFor(req);
+      res.statusCode = 404;
+      res.setHeader(REQUEST_ID_HEADER, id);
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.setHeader('content-length', NOT_FOUND_BODY.length);
+      if (health.state === 'draining' || bodyPending(req)) res.setHeader('connection', 'close');
+      res.end(NOT_FOUND_BODY);
+      deps.logger.info({ requestId: id, method: req.method, route: null, statusCode: 404, responseTimeMs: 0 }, 'request completed');
+    },
+  });
+
   // One JSON parser, ours: a deadline for the body (Fastify's reader has none), strict UTF-8 and strict JSON
   // (duplicate keys and other ambiguity refused), and messages that never quote the input.
   app.removeAllContentTypeParsers();
@@ -153,10 +202,20 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Replying without calling done() ends the request here: no further hook or handler runs.
     void reply.code(401).send({ error: 'unauthorized' });
   };
+  // Per-request log fields live on the request itself (declared here, so every request has the same shape): no
+  // WeakMap entry per request, and no `request.routeOptions`, which builds and freezes a new object on every read.
+  app.decorateRequest('routePattern', null);
+  app.decorateRequest('logOutcome', null);
+  app.decorateRequest('lineWritten', false);
   app.addHook('onRoute', (route) => {
-    if (route.config?.public === true) return;
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) routedMethods.add(method);
+    const pattern = route.url;
+    const markRoute: onRequestHookHandler = (request, _reply, done) => {
+      request.routePattern = pattern;
+      done();
+    };
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
-    route.onRequest = [requireApiKey, ...existing];
+    route.onRequest = route.config?.public === true ? [markRoute, ...existing] : [markRoute, requireApiKey, ...existing];
   });
 
   // Hooks take a callback rather than being async: no promise (and no extra microtask) per hook per request.
@@ -170,35 +229,29 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // clients move to another task. A response sent before its request body arrived (401, 413, 408) closes it too:
     // the connection cannot carry another request until the rest of that body has come in, if it ever does.
     if (health.state === 'draining' || bodyPending(request.raw)) reply.header('connection', 'close');
+    // Fastify runs onResponse only when the response finishes (or errors). A client that left first (a payment
+    // committed after it disconnected) still gets its request line: now if it is already gone, else when the
+    // connection closes before the response finished.
+    if (reply.raw.destroyed) writeRequestLine(request, reply);
+    else reply.raw.once('close', () => writeRequestLine(request, reply));
     done(null, payload);
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    // The matched route pattern (e.g. /v1/payments/:id), never the request target: a URL can carry anything.
-    const route = request.routeOptions.url ?? null;
-    const line = {
-      method: request.method,
-      route,
-      statusCode: reply.statusCode,
-      responseTimeMs: Math.round(reply.elapsedTime),
-      ...outcomeFields.get(request),
-    };
-    // Health checks arrive every few seconds from the ALB and the container runtime: debug, not info.
-    if (route === HEALTH_LIVE_PATH || route === HEALTH_READY_PATH) request.log.debug(line, 'request completed');
-    else request.log.info(line, 'request completed');
+    writeRequestLine(request, reply);
     done();
   });
 
   app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (err instanceof ServiceUnavailableError) {
-      outcomeFields.set(request, { errorCode: 'service_unavailable' });
+      request.logOutcome = { errorCode: 'service_unavailable' };
       request.log.warn({ err }, 'service unavailable');
       const seconds = Number.isFinite(err.retryAfterSeconds) ? Math.max(1, Math.ceil(err.retryAfterSeconds)) : 1;
       return reply.code(503).header('retry-after', String(seconds)).send({ error: 'service_unavailable' });
     }
     const httpError = toHttpError(err);
     if (httpError) {
-      outcomeFields.set(request, { errorCode: httpError.body.error });
+      request.logOutcome = { errorCode: httpError.body.error };
       return reply.code(httpError.statusCode).send(httpError.body);
     }
     request.log.error({ err }, 'request failed');
@@ -226,7 +279,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     try {
       const { payment, replayed } = await payments.create(key, validation.value);
       if (replayed) reply.header('idempotent-replayed', 'true');
-      outcomeFields.set(request, { paymentId: payment.id, paymentStatus: payment.status, declineCode: payment.declineCode, replayed });
+      request.logOutcome = { paymentId: payment.id, paymentStatus: payment.status, declineCode: payment.declineCode, replayed };
       return await reply.code(201).send(payment);
     } catch (err) {
       if (err instanceof IdempotencyConflictError) {

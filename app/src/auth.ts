@@ -1,5 +1,8 @@
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'crypto';
 
+/** `Bearer <token>` (scheme case-insensitive, token of visible ASCII); one RegExp for every request, not one per call. */
+const BEARER = /^Bearer ([\x21-\x7e]+)$/i;
+
 /**
  * Bearer token check in constant time. Both sides are HMAC'd under a per-process random key first, so the
  * buffers compared always have equal length and the comparison leaks neither content nor length.
@@ -13,7 +16,7 @@ export function createBearerVerifier(apiKeys: readonly string[]): (authorization
   const digest = (value: string): Buffer => createHmac('sha256', macKey).update(value).digest();
   const expected = apiKeys.map(digest);
   return (authorization) => {
-    const match = typeof authorization === 'string' ? /^Bearer ([\x21-\x7e]+)$/i.exec(authorization) : null;
+    const match = typeof authorization === 'string' ? BEARER.exec(authorization) : null;
     // Digest computed even without a token so a missing header costs the same as a wrong one.
     const presented = digest(match ? match[1] : '');
     // Every accepted key is compared, whichever matches, so the time taken does not tell which key was used.

@@ -81,7 +81,23 @@ interface TextUnit {
 }
 
 const DECIMAL_DIGIT = /\p{Nd}/u;
+const NUMBER = /\p{N}/u;
 const LETTER = /\p{L}/u;
+/**
+ * Letters that are written the way punctuation is, so they separate digits rather than end a number: modifier
+ * letters (Lm: length marks ː, tatweel ـ, prolonged sound marks ー ｰ, modifier apostrophes ʼ, stress marks ˈ,
+ * superscript letters) and the caseless letters of the Latin script (Lo: clicks ǀ ǁ ǂ ǃ, glottal stops ʔ ʕ, the
+ * sinological dot ꞏ, ordinal indicators ª º). Tested on the character as written: NFKC turns some into real letters.
+ */
+const SEPARATOR_LETTER = /\p{Lm}|(?=\p{Script=Latin})\p{Lo}/u;
+/** Ideographic digits 〇 一 二 三 四 五 六 七 八 九 (Unihan primary numeric values 0-9): Chinese and Japanese write numbers with them. */
+const IDEOGRAPHIC_DIGITS = '\u3007\u4e00\u4e8c\u4e09\u56db\u4e94\u516d\u4e03\u516b\u4e5d';
+/**
+ * Stands for a digit whose value is not needed: any other number character (Unicode N: dingbat and double-circled
+ * digits ❶ ➀ ⓵, Ethiopic ፩, Roman numerals Ⅳ, counting rods, ...). A person reads each as a digit, so each counts
+ * towards a card-number-like sequence; masking shows it as this sign.
+ */
+const UNKNOWN_DIGIT = '#';
 const HEX2 = /^[0-9A-Fa-f]{2}$/;
 const HEX4 = /^[0-9A-Fa-f]{4}$/;
 
@@ -92,17 +108,27 @@ function digitValue(cp: number): number {
   return (cp - zero) % 10;
 }
 
+/**
+ * Digit, letter or separator. Digits: every number character of every script (Unicode N), and the ideographic digits.
+ * Letters: the rest of Unicode L, except the separator-like letters above. Anything else separates.
+ */
 function classify(start: number, end: number, cp: number): TextUnit {
   if (cp >= 0x30 && cp <= 0x39) return { start, end, digits: String(cp - 0x30), letter: false };
+  if (cp < 0x80) return { start, end, digits: '', letter: LETTER.test(String.fromCharCode(cp)) };
   const ch = String.fromCodePoint(cp);
   if (DECIMAL_DIGIT.test(ch)) return { start, end, digits: String(digitValue(cp)), letter: false };
-  // Compatibility forms: superscripts, circled and fullwidth-parenthesised digits read as digits (NFKC).
-  const folded = cp < 0x80 ? ch : ch.normalize('NFKC');
-  if (LETTER.test(folded)) return { start, end, digits: '', letter: true };
+  const ideographic = IDEOGRAPHIC_DIGITS.indexOf(ch);
+  if (ideographic !== -1) return { start, end, digits: String(ideographic), letter: false };
+  if (SEPARATOR_LETTER.test(ch)) return { start, end, digits: '', letter: false };
+  // Compatibility forms: superscripts, circled and fullwidth-parenthesised digits read as the digits they fold to (NFKC).
+  const folded = ch.normalize('NFKC');
   const digits = Array.from(folded)
     .map((c) => (DECIMAL_DIGIT.test(c) ? String(digitValue(c.codePointAt(0) as number)) : ''))
     .join('');
-  return { start, end, digits, letter: false };
+  if (digits !== '') return { start, end, digits, letter: false };
+  // Other number characters (before the letter test: Roman numerals fold to Latin letters).
+  if (NUMBER.test(ch)) return { start, end, digits: UNKNOWN_DIGIT, letter: false };
+  return { start, end, digits: '', letter: LETTER.test(folded) };
 }
 
 /** One code point written as %XX escapes of its UTF-8 bytes at `i`, or undefined. */

@@ -55,7 +55,11 @@ export interface Config {
   readonly database: DatabaseConfig;
 }
 
-/** Thrown when the environment is invalid; its message names the variable and never contains a secret value. */
+/**
+ * Thrown when the environment is invalid. Its message names the variable and says what is wrong with the value, but
+ * never shows the value (describeValue): any variable can receive a secret by mistake (a secret injected where its
+ * ARN belongs, a connection string with its password pasted as the host), and this message goes to the task's log.
+ */
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -63,9 +67,29 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A value as a configuration error may show it: its length and the shapes that hint at the mistake (JSON, a URL, a
+ * login, whitespace), never its characters. `allowed`: the accepted values, to point at a near miss (letter case,
+ * surrounding spaces) by naming the allowed value, which is not a secret.
+ */
+export function describeValue(raw: string, allowed: readonly string[] = []): string {
+  const traits: string[] = [];
+  const trimmed = raw.trim();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) traits.push('looks like JSON');
+  const contains = ['://', '@'].filter((s) => raw.includes(s)).map((s) => `'${s}'`);
+  if (/\s/.test(raw)) contains.push('whitespace');
+  if (contains.length > 0) traits.push(`contains ${contains.join(' and ')}`);
+  const nearMiss = allowed.find((a) => a === trimmed.toLowerCase());
+  return (
+    `a value of ${raw.length} characters${traits.length > 0 ? ` that ${traits.join(' and ')}` : ''}` +
+    ' (not shown: it may be or hold a secret)' +
+    (nearMiss !== undefined ? `: did you mean ${JSON.stringify(nearMiss)}?` : '')
+  );
+}
+
 function parseIntStrict(name: string, raw: string, min: number, max: number): number {
   if (!/^[0-9]{1,9}$/.test(raw)) {
-    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got: ${JSON.stringify(raw.slice(0, 32))}`);
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got ${describeValue(raw)}`);
   }
   const value = Number(raw);
   if (value < min || value > max) {
@@ -106,9 +130,8 @@ export function parseApiKeys(raw: string): readonly string[] {
   const record = parsed as Record<string, unknown>;
   const unknownFields = Object.keys(record).filter((k) => k !== 'current' && k !== 'previous');
   if (unknownFields.length > 0) {
-    throw new ConfigError(
-      `${name} has unknown fields: ${unknownFields.map((k) => JSON.stringify(k.slice(0, 32))).join(', ')} (expected current, previous)`,
-    );
+    // Counted, not named: in a secret's JSON even a field name can be a key pasted in the wrong place.
+    throw new ConfigError(`${name} has ${unknownFields.length} unknown field(s) (expected only current and previous; names not shown)`);
   }
   const keys: string[] = [];
   for (const field of ['current', 'previous'] as const) {
@@ -191,7 +214,8 @@ export function loadCredentialSource(
     const match = SECRET_ARN.exec(arn);
     if (!match)
       throw new ConfigError(
-        `${arnVariable} must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), got: ${JSON.stringify(arn.slice(0, 200))}`,
+        `${arnVariable} must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), ` +
+          `not the secret's value, got ${describeValue(arn)}`,
       );
     return { kind: 'secret', secretArn: arn, region: match[1] as string };
   }
@@ -208,25 +232,27 @@ export function loadDatabaseConfig(env: NodeJS.ProcessEnv): DatabaseConfig {
   const host = env[ENV.databaseHost] ?? '';
   if (host === '') throw new ConfigError(`${ENV.databaseHost} is required (the PostgreSQL endpoint, e.g. the Aurora cluster's writer endpoint)`);
   if (!isHostName(host) && isIP(host) === 0)
-    throw new ConfigError(`${ENV.databaseHost} must be a host name or IP address, got: ${JSON.stringify(host.slice(0, 64))}`);
+    throw new ConfigError(
+      `${ENV.databaseHost} must be a host name or IP address (not a URL or connection string: the login comes from the secret), ` +
+        `got ${describeValue(host)}`,
+    );
   const port = optionalInt(env, ENV.databasePort, DEFAULT_DATABASE_PORT, 1, 65535);
   const rawName = env[ENV.databaseName];
   const name = rawName === undefined || rawName === '' ? DEFAULT_DATABASE_NAME : rawName;
   if (!DATABASE_NAME.test(name))
-    throw new ConfigError(
-      `${ENV.databaseName} must be 1 to 63 letters, digits or _ (not starting with a digit), got: ${JSON.stringify(name.slice(0, 64))}`,
-    );
+    throw new ConfigError(`${ENV.databaseName} must be 1 to 63 letters, digits or _ (not starting with a digit), got ${describeValue(name)}`);
 
   const rawMode = env[ENV.databaseSslMode];
   const sslMode = (rawMode === undefined || rawMode === '' ? 'verify-full' : rawMode) as DatabaseSslMode;
   if (!DATABASE_SSL_MODES.includes(sslMode)) {
     throw new ConfigError(
-      `${ENV.databaseSslMode} must be one of ${DATABASE_SSL_MODES.join(', ')}, got: ${JSON.stringify(String(rawMode).slice(0, 32))}`,
+      `${ENV.databaseSslMode} must be one of ${DATABASE_SSL_MODES.join(', ')}, got ${describeValue(sslMode, DATABASE_SSL_MODES)}`,
     );
   }
   if (sslMode === 'disable' && !isLoopback(host)) {
     throw new ConfigError(
-      `${ENV.databaseSslMode}=disable is only accepted for a loopback ${ENV.databaseHost} (127.0.0.1, ::1, localhost), got: ${JSON.stringify(host)}`,
+      `${ENV.databaseSslMode}=disable is only accepted for a loopback ${ENV.databaseHost} (127.0.0.1, ::1, localhost), ` +
+        `got ${describeValue(host)}`,
     );
   }
   const caFile = env[ENV.databaseCaFile] ?? '';
@@ -236,10 +262,10 @@ export function loadDatabaseConfig(env: NodeJS.ProcessEnv): DatabaseConfig {
       // eslint-disable-next-line security/detect-non-literal-fs-filename -- the operator names this file (DATABASE_CA_FILE)
       ca = readFileSync(caFile, 'utf8');
     } catch (err) {
-      throw new ConfigError(`${ENV.databaseCaFile} cannot be read: ${JSON.stringify(caFile)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new ConfigError(`${ENV.databaseCaFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${describeValue(caFile)}`);
     }
     if (!ca.includes('-----BEGIN CERTIFICATE-----'))
-      throw new ConfigError(`${ENV.databaseCaFile} must be a PEM file of CA certificates, got: ${JSON.stringify(caFile)}`);
+      throw new ConfigError(`${ENV.databaseCaFile} must be a PEM file of CA certificates; the file it names is not (${ca.length} characters)`);
   }
 
   return {
@@ -260,7 +286,7 @@ export function loadLogLevel(env: NodeJS.ProcessEnv): LogLevel {
   const rawLevel = env[ENV.logLevel];
   const logLevel = (rawLevel === undefined || rawLevel === '' ? 'info' : rawLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError(`${ENV.logLevel} must be one of ${LOG_LEVELS.join(', ')}, got: ${JSON.stringify(String(rawLevel).slice(0, 32))}`);
+    throw new ConfigError(`${ENV.logLevel} must be one of ${LOG_LEVELS.join(', ')}, got ${describeValue(logLevel, LOG_LEVELS)}`);
   }
   return logLevel;
 }

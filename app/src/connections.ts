@@ -64,12 +64,28 @@ function closeSocket(socket: Socket, data?: string): void {
 /**
  * Answers a connection that has no request Node could hand to the application (a parse error, headers too large
  * or too slow) with this service's JSON error shape and closes it. Quotes nothing from the request.
+ *
+ * When responses are still owed on the connection (requests pipelined before the bad one), it writes nothing: an
+ * error written now would arrive before them, and the client would take it for the answer to an earlier request
+ * (a payment that was made). It stops reading, lets the owed responses go out (the last with `Connection: close`)
+ * and closes the connection after them.
  */
 export function rejectConnection(socket: Socket, statusCode: 400 | 408 | 431): void {
-  const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (pending && pending.headersSent) {
-    // A response is half written: nothing more can be said on this connection.
-    socket.destroy();
+  const state = connectionStates.get(socket);
+  // The response owed last: known to the tracker, or (an app listening without one) the one Node is writing.
+  const last = state ? state.lastResponse : ((socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined);
+  const owed = state ? state.inFlight > 0 : last !== undefined && !last.writableFinished;
+  // The one exception: the bad bytes are inside the body of the only request in flight, whose answer has not
+  // started. Then this error is that request's answer, and nothing is owed before it.
+  const answersTheRequestInFlight = (state ? state.inFlight === 1 : owed) && last !== undefined && !last.headersSent && bodyPending(last.req);
+  if (owed && !answersTheRequestInFlight) {
+    socket.pause();
+    if (state) {
+      state.closeWhenAnswered = true;
+      if (last && !last.headersSent) last.setHeader('connection', 'close');
+    } else {
+      last?.once('close', () => closeSocket(socket));
+    }
     return;
   }
   const body = `{"error":"${ERROR_CODE[statusCode] ?? 'bad_request'}"}`;
@@ -90,11 +106,18 @@ export function bodyPending(req: IncomingMessage): boolean {
 interface ConnectionState {
   /** Requests received on this connection and not yet answered. */
   inFlight: number;
+  /** The response to the last request received (the one owed last). */
+  lastResponse: ServerResponse | undefined;
+  /** The client sent something that was not a request after requests still owed: close once they are answered. */
+  closeWhenAnswered: boolean;
   /** Headers deadline while no request is in flight; the idle grace while draining. */
   timer: NodeJS.Timeout | undefined;
   /** Per-request body deadlines (backstop behind the body reader's own 408). */
   readonly bodyTimers: Set<NodeJS.Timeout>;
 }
+
+/** The state of every tracked connection, for rejectConnection (which Fastify's clientErrorHandler calls with the socket only). */
+const connectionStates = new WeakMap<Socket, ConnectionState>();
 
 /**
  * Owns every open connection: the headers and body time bounds, and closing connections when draining.
@@ -149,10 +172,13 @@ export class ConnectionTracker {
   }
 
   private onConnection(socket: Socket): void {
-    const state: ConnectionState = { inFlight: 0, timer: undefined, bodyTimers: new Set() };
+    const state: ConnectionState = { inFlight: 0, lastResponse: undefined, closeWhenAnswered: false, timer: undefined, bodyTimers: new Set() };
     this.states.set(socket, state);
+    connectionStates.set(socket, state);
     socket.once('close', () => {
       this.states.delete(socket);
+      connectionStates.delete(socket);
+      state.lastResponse = undefined;
       if (state.timer) clearTimeout(state.timer);
       for (const timer of state.bodyTimers) clearTimeout(timer);
       state.timer = undefined;
@@ -168,6 +194,7 @@ export class ConnectionTracker {
     // The socket closed before the request surfaced (pipelined requests parsed from a dead connection).
     if (!state || socket.destroyed) return;
     state.inFlight += 1;
+    state.lastResponse = res;
     if (state.timer) clearTimeout(state.timer);
     state.timer = undefined;
 
@@ -188,8 +215,9 @@ export class ConnectionTracker {
         state.bodyTimers.delete(bodyTimer);
       }
       state.inFlight -= 1;
+      if (state.lastResponse === res) state.lastResponse = undefined;
       if (socket.destroyed || state.inFlight > 0) return;
-      if (this.draining) closeSocket(socket);
+      if (this.draining || state.closeWhenAnswered) closeSocket(socket);
       else this.armHeadersDeadline(socket, state);
     };
     res.once('finish', finished);

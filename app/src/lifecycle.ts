@@ -4,7 +4,7 @@ import { buildApp } from './app';
 import type { Config } from './config';
 import { ConnectionTracker, resolveHttpTimeouts } from './connections';
 import type { HttpTimeouts } from './connections';
-import { Database } from './db/database';
+import { Database, sessionTimeouts } from './db/database';
 import { waitForCompatibleSchema } from './db/schema';
 import { Health } from './health';
 import { IdempotencyKeySweeper } from './idempotency';
@@ -52,6 +52,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     repository: options.repository ?? new PostgresPaymentRepository(database),
     tokenizationKey: config.tokenizationKey,
     clock,
+    // A duplicate in this task waits for the first as long as one in another task waits on the key's row.
+    duplicateWaitMs: sessionTimeouts(config.database).lock_timeout,
   });
   const timeouts = resolveHttpTimeouts(options.httpTimeouts);
   const app = buildApp({ apiKeys: config.apiKeys, payments, logger, health, clock, requestBodyTimeoutMs: timeouts.bodyMs });

@@ -1,3 +1,4 @@
+import { METHODS } from 'http';
 import pino from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 import { maskCardNumbers } from './card';
@@ -53,6 +54,36 @@ export function serializeError(err: unknown): SafeError {
   };
 }
 
+/** What a request is logged as, whatever object a log call passes as `req`: never its target, headers or body. */
+export interface SafeRequest {
+  method?: string;
+  route?: string;
+}
+
+const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
+
+/**
+ * `req` in any log line: the method (only one Node's parser can produce) and the matched route pattern when the
+ * object carries one (a Fastify request after routing), nothing else. The request target can hold anything (a card
+ * number in a path or query string); headers hold credentials. Fastify logs `{ req }` on some paths of its own (its
+ * fallback 404, request logging if it were turned on) with a serializer that includes the URL: this one replaces it
+ * (Fastify merges the logger's own serializers over its defaults), so every present or future `{ req }` is safe.
+ */
+export function serializeRequest(req: unknown): SafeRequest {
+  if (typeof req !== 'object' || req === null) return {};
+  const { method, routePattern } = req as { method?: unknown; routePattern?: unknown };
+  return {
+    ...(typeof method === 'string' && KNOWN_METHODS.has(method) ? { method } : {}),
+    ...(typeof routePattern === 'string' ? { route: routePattern } : {}),
+  };
+}
+
+/** `res` in any log line: the status code only (Fastify logs `{ res: reply }` and `{ res: { statusCode } }`). */
+export function serializeResponse(res: unknown): { statusCode?: number } {
+  const statusCode = typeof res === 'object' && res !== null ? (res as { statusCode?: unknown }).statusCode : undefined;
+  return typeof statusCode === 'number' ? { statusCode } : {};
+}
+
 export interface LoggerOptions {
   readonly level: LogLevel;
   /** @default - stdout (synchronous writes, so nothing is lost when the process exits after draining) */
@@ -70,8 +101,12 @@ export function createLogger(options: LoggerOptions): Logger {
       messageKey: 'msg',
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
-      serializers: { err: serializeError },
+      serializers: { err: serializeError, req: serializeRequest, res: serializeResponse },
     },
-    options.destination ?? pino.destination({ fd: 1, sync: true }),
+    // `dest: 1`, not `fd: 1`: pino.destination reads `process.stdout.fd` when `dest` is missing, and creating
+    // process.stdout switches a pipe on fd 1 to non-blocking. A full pipe (a slow log reader) then makes each
+    // synchronous write fail with EAGAIN, which sonic-boom answers by blocking the event loop 100 ms and retrying.
+    // On the blocking descriptor the process inherits, the write waits only until the reader has made room.
+    options.destination ?? pino.destination({ dest: 1, sync: true }),
   );
 }

@@ -6,7 +6,7 @@ import { ENV } from './contract';
 import { createCredentialsProvider } from './db/credentials';
 import { isTransient, sqlState } from './db/errors';
 import type { CredentialsProvider } from './db/credentials';
-import { ensureServiceLogin, migrate } from './db/migrate';
+import { migrate } from './db/migrate';
 import { tlsOptions } from './db/tls';
 import { createLogger } from './logger';
 
@@ -83,12 +83,15 @@ export async function migrateMain(options: MigrateMainOptions): Promise<number> 
       logger,
       options.connectDeadlineMs ?? MIGRATE_CONNECT_DEADLINE_MS,
     );
-    const result = await migrate(client, { logger });
+    // Read before the advisory lock is taken, so that a slow secret read does not hold up another run.
+    const serviceLogin = appLogin ? await createCredentialsProvider(appLogin, logger).get() : undefined;
+    // The login is ensured inside migrate(), under its lock: two tasks of a first deployment would otherwise race to
+    // CREATE ROLE it.
+    const result = await migrate(client, { logger, ...(serviceLogin ? { serviceLogin } : {}) });
     logger.info(
       { applied: result.applied, schemaVersion: result.version },
       result.applied.length > 0 ? 'migrations applied' : 'schema up to date, nothing to apply',
     );
-    if (appLogin) await ensureServiceLogin(client, await createCredentialsProvider(appLogin, logger).get(), logger);
     return 0;
   } catch (err) {
     logger.error({ err }, 'migration failed');

@@ -1,3 +1,4 @@
+import type { QueryConfig } from 'pg';
 import type { CardBrand, DeclineCode } from './card';
 import type { Database } from './db/database';
 import { sqlState, toServiceUnavailable } from './db/errors';
@@ -68,6 +69,32 @@ const CREATE_SQL = `WITH bound AS (
 INSERT INTO payments (id, status, decline_code, amount, currency, card_brand, card_last4, card_token, description, created_at)
 SELECT bound.payment_id, $5::text, $6::text, $7::integer, $8::text, $9::text, $10::text, $11::text, $12::text, $13::timestamptz FROM bound`;
 
+/**
+ * The create statement with its parameters. scripts/bench.mjs runs this same statement in its bare `pg` loop, so the
+ * service is compared with the database doing exactly the work a payment asks of it.
+ */
+export function createStatement(keyDigest: string, fingerprint: string, payment: Payment): QueryConfig {
+  return {
+    name: 'payments-create',
+    text: CREATE_SQL,
+    values: [
+      keyDigest,
+      fingerprint,
+      payment.id,
+      IDEMPOTENCY_KEY_TTL_SECONDS,
+      payment.status,
+      payment.declineCode ?? null,
+      payment.amount,
+      payment.currency,
+      payment.card.brand,
+      payment.card.last4,
+      payment.card.token,
+      payment.description ?? null,
+      payment.createdAt,
+    ],
+  };
+}
+
 /** The earlier request a key is bound to (a new statement, so it sees the row the winner just committed). */
 const FIND_BY_KEY_SQL = `SELECT k.fingerprint, ${PAYMENT_COLUMNS}
 FROM idempotency_keys k JOIN payments p ON p.id = k.payment_id
@@ -102,25 +129,7 @@ export class PostgresPaymentRepository implements PaymentRepository {
   async createWithKey(key: string, fingerprint: string, payment: Payment): Promise<CreateOutcome> {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const inserted = await this.db.query({
-          name: 'payments-create',
-          text: CREATE_SQL,
-          values: [
-            key,
-            fingerprint,
-            payment.id,
-            IDEMPOTENCY_KEY_TTL_SECONDS,
-            payment.status,
-            payment.declineCode ?? null,
-            payment.amount,
-            payment.currency,
-            payment.card.brand,
-            payment.card.last4,
-            payment.card.token,
-            payment.description ?? null,
-            payment.createdAt,
-          ],
-        });
+        const inserted = await this.db.query(createStatement(key, fingerprint, payment));
         if (inserted.rowCount === 1) return { outcome: 'created' };
         const existing = await this.db.query<PaymentRow & { fingerprint: string }>({
           name: 'payments-find-by-key',

@@ -2,9 +2,22 @@ import { randomBytes } from 'crypto';
 import { buildApp } from '../src/app';
 import { ServiceUnavailableError } from '../src/errors';
 import { Health } from '../src/health';
+import { PAN_MIN_DIGITS, containsCardNumberLike } from '../src/card';
 import { createLogger, serializeError } from '../src/logger';
 import type { PaymentService } from '../src/payments';
-import { RawConnection, findPanLeak, panDisguises, panInPaths, panLeaks, rawExchange, rawRequest, utf8Header } from './adversarial-helpers';
+import {
+  RawConnection,
+  everyDigitCharacter,
+  findPanLeak,
+  panDisguises,
+  panInEveryDigitSet,
+  panInPaths,
+  panLeaks,
+  rawExchange,
+  rawRequest,
+  separatorLetters,
+  utf8Header,
+} from './adversarial-helpers';
 import type { RawOutcome } from './adversarial-helpers';
 import { CARDS, LogCapture, NOW, http, newIdempotencyKey, paymentBody, startTestServer } from './helpers';
 import type { HttpResponse, TestServer } from './helpers';
@@ -53,6 +66,22 @@ describe('card numbers in free text, request ids, URLs and error paths never com
         const fields = (res.json.fields as { field: string }[] | undefined) ?? [];
         if (res.status !== 400 || !fields.some((f) => f.field === 'description')) accepted.push(`${pan.slice(0, 4)} ${name}: ${res.status}`);
       }
+    }
+    expect(accepted).toEqual([]);
+  });
+
+  test('description: the test PAN written in every set of digits of every script is refused', async () => {
+    const accepted: string[] = [];
+    for (const { set, pan, text } of panInEveryDigitSet()) {
+      const res = await http(server.port, {
+        method: 'POST',
+        path: '/v1/payments',
+        headers: { ...server.auth, 'idempotency-key': newIdempotencyKey() },
+        body: paymentBody({ description: text }),
+      });
+      check(`description in ${set}`, res);
+      const fields = (res.json.fields as { field: string }[] | undefined) ?? [];
+      if (res.status !== 400 || !fields.some((f) => f.field === 'description')) accepted.push(`${pan.slice(0, 4)} in ${set}: ${res.status}`);
     }
     expect(accepted).toEqual([]);
   });
@@ -139,6 +168,59 @@ describe('card numbers in free text, request ids, URLs and error paths never com
       const outcome = await pending;
       check(name, outcome);
       if (outcome.kind === 'response') expect([name, outcome.response.status]).toEqual([name, expect.any(Number)]);
+    }
+  });
+});
+
+describe('whole classes: every digit character of every script counts, every letter written as punctuation separates', () => {
+  const hex = (ch: string): string => `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+
+  test('every character a reader takes for a digit (Nd, other number characters, ideographic digits) counts as one', () => {
+    const digits = everyDigitCharacter();
+    // Node 16 (Unicode 14) knows fewer than Node 20 (Unicode 17); both know hundreds.
+    expect(digits.length).toBeGreaterThan(1000);
+    const missed: string[] = [];
+    for (const { ch, set } of digits) {
+      const run = ch.repeat(PAN_MIN_DIGITS);
+      if (!containsCardNumberLike(run)) missed.push(`${hex(ch)} (${set}) not counted`);
+      if (!containsCardNumberLike(`${ch} `.repeat(PAN_MIN_DIGITS))) missed.push(`${hex(ch)} (${set}) not counted across spaces`);
+      // Masked down to (at most) the last four digits.
+      const logged = JSON.stringify(serializeError(new Error(`failed for ${ch.repeat(16)}`)));
+      if (logged.includes(ch.repeat(5))) missed.push(`${hex(ch)} (${set}) not masked`);
+    }
+    expect(missed).toEqual([]);
+  });
+
+  test('the test PAN in every set of digits is card-number-like and is masked in logged text', () => {
+    const missed: string[] = [];
+    for (const { set, pan, text } of panInEveryDigitSet()) {
+      // The detector itself must read the PAN (else the checks below would prove nothing).
+      if (findPanLeak(text) === undefined) missed.push(`${set}: the detector does not read ${pan.slice(0, 4)}...`);
+      if (!containsCardNumberLike(`card ${text} thanks`)) missed.push(`${set}: not card-number-like`);
+      const logged = JSON.stringify(serializeError(new Error(`lookup failed for ${text}`)));
+      if (findPanLeak(logged) !== undefined) missed.push(`${set}: not masked`);
+    }
+    expect(missed).toEqual([]);
+  });
+
+  test('every modifier letter (Lm), modifier symbol (Sk) and caseless Latin letter between the groups of a PAN separates, never ends it', () => {
+    const letters = separatorLetters();
+    expect(letters.length).toBeGreaterThan(400);
+    const missed: string[] = [];
+    // One PAN for the whole class (the named look-alikes go through panDisguises for every PAN, over HTTP too).
+    const groups = CARDS.visa.match(/.{4}/g) ?? [];
+    for (const ch of letters) {
+      const text = groups.join(ch);
+      if (findPanLeak(text) === undefined) missed.push(`${hex(ch)}: the detector does not read it`);
+      if (!containsCardNumberLike(text)) missed.push(`${hex(ch)}: ends the number`);
+      if (findPanLeak(JSON.stringify(serializeError(new Error(text)))) !== undefined) missed.push(`${hex(ch)}: not masked`);
+    }
+    expect(missed).toEqual([]);
+  });
+
+  test('letters of words still end a number, in every script (references stay allowed)', () => {
+    for (const letter of ['A', 'x', '\u00e9', '\u03b1', '\u0434', '\u0628', '\u05d0', '\u0915', '\u5e74', '\u306e', '\uac00', '\u1100', '\u0e01']) {
+      expect([letter, containsCardNumberLike(['1234', '5678', '9012', '3456'].join(letter))]).toEqual([letter, false]);
     }
   });
 });

@@ -1,6 +1,7 @@
 import { connect } from 'net';
 import type { Socket } from 'net';
 import { CARDS } from './helpers';
+import { NUMBER_DIGIT_RUNS } from './unicode-number-digits';
 
 /** A response read off a raw socket. */
 export interface RawResponse {
@@ -129,9 +130,23 @@ export function utf8Header(value: string): string {
 /** Zero of some decimal-digit blocks (Unicode Nd): ASCII, Arabic-Indic, Devanagari, fullwidth, mathematical bold. */
 const DIGIT_ZEROS = { ascii: 0x30, arabicIndic: 0x660, devanagari: 0x966, fullwidth: 0xff10, mathBold: 0x1d7ce } as const;
 const SUPERSCRIPTS = ['\u2070', '\u00b9', '\u00b2', '\u00b3', '\u2074', '\u2075', '\u2076', '\u2077', '\u2078', '\u2079'];
+/** Ideographic digits 〇 一 二 ... 九 (Unihan primary numeric values 0-9). */
+const IDEOGRAPHIC_DIGITS = '\u3007\u4e00\u4e8c\u4e09\u56db\u4e94\u516d\u4e03\u516b\u4e5d';
 
 function inScript(pan: string, zero: number): string {
   return Array.from(pan, (d) => String.fromCodePoint(zero + Number(d))).join('');
+}
+
+/** The digit `value` written with the first character of `runs` that has it, or as an ASCII digit when none has. */
+function digitFrom(runs: readonly (readonly [number, number, number, string])[], value: number): string {
+  const run = runs.find(([first, last, firstValue]) => value >= firstValue && value <= firstValue + (last - first));
+  return run ? String.fromCodePoint(run[0] + value - run[2]) : String(value);
+}
+
+/** The PAN in the number characters of `block` from code point `from` on (not Nd; `from` skips forms NFKC folds to digits). */
+function inNumberBlock(pan: string, block: string, from = 0): string {
+  const runs = NUMBER_DIGIT_RUNS.filter((r) => r[3] === block && r[0] >= from);
+  return Array.from(pan, (d) => digitFrom(runs, Number(d))).join('');
 }
 
 /** The PAN in the groups it is printed in (4-6-5 for 15 digits, else fours). */
@@ -171,7 +186,76 @@ export function panDisguises(pan: string): { readonly name: string; readonly tex
     },
     { name: 'combining marks', text: every('\u0301') },
     { name: 'in a sentence', text: `card ${g.join(' ')} thanks` },
+    // Number characters that are not decimal digits and have no NFKC digit form (whole classes: see everyDigitCharacter).
+    { name: 'dingbat negative circled digits', text: inNumberBlock(pan, 'Dingbats', 0x2776) },
+    { name: 'double circled digits', text: inNumberBlock(pan, 'Enclosed Alphanumerics', 0x24f5) },
+    { name: 'ethiopic digits', text: inNumberBlock(pan, 'Ethiopic') },
+    { name: 'roman numerals', text: inNumberBlock(pan, 'Number Forms', 0x2160) },
+    { name: 'counting rods', text: inNumberBlock(pan, 'Counting Rod Numerals') },
+    { name: 'ideographic digits', text: Array.from(pan, (d) => IDEOGRAPHIC_DIGITS[Number(d)]).join('') },
+    // Letters written as punctuation is (whole classes: see separatorLetters).
+    { name: 'prolonged sound marks', text: g.join('\u30fc') },
+    { name: 'halfwidth prolonged sound marks', text: g.join('\uff70') },
+    { name: 'tatweel', text: g.join('\u0640') },
+    { name: 'dental clicks', text: g.join('\u01c0') },
+    { name: 'modifier apostrophes', text: g.join('\u02bc') },
+    { name: 'modifier stress marks', text: g.join('\u02c8') },
+    { name: 'sinological dots', text: g.join('\ua78f') },
+    { name: 'triangular colons', text: g.join('\u02d0') },
   ];
+}
+
+/** Every character a reader takes for a digit, with its value: decimal digits (Nd), other number characters, ideographs. */
+export function everyDigitCharacter(): { readonly ch: string; readonly value: number; readonly set: string }[] {
+  const out: { ch: string; value: number; set: string }[] = [];
+  for (let cp = 0; cp <= 0x10ffff; cp += 1) {
+    const ch = String.fromCodePoint(cp);
+    if (/\p{Nd}/u.test(ch)) out.push({ ch, value: digitValue(ch), set: `Nd U+${(cp - digitValue(ch)).toString(16).toUpperCase().padStart(4, '0')}` });
+  }
+  for (const [first, last, firstValue, block] of NUMBER_DIGIT_RUNS) {
+    for (let cp = first; cp <= last; cp += 1) {
+      const ch = String.fromCodePoint(cp);
+      // A character this Node's Unicode does not know yet is not part of its class.
+      if (/\p{N}/u.test(ch)) out.push({ ch, value: firstValue + cp - first, set: `${block} U+${first.toString(16).toUpperCase().padStart(4, '0')}` });
+    }
+  }
+  Array.from(IDEOGRAPHIC_DIGITS).forEach((ch, value) => out.push({ ch, value, set: 'ideographic digits' }));
+  return out;
+}
+
+/** The PAN with every digit of `value` written as `ch`: the test PAN that has that digit most often. */
+export function panWithDigit(ch: string, value: number, pans: readonly string[] = TEST_PANS): { readonly pan: string; readonly text: string } {
+  const count = (p: string): number => p.split(String(value)).length - 1;
+  const pan = [...pans].sort((a, b) => count(b) - count(a))[0] ?? CARDS.visa;
+  return { pan, text: pan.split(String(value)).join(ch) };
+}
+
+/** Every set of digits (one Nd run of 0-9, one run of other number characters), written as the test PAN it covers best. */
+export function panInEveryDigitSet(): { readonly set: string; readonly pan: string; readonly text: string }[] {
+  const sets = new Map<string, Map<number, string>>();
+  for (const { ch, value, set } of everyDigitCharacter()) {
+    const digits = sets.get(set) ?? new Map<number, string>();
+    if (!digits.has(value)) digits.set(value, ch);
+    sets.set(set, digits);
+  }
+  return [...sets].map(([set, digits]) => {
+    const covered = (p: string): number => Array.from(p).filter((d) => digits.has(Number(d))).length;
+    const pan = [...TEST_PANS].sort((a, b) => covered(b) - covered(a))[0] ?? CARDS.visa;
+    return { set, pan, text: Array.from(pan, (d) => digits.get(Number(d)) ?? d).join('') };
+  });
+}
+
+/**
+ * Letters written the way punctuation is, which must separate digits (not end a number): every modifier letter
+ * (Lm) and every caseless letter of the Latin script (Lo), and every modifier symbol (Sk).
+ */
+export function separatorLetters(): string[] {
+  const out: string[] = [];
+  for (let cp = 0x80; cp <= 0x10ffff; cp += 1) {
+    const ch = String.fromCodePoint(cp);
+    if (/\p{Lm}|\p{Sk}|(?=\p{Script=Latin})\p{Lo}/u.test(ch)) out.push(ch);
+  }
+  return out;
 }
 
 /** The same, written into a URL path: percent-encoded digits and separators, UTF-8 encoded digits. */
@@ -214,9 +298,29 @@ function decodePercent(text: string): string {
 export function digitsView(text: string): string {
   let t = decodePercent(decodePercent(text));
   t = t.replace(/\\u([0-9a-fA-F]{4})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  // Digits of every kind read as their values first (NFKC would turn Roman numerals into letters), and letters
+  // written as punctuation dropped like punctuation (NFKC would turn modifier letters into real ones).
+  t = Array.from(t, (ch) => {
+    const value = numberValue(ch);
+    if (value !== undefined) return String(value);
+    return /\p{Lm}|(?=\p{Script=Latin})\p{Lo}/u.test(ch) ? '' : ch;
+  }).join('');
   t = t.normalize('NFKC');
   t = Array.from(t, (ch) => (/\p{Nd}/u.test(ch) ? String(digitValue(ch)) : ch)).join('');
   return t.replace(/[^\p{L}0-9]/gu, '');
+}
+
+const NUMBER_VALUES: ReadonlyMap<number, number> = new Map(
+  NUMBER_DIGIT_RUNS.flatMap(([first, last, firstValue]) => Array.from({ length: last - first + 1 }, (_, i) => [first + i, firstValue + i] as const)),
+);
+
+/** The value 0-9 of any digit character (Nd, another number character, an ideographic digit), or undefined. */
+function numberValue(ch: string): number | undefined {
+  if (/\p{Nd}/u.test(ch)) return digitValue(ch);
+  const value = NUMBER_VALUES.get(ch.codePointAt(0) ?? 0);
+  if (value !== undefined) return value;
+  const ideographic = IDEOGRAPHIC_DIGITS.indexOf(ch);
+  return ideographic === -1 ? undefined : ideographic;
 }
 
 /** Test card numbers every leak check looks for. */

@@ -1,8 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { ConfigError, isLoopback, loadConfig, loadDatabaseConfig } from '../src/config';
-import { DEFAULT_PORT, DEFAULT_SHUTDOWN_DEADLINE_MS } from '../src/contract';
+import { ConfigError, isLoopback, loadConfig, loadCredentialSource, loadDatabaseConfig, loadLogLevel } from '../src/config';
+import { DEFAULT_PORT, DEFAULT_SHUTDOWN_DEADLINE_MS, ENV } from '../src/contract';
+import { migrateMain } from '../src/migrate';
+import { main } from '../src/server';
 
 const apiKey = 'fake-api-key-for-tests-0000000000000';
 const tokenizationKey = 'fake-tokenization-key-for-tests-000';
@@ -79,7 +81,7 @@ describe('loadConfig', () => {
     writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     expect(loadDatabaseConfig({ ...db, DATABASE_CA_FILE: pem }).ca).toContain('BEGIN CERTIFICATE');
     expect(messageOf(() => loadDatabaseConfig({ ...db, DATABASE_CA_FILE: join(dir, 'missing.pem') }))).toMatch(
-      /DATABASE_CA_FILE cannot be read: .*missing\.pem.*ENOENT/,
+      /DATABASE_CA_FILE cannot be read \(ENOENT\): a value of \d+ characters/,
     );
     const notPem = join(dir, 'not.pem');
     writeFileSync(notPem, 'hello');
@@ -87,21 +89,30 @@ describe('loadConfig', () => {
   });
 
   test.each([
-    [{ PORT: 'abc' }, /PORT must be an integer between 0 and 65535, got: "abc"/],
+    [{ PORT: 'abc' }, /PORT must be an integer between 0 and 65535, got a value of 3 characters \(not shown/],
     [{ PORT: '70000' }, /PORT must be an integer between 0 and 65535, got: 70000/],
-    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of .*got: "loud"/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of fatal, .*, got a value of 4 characters \(not shown/],
+    [{ LOG_LEVEL: 'INFO' }, /LOG_LEVEL must be one of .*, got a value of 4 characters .*: did you mean "info"\?/],
     [{ SHUTDOWN_DEADLINE_MS: '120000' }, /SHUTDOWN_DEADLINE_MS must be an integer between 1 and 119999, got: 120000/],
     [{ SHUTDOWN_DEADLINE_MS: '-5' }, /SHUTDOWN_DEADLINE_MS must be an integer/],
     [{ DATABASE_HOST: '' }, /DATABASE_HOST is required/],
-    [{ DATABASE_HOST: 'db host' }, /DATABASE_HOST must be a host name or IP address, got: "db host"/],
+    [{ DATABASE_HOST: 'db host' }, /DATABASE_HOST must be a host name or IP address.*, got a value of 7 characters that contains whitespace/],
+    [
+      { DATABASE_HOST: 'postgres://payments:fake-pw-0@db.example.com/payments' },
+      /DATABASE_HOST must be a host name or IP address.*, got a value of 53 characters that contains ':\/\/' and '@'/,
+    ],
     [{ DATABASE_PORT: '0' }, /DATABASE_PORT must be an integer between 1 and 65535, got: 0/],
-    [{ DATABASE_NAME: 'pay-ments' }, /DATABASE_NAME must be 1 to 63 letters.*got: "pay-ments"/],
-    [{ DATABASE_SSL_MODE: 'require' }, /DATABASE_SSL_MODE must be one of verify-full, disable, got: "require"/],
-    [{ DATABASE_SSL_MODE: 'disable' }, /DATABASE_SSL_MODE=disable is only accepted for a loopback DATABASE_HOST .*got: "db.cluster-abc/],
+    [{ DATABASE_NAME: 'pay-ments' }, /DATABASE_NAME must be 1 to 63 letters.*, got a value of 9 characters/],
+    [{ DATABASE_SSL_MODE: 'require' }, /DATABASE_SSL_MODE must be one of verify-full, disable, got a value of 7 characters/],
+    [{ DATABASE_SSL_MODE: 'disable' }, /DATABASE_SSL_MODE=disable is only accepted for a loopback DATABASE_HOST \(127.0.0.1, ::1, localhost\)/],
     [{ DATABASE_POOL_MAX: '0' }, /DATABASE_POOL_MAX must be an integer between 1 and 1000, got: 0/],
     [{ DATABASE_STATEMENT_TIMEOUT_MS: '50' }, /DATABASE_STATEMENT_TIMEOUT_MS must be an integer between 100 and 600000, got: 50/],
-    [{ DATABASE_CONNECT_TIMEOUT_MS: 'soon' }, /DATABASE_CONNECT_TIMEOUT_MS must be an integer between 100 and 60000, got: "soon"/],
-    [{ DATABASE_SECRET_ARN: 'payments-db' }, /DATABASE_SECRET_ARN must be a Secrets Manager secret ARN .*got: "payments-db"/],
+    [{ DATABASE_CONNECT_TIMEOUT_MS: 'soon' }, /DATABASE_CONNECT_TIMEOUT_MS must be an integer between 100 and 60000, got a value of 4 characters/],
+    [{ DATABASE_SECRET_ARN: 'payments-db' }, /DATABASE_SECRET_ARN must be a Secrets Manager secret ARN .*, got a value of 11 characters/],
+    [
+      { DATABASE_SECRET_ARN: '{"username":"u","password":"fake-pw-0"}' },
+      /DATABASE_SECRET_ARN must be .*, not the secret's value.*, got a value of 39 characters that looks like JSON/,
+    ],
     [{ DATABASE_SECRET_ARN: '' }, /database credentials are required: set DATABASE_SECRET_ARN .* or DATABASE_CREDENTIALS/],
     [{ DATABASE_CREDENTIALS: credentials }, /set only one of DATABASE_SECRET_ARN and DATABASE_CREDENTIALS/],
     [{ DATABASE_SECRET_ARN: '', DATABASE_CREDENTIALS: '{not json' }, /DATABASE_CREDENTIALS must be a JSON object .*not valid JSON/],
@@ -136,5 +147,75 @@ describe('loadConfig', () => {
     const message = messageOf(() => loadConfig({ ...base, DATABASE_SECRET_ARN: '', DATABASE_CREDENTIALS: raw }));
     expect(message).toMatch(/^DATABASE_CREDENTIALS /);
     expect(message).not.toContain(dbPassword);
+  });
+});
+
+describe('no configuration error shows a value that is, or holds, a secret (a password pasted into the wrong variable)', () => {
+  // Host-name shaped on purpose: it is a valid DATABASE_HOST, so only the message about it could show it.
+  const PASSWORD = 'fake-pw-Qz7x0';
+  const shapes: Record<string, string> = {
+    'the password': PASSWORD,
+    'a connection string': `postgres://payments:${PASSWORD}@db.example.com:5432/payments`,
+    'a secret value (JSON)': JSON.stringify({ username: 'payments', password: PASSWORD }),
+    'the password in spaces': ` ${PASSWORD} `,
+    'a JSON object keyed by the password': JSON.stringify({ [PASSWORD]: 'x' }),
+  };
+  const serviceEnv = { API_KEY: apiKey, TOKENIZATION_KEY: tokenizationKey, ...db };
+  const migrationEnv = { ...db };
+  /** What else a variable needs so that its value is the culprit. */
+  const context: Partial<Record<string, Record<string, string>>> = {
+    // A host-shaped password is a valid host: only the check of SSL mode against it can complain about it.
+    [ENV.databaseHost]: { [ENV.databaseSslMode]: 'disable' },
+    [ENV.databaseCredentials]: { [ENV.databaseSecretArn]: '' },
+  };
+  const migrationOnly: readonly string[] = [ENV.databaseAppSecretArn, ENV.databaseAppCredentials];
+  const serviceOnly: readonly string[] = [ENV.port, ENV.apiKey, ENV.tokenizationKey, ENV.shutdownDeadlineMs];
+
+  function rejected(load: () => unknown): boolean {
+    try {
+      load();
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  test.each(Object.values(ENV))('%s', async (variable) => {
+    let refused = 0;
+    for (const [shape, value] of Object.entries(shapes)) {
+      const extra = { ...context[variable], [variable]: value };
+      const runs: { entry: string; run: (stderr: (l: string) => void) => Promise<number> }[] = [];
+      const service = { ...serviceEnv, ...extra };
+      if (!migrationOnly.includes(variable) && rejected(() => loadConfig(service))) {
+        runs.push({
+          entry: 'node dist/server.js',
+          run: async (stderr) => {
+            const exits: number[] = [];
+            await main({ env: service, exit: (c) => exits.push(c), stderr });
+            return exits[0] ?? 0;
+          },
+        });
+      }
+      const migration = { ...migrationEnv, ...extra };
+      const migrationRefused = rejected(() => {
+        loadDatabaseConfig(migration);
+        loadCredentialSource(migration, ENV.databaseAppSecretArn, ENV.databaseAppCredentials, false);
+        loadLogLevel(migration);
+      });
+      if (!serviceOnly.includes(variable) && migrationRefused)
+        runs.push({ entry: 'node dist/migrate.js', run: (stderr) => migrateMain({ env: migration, stderr }) });
+      for (const { entry, run } of runs) {
+        const lines: string[] = [];
+        const code = await run((l) => lines.push(l));
+        const stderr = lines.join('\n');
+        expect({ variable, shape, entry, code }).toEqual({ variable, shape, entry, code: 1 });
+        expect(stderr).toContain('invalid configuration: ');
+        expect(stderr).toContain(variable);
+        if (stderr.includes('Qz7x0')) throw new Error(`${entry} showed ${shape} given in ${variable}: ${stderr}`);
+        refused += 1;
+      }
+    }
+    // Every variable was tried with at least one value its entry point refuses.
+    expect(refused).toBeGreaterThan(0);
   });
 });

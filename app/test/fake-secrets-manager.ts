@@ -1,5 +1,6 @@
 import { createServer } from 'http';
 import type { Server } from 'http';
+import type { Socket } from 'net';
 import { randomUUID } from 'crypto';
 
 /**
@@ -9,10 +10,15 @@ import { randomUUID } from 'crypto';
 export class FakeSecretsManager {
   private readonly secrets = new Map<string, { value: string; versionId: string }>();
   private server?: Server;
+  private readonly sockets = new Set<Socket>();
   /** Secret ids asked for, in order. */
   readonly requests: string[] = [];
   /** While set, every call fails with this HTTP status (e.g. 500: the service is unavailable). */
   failWith?: number;
+  /** While set, calls are accepted and never answered (a blackholed or overloaded endpoint). */
+  stall = false;
+  /** Stalled calls whose connection the client has not closed yet. */
+  stalled = 0;
 
   put(arn: string, value: object): void {
     this.secrets.set(arn, { value: JSON.stringify(value), versionId: randomUUID() });
@@ -20,6 +26,15 @@ export class FakeSecretsManager {
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
+      if (this.stall) {
+        this.requests.push('(stalled)');
+        this.stalled += 1;
+        req.resume();
+        req.socket.once('close', () => {
+          this.stalled -= 1;
+        });
+        return;
+      }
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -52,6 +67,10 @@ export class FakeSecretsManager {
         });
       });
     });
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
     const address = this.server.address();
     if (typeof address !== 'object' || address === null) throw new Error('no address');
@@ -59,6 +78,8 @@ export class FakeSecretsManager {
   }
 
   async stop(): Promise<void> {
+    // Keep-alive sockets of the SDK clients (and stalled calls) would keep close() waiting.
+    for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }

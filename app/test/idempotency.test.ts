@@ -1,11 +1,14 @@
-import { Database } from '../src/db/database';
+import { createServer, connect } from 'net';
+import type { AddressInfo, Server, Socket } from 'net';
+import { Database, MAX_LOCK_TIMEOUT_MS, sessionTimeouts } from '../src/db/database';
 import { IDEMPOTENCY_KEY_TTL_SECONDS, IdempotencyKeySweeper, SWEEP_BATCH_SIZE } from '../src/idempotency';
 import { createLogger } from '../src/logger';
-import { PaymentService, idempotencyKeyDigest } from '../src/payments';
+import { PaymentService, createPaymentIdGenerator, idempotencyKeyDigest } from '../src/payments';
 import { PostgresPaymentRepository } from '../src/repository';
 import type { PaymentRequest } from '../src/validation';
-import { databaseConfig, superuserQuery } from './database';
+import { databaseConfig, superuserQuery, testDatabase } from './database';
 import { CARDS, LogCapture, NOW, http, newIdempotencyKey, paymentBody, startTestServer, waitFor } from './helpers';
+import type { TestServer } from './helpers';
 
 const TOKENIZATION_KEY = 'fake-tokenization-key-for-tests-000';
 /** The stored form of a key (its HMAC): tests look rows up by it. */
@@ -113,5 +116,128 @@ describe('idempotency key expiry', () => {
       jest.restoreAllMocks();
     }
     expect((await superuserQuery('SELECT 1 FROM idempotency_keys WHERE key = $1', [digest(key)])).rowCount).toBe(0);
+  });
+});
+
+/** TCP proxy to PostgreSQL that can freeze: bytes stop flowing both ways and nothing is refused (a blackholed endpoint). */
+class FreezableProxy {
+  frozen = false;
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  async start(): Promise<number> {
+    this.server = createServer((client) => {
+      const upstream = connect(this.target.port, this.target.host);
+      for (const [from, to] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
+        this.sockets.add(from);
+        from.on('error', () => undefined);
+        from.on('close', () => {
+          this.sockets.delete(from);
+          to.destroy();
+        });
+        from.on('data', (d: Buffer) => {
+          if (!this.frozen) to.write(d);
+        });
+      }
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    return (this.server?.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+}
+
+describe('duplicates of one key at one task answer within one bound, not one bound per duplicate ahead of them', () => {
+  const post = (server: TestServer, key: string, started: number): Promise<{ status: number; error: unknown; retryAfter: unknown; ms: number }> =>
+    http(server.port, { method: 'POST', path: '/v1/payments', headers: { ...server.auth, 'idempotency-key': key }, body: paymentBody() }).then(
+      (r) => ({
+        status: r.status,
+        error: r.json.error,
+        retryAfter: r.headers['retry-after'],
+        ms: Date.now() - started,
+      }),
+    );
+
+  test('GIVEN another task holds the key WHEN 8 duplicates arrive THEN each gets 409 within the lock bound, and only one waits on the row', async () => {
+    // A name of its own, so that only this server's connections are counted (test files share the database).
+    const applicationName = 'payment-service-duplicates-test';
+    const database = new Database({ config: databaseConfig(), logger: createLogger({ level: 'silent' }), applicationName });
+    const server = await startTestServer({ database, config: { logLevel: 'warn' } });
+    const holder = await db.connect();
+    try {
+      const key = newIdempotencyKey();
+      // Another task's create with this key, still in its transaction.
+      await holder.query('BEGIN');
+      const id = createPaymentIdGenerator()();
+      await holder.query(
+        "INSERT INTO payments (id, status, amount, currency, card_brand, card_last4, card_token, created_at) VALUES ($1, 'approved', 1, 'EUR', 'visa', '1111', $2, now())",
+        [id, `tok_${'0'.repeat(64)}`],
+      );
+      await holder.query(
+        "INSERT INTO idempotency_keys (key, fingerprint, payment_id, first_used_at, expires_at) VALUES ($1, $2, $3, now(), now() + interval '1 day')",
+        [idempotencyKeyDigest(server.config.tokenizationKey, key), 'b'.repeat(64), id],
+      );
+      const started = Date.now();
+      const answers = Array.from({ length: 8 }, () => post(server, key, started));
+      // Halfway through the bound: one of this task's connections waits on the key row, no more.
+      await new Promise((resolve) => setTimeout(resolve, MAX_LOCK_TIMEOUT_MS / 2));
+      const waiting = await superuserQuery(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        [applicationName],
+      );
+      const results = await Promise.all(answers);
+      expect(waiting.rows[0]?.n).toBe(1);
+      for (const r of results) {
+        expect(r).toMatchObject({ status: 409, error: 'idempotency_key_in_progress' });
+        expect(r.ms).toBeLessThan(MAX_LOCK_TIMEOUT_MS + 1000);
+      }
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+      await server.shutdown('test end');
+    }
+  });
+
+  test('GIVEN a frozen database WHEN 6 duplicates arrive THEN the first gets 503 as a lone request would, the others 409 after the lock bound', async () => {
+    const proxy = new FreezableProxy(testDatabase());
+    const port = await proxy.start();
+    // statement_timeout 1 s: a lone request gives up after 2 s (query_timeout); lock_timeout is 500 ms.
+    const config = databaseConfig({ ...testDatabase(), port }, { statementTimeoutMs: 1000, connectTimeoutMs: 1000 });
+    const server = await startTestServer({ config: { logLevel: 'error', database: config } });
+    const { lock_timeout: lockBound } = sessionTimeouts(config);
+    try {
+      expect((await post(server, newIdempotencyKey(), Date.now())).status).toBe(201);
+      proxy.frozen = true;
+      // A lone request meanwhile: 503 after query_timeout (2 s); its connection is dropped.
+      const lone = await post(server, newIdempotencyKey(), Date.now());
+      expect(lone).toMatchObject({ status: 503, retryAfter: '1' });
+      const key = newIdempotencyKey();
+      const started = Date.now();
+      const results = await Promise.all(Array.from({ length: 6 }, () => post(server, key, started)));
+      // The first one's own attempt: a new connection (the frozen one was dropped), given up after connectTimeoutMs.
+      const first = results.filter((r) => r.status === 503);
+      expect(first).toEqual([expect.objectContaining({ error: 'service_unavailable', retryAfter: '1' })]);
+      expect(first[0]?.ms).toBeLessThan(lone.ms + 1000);
+      // The others waited for it no longer than the lock bound (this configuration's, 500 ms), then 409.
+      const others = results.filter((r) => r.status !== 503);
+      expect(others).toHaveLength(5);
+      for (const r of others) {
+        expect(r).toMatchObject({ status: 409, error: 'idempotency_key_in_progress' });
+        expect(r.ms).toBeGreaterThanOrEqual(lockBound - 50);
+        expect(r.ms).toBeLessThan(lockBound + 500);
+      }
+    } finally {
+      proxy.frozen = false;
+      await server.shutdown('test end');
+      await proxy.stop();
+    }
   });
 });

@@ -222,6 +222,94 @@ describe('migrations', () => {
   });
 });
 
+describe('two migration tasks at once on the first deployment (a retried or doubled task)', () => {
+  const appLogin = (): { username: string; password: string } => ({
+    username: `svc_${randomBytes(4).toString('hex')}`,
+    password: randomBytes(18).toString('base64url'),
+  });
+
+  test('GIVEN two runs of migrateMain at once WHEN both ensure the same new app login THEN both exit 0, one creates it (8 rounds)', async () => {
+    const db = await freshDatabase();
+    for (let round = 1; round <= 8; round += 1) {
+      const app = appLogin();
+      const env = {
+        DATABASE_HOST: db.host,
+        DATABASE_PORT: String(db.port),
+        DATABASE_NAME: db.name,
+        DATABASE_SSL_MODE: 'disable',
+        DATABASE_CREDENTIALS: JSON.stringify(db.superuser),
+        DATABASE_APP_CREDENTIALS: JSON.stringify(app),
+      };
+      const logs = [new LogCapture(), new LogCapture()];
+      const codes = await Promise.all(logs.map((l) => migrateMain({ env, stderr: () => undefined, logDestination: l })));
+      expect({
+        round,
+        codes,
+        errors: logs.map((l) =>
+          l
+            .records()
+            .filter((r) => r.msg === 'migration failed')
+            .map((r) => r.err),
+        ),
+      }).toEqual({
+        round,
+        codes: [0, 0],
+        errors: [[], []],
+      });
+      const created = logs.flatMap((l) =>
+        l
+          .records()
+          .filter((r) => r.msg === 'service login ensured')
+          .map((r) => r.created),
+      );
+      expect(created.sort()).toEqual([false, true]);
+    }
+  });
+
+  test("GIVEN the runs as migrate() with the login (the reviewer's race) THEN no CREATE ROLE or GRANT error in 10 rounds", async () => {
+    const db = await freshDatabase();
+    const [c1, c2] = await Promise.all([superuserClient(db), superuserClient(db)]);
+    try {
+      for (let round = 1; round <= 10; round += 1) {
+        const app = appLogin();
+        const results = await Promise.allSettled([c1, c2].map((c) => migrate(c, { logger, serviceLogin: app })));
+        expect({ round, results }).toEqual({
+          round,
+          results: [expect.objectContaining({ status: 'fulfilled' }), expect.objectContaining({ status: 'fulfilled' })],
+        });
+        const created = results.map((r) => (r.status === 'fulfilled' ? r.value.serviceLogin?.created : undefined));
+        expect(created.sort()).toEqual([false, true]);
+      }
+    } finally {
+      await Promise.all([c1.end(), c2.end()]);
+    }
+  });
+
+  test('GIVEN a login created by someone else meanwhile (no lock) WHEN CREATE ROLE finds it THEN "already exists" counts as exists (10 rounds)', async () => {
+    const db = await freshDatabase();
+    const [c1, c2, c3] = await Promise.all([superuserClient(db), superuserClient(db), superuserClient(db)]);
+    try {
+      await migrate(c1, { logger });
+      for (let round = 1; round <= 10; round += 1) {
+        const app = appLogin();
+        const results = await Promise.allSettled([c1, c2, c3].map((c) => ensureServiceLogin(c, app, logger)));
+        const failures = results.flatMap((r) =>
+          r.status === 'rejected' ? [`${(r.reason as { code?: string }).code} ${(r.reason as Error).message}`] : [],
+        );
+        expect({ round, failures }).toEqual({ round, failures: [] });
+        const member = await superuserQuery<{ member: boolean }>(
+          'SELECT pg_has_role($1, $2, $3) AS member',
+          [app.username, 'payment_service', 'MEMBER'],
+          db,
+        );
+        expect(member.rows[0]?.member).toBe(true);
+      }
+    } finally {
+      await Promise.all([c1.end(), c2.end(), c3.end()]);
+    }
+  });
+});
+
 describe('node dist/migrate.js (the migration task)', () => {
   function runCli(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
     const r = spawnSync(process.execPath, [MIGRATE], {

@@ -1,16 +1,19 @@
 import { createHmac } from 'crypto';
 import { tokenize } from '../src/card';
-import { Database } from '../src/db/database';
+import { Database, MAX_LOCK_TIMEOUT_MS } from '../src/db/database';
+import { ServiceUnavailableError } from '../src/errors';
 import { createLogger } from '../src/logger';
 import {
+  DEFAULT_DUPLICATE_WAIT_MS,
   IdempotencyConflictError,
   IdempotencyInProgressError,
   PaymentService,
   createPaymentIdGenerator,
   idempotencyKeyDigest,
 } from '../src/payments';
+import type { CreateResult } from '../src/payments';
 import { PostgresPaymentRepository } from '../src/repository';
-import type { CreateOutcome, PaymentRepository } from '../src/repository';
+import type { CreateOutcome, Payment, PaymentRepository } from '../src/repository';
 import { PAYMENT_ID_PATTERN } from '../src/validation';
 import type { PaymentRequest } from '../src/validation';
 import { databaseConfig, superuserQuery } from './database';
@@ -186,5 +189,141 @@ describe('per-request work done once', () => {
     expect(new Set(ids).size).toBe(ids.length);
     // Two generators never share randomness.
     expect(ids).not.toContain(createPaymentIdGenerator()());
+  });
+});
+
+/**
+ * A repository whose first createWithKey answers when the test says so; later calls answer as the database would
+ * once the first has ended (the key is bound to the first payment). Counts the statements asked for.
+ */
+class GatedRepository implements PaymentRepository {
+  calls = 0;
+  private binding?: { fingerprint: string; payment: Payment };
+  private gate?: { resolve: (o: CreateOutcome) => void; reject: (e: unknown) => void; fingerprint: string; payment: Payment };
+
+  createWithKey(_key: string, fingerprint: string, payment: Payment): Promise<CreateOutcome> {
+    this.calls += 1;
+    if (this.calls === 1) return new Promise((resolve, reject) => (this.gate = { resolve, reject, fingerprint, payment }));
+    // A statement of its own against the database that is still down fails after a bound of its own.
+    if (this.failure) return new Promise((_resolve, reject) => setTimeout(() => reject(this.failure), 100));
+    if (!this.binding) return new Promise(() => undefined);
+    return Promise.resolve({ outcome: 'exists', ...this.binding });
+  }
+
+  /** Set by fail(): what every later call fails with too (the database is still down). */
+  private failure?: unknown;
+
+  succeed(): void {
+    const gate = this.gate as NonNullable<GatedRepository['gate']>;
+    this.binding = { fingerprint: gate.fingerprint, payment: gate.payment };
+    gate.resolve({ outcome: 'created' });
+  }
+
+  fail(err: unknown): void {
+    this.failure = err;
+    this.gate?.reject(err);
+  }
+
+  inProgress(): void {
+    this.gate?.resolve({ outcome: 'in-progress' });
+  }
+
+  findById(): Promise<Payment | undefined> {
+    return Promise.resolve(undefined);
+  }
+}
+
+type Settled = { status: 'fulfilled'; value: CreateResult; ms: number } | { status: 'rejected'; reason: unknown; ms: number } | 'pending';
+
+/** How `promise` settled, and when (ms after `since`), or 'pending' if it had not within `withinMs`. */
+function settle(promise: Promise<CreateResult>, since: number, withinMs: number): Promise<Settled> {
+  return Promise.race([
+    promise.then(
+      (value) => ({ status: 'fulfilled' as const, value, ms: Date.now() - since }),
+      (reason: unknown) => ({ status: 'rejected' as const, reason, ms: Date.now() - since }),
+    ),
+    new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), withinMs)),
+  ]);
+}
+
+describe('duplicates of one Idempotency-Key inside one task wait for the first, within one lock bound', () => {
+  const gatedService = (repo: GatedRepository, duplicateWaitMs = 1000): PaymentService =>
+    new PaymentService({ repository: repo, tokenizationKey, clock: () => NOW, duplicateWaitMs });
+
+  test('GIVEN the first succeeds THEN duplicates replay it (same body) or get 422 (another body) without a statement of their own', async () => {
+    const repo = new GatedRepository();
+    const svc = gatedService(repo);
+    const key = newIdempotencyKey();
+    const started = Date.now();
+    const first = svc.create(key, request);
+    const same = Array.from({ length: 5 }, () => svc.create(key, request));
+    const other = svc.create(key, { ...request, amount: 501 });
+    setTimeout(() => repo.succeed(), 50);
+    const [firstResult, ...sameResults] = await Promise.all([first, ...same].map((p) => settle(p, started, 2000)));
+    const otherResult = await settle(other, started, 2000);
+    expect(firstResult).toMatchObject({ status: 'fulfilled', value: { replayed: false } });
+    const payment = (firstResult as { value: CreateResult }).value.payment;
+    for (const r of sameResults) expect(r).toMatchObject({ status: 'fulfilled', value: { replayed: true, payment } });
+    expect(otherResult).toMatchObject({ status: 'rejected', reason: expect.any(IdempotencyConflictError) });
+    // One statement for the key: the duplicates held no connection and sent nothing.
+    expect(repo.calls).toBe(1);
+  });
+
+  test('GIVEN the first fails with 503 THEN every duplicate waiting for it gets 503 at once, not after a wait of its own', async () => {
+    const repo = new GatedRepository();
+    const svc = gatedService(repo);
+    const key = newIdempotencyKey();
+    const started = Date.now();
+    const all = Array.from({ length: 6 }, () => svc.create(key, request));
+    setTimeout(() => repo.fail(new ServiceUnavailableError('fake database outage', 1)), 100);
+    const results = await Promise.all(all.map((p) => settle(p, started, 3000)));
+    for (const r of results) {
+      expect(r).toMatchObject({ status: 'rejected', reason: expect.any(ServiceUnavailableError) });
+      expect((r as { ms: number }).ms).toBeLessThan(400);
+    }
+    expect(repo.calls).toBe(1);
+  });
+
+  test('GIVEN the first holds its key past the bound THEN each duplicate gets 409 one bound after its own arrival', async () => {
+    const repo = new GatedRepository();
+    const svc = gatedService(repo, 300);
+    const key = newIdempotencyKey();
+    const started = Date.now();
+    const first = svc.create(key, request);
+    const early = Array.from({ length: 4 }, () => svc.create(key, request));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const lateStarted = Date.now();
+    const late = svc.create(key, request);
+    const earlyResults = await Promise.all(early.map((p) => settle(p, started, 2000)));
+    const lateResult = await settle(late, lateStarted, 2000);
+    for (const r of [...earlyResults, lateResult]) {
+      expect(r).toMatchObject({ status: 'rejected', reason: expect.any(IdempotencyInProgressError) });
+      expect((r as { ms: number }).ms).toBeGreaterThanOrEqual(280);
+      expect((r as { ms: number }).ms).toBeLessThan(600);
+    }
+    expect(repo.calls).toBe(1);
+    repo.succeed();
+    await expect(first).resolves.toMatchObject({ replayed: false });
+    // The first has ended: the next request with the key is a request of its own, which the database replays.
+    await expect(svc.create(key, request)).resolves.toMatchObject({ replayed: true });
+    expect(repo.calls).toBe(2);
+  });
+
+  test('GIVEN the first ends "in progress" (another task holds the key) THEN duplicates waiting for it get 409 with it', async () => {
+    const repo = new GatedRepository();
+    const svc = gatedService(repo);
+    const key = newIdempotencyKey();
+    const started = Date.now();
+    const all = Array.from({ length: 3 }, () => svc.create(key, request));
+    setTimeout(() => repo.inProgress(), 50);
+    for (const r of await Promise.all(all.map((p) => settle(p, started, 3000)))) {
+      expect(r).toMatchObject({ status: 'rejected', reason: expect.any(IdempotencyInProgressError) });
+      expect((r as { ms: number }).ms).toBeLessThan(400);
+    }
+    expect(repo.calls).toBe(1);
+  });
+
+  test('the wait is bounded by the lock bound by default', () => {
+    expect(DEFAULT_DUPLICATE_WAIT_MS).toBe(MAX_LOCK_TIMEOUT_MS);
   });
 });

@@ -2,13 +2,13 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { randomBytes } from 'crypto';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { Database } from '../src/db/database';
-import { SecretsManagerCredentials } from '../src/db/credentials';
+import { SECRETS_MANAGER_REQUEST_TIMEOUT_MS, SecretsManagerCredentials } from '../src/db/credentials';
 import { ServiceUnavailableError } from '../src/errors';
 import { createLogger } from '../src/logger';
 import { databaseConfig, testDatabase } from './database';
 import { superuserQuery } from './database';
 import { FakeSecretsManager, fakeAwsEnv } from './fake-secrets-manager';
-import { LogCapture, http, newIdempotencyKey, paymentBody } from './helpers';
+import { LogCapture, http, newIdempotencyKey, paymentBody, waitFor } from './helpers';
 import type { HttpResponse } from './helpers';
 import { serviceSecrets, startServiceProcess } from './service-process';
 
@@ -216,5 +216,126 @@ describe('SecretsManagerCredentials', () => {
     } finally {
       await database.close();
     }
+  });
+});
+
+describe('a Secrets Manager that accepts connections and never answers (node dist/server.js)', () => {
+  const fake = new FakeSecretsManager();
+  let endpoint: string;
+  beforeAll(async () => {
+    endpoint = await fake.start();
+  });
+  afterAll(async () => {
+    await fake.stop();
+  });
+
+  type Answer = { status: number; retryAfter: unknown; ms: number } | { status: 'no answer'; ms: number };
+  /** A create, or 'no answer' after `deadlineMs` (instead of hanging the test). */
+  function create(port: number, auth: { authorization: string }, deadlineMs: number): Promise<Answer> {
+    const started = Date.now();
+    return Promise.race([
+      http(port, { method: 'POST', path: '/v1/payments', headers: { ...auth, 'idempotency-key': newIdempotencyKey() }, body: paymentBody() }).then(
+        (r): Answer => ({ status: r.status, retryAfter: r.headers['retry-after'], ms: Date.now() - started }),
+      ),
+      new Promise<Answer>((resolve) => setTimeout(() => resolve({ status: 'no answer', ms: deadlineMs }), deadlineMs)),
+    ]);
+  }
+
+  test('GIVEN a rotated password (28P01) WHEN the secret cannot be read THEN 503 + Retry-After within the connect timeout, no read left hanging; a later request reads again and recovers', async () => {
+    const connectTimeoutMs = 1000;
+    const user = `rot_${randomBytes(4).toString('hex')}`;
+    const first = password();
+    await createLogin(user, first);
+    fake.put(ARN, secretValue(user, first));
+    const service = await startServiceProcess({
+      ...serviceSecrets(),
+      ...fakeAwsEnv(endpoint),
+      DATABASE_HOST: db.host,
+      DATABASE_PORT: String(db.port),
+      DATABASE_NAME: db.name,
+      DATABASE_SSL_MODE: 'disable',
+      DATABASE_SECRET_ARN: ARN,
+      DATABASE_CONNECT_TIMEOUT_MS: String(connectTimeoutMs),
+    });
+    try {
+      expect((await create(service.port, service.auth, 10_000)).status).toBe(201);
+      const readsBefore = fake.requests.length;
+      // The rotation, while Secrets Manager takes connections and never answers.
+      fake.stall = true;
+      const second = password();
+      await setPassword(user, second);
+      fake.put(ARN, secretValue(user, second));
+      expect(await terminateSessions(user)).toBeGreaterThan(0);
+
+      const burst = await Promise.all(Array.from({ length: 20 }, () => create(service.port, service.auth, 15_000)));
+      for (const answer of burst) {
+        expect(answer).toMatchObject({ status: 503, retryAfter: '1' });
+        // Reading the secret is bounded by the connect timeout; the margin covers the login attempts around it.
+        expect(answer.ms).toBeLessThan(connectTimeoutMs + 1500);
+      }
+      // One read for the whole burst, and the service gave it up: no call to Secrets Manager is left open.
+      expect(fake.requests.length - readsBefore).toBe(1);
+      await waitFor(() => fake.stalled === 0, 3000);
+
+      // A later request is not stuck behind the abandoned read: it reads again (and still gets a bounded 503).
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const later = await create(service.port, service.auth, 15_000);
+      expect(later).toMatchObject({ status: 503, retryAfter: '1' });
+      expect(later.ms).toBeLessThan(2 * connectTimeoutMs + 1500);
+      expect(fake.requests.length - readsBefore).toBe(2);
+      await waitFor(() => fake.stalled === 0, 3000);
+
+      // Secrets Manager answers again: the service reads the new password and gets in.
+      fake.stall = false;
+      let recovered: Answer = { status: 'no answer', ms: 0 };
+      for (let attempt = 0; attempt < 10 && recovered.status !== 201; attempt += 1) {
+        recovered = await create(service.port, service.auth, 15_000);
+        if (recovered.status !== 201) await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      expect(recovered.status).toBe(201);
+      expect(service.lines.join('\n')).toContain('database secret read failed');
+      for (const pw of [first, second]) expect(service.lines.join('\n')).not.toContain(pw);
+    } finally {
+      fake.stall = false;
+      await service.stop();
+    }
+  }, 60_000);
+});
+
+describe('the Secrets Manager client has HTTP timeouts of its own', () => {
+  const fake = new FakeSecretsManager();
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    Object.assign(process.env, fakeAwsEnv(await fake.start()));
+  });
+  afterAll(async () => {
+    process.env = saved;
+    await fake.stop();
+  });
+
+  test('GIVEN the default client (as in production) and no read bound WHEN Secrets Manager never answers THEN the read fails after its request timeouts', async () => {
+    fake.stall = true;
+    const logs = new LogCapture();
+    // Exactly what createCredentialsProvider builds, with the overall read bound lifted: only the HTTP timeouts remain.
+    const provider = new SecretsManagerCredentials({
+      secretArn: ARN,
+      region: 'eu-west-1',
+      logger: createLogger({ level: 'info', destination: logs }),
+      readTimeoutMs: 60_000,
+    });
+    const started = Date.now();
+    const outcome = await Promise.race([
+      provider.get().then(
+        () => 'read',
+        (err: Error) => err.name,
+      ),
+      new Promise<string>((resolve) => setTimeout(() => resolve('no answer'), 15_000)),
+    ]);
+    expect(outcome).toBe('TimeoutError');
+    // Two attempts (maxAttempts 2), each given up after SECRETS_MANAGER_REQUEST_TIMEOUT_MS without a byte.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2 * SECRETS_MANAGER_REQUEST_TIMEOUT_MS - 100);
+    expect(Date.now() - started).toBeLessThan(2 * SECRETS_MANAGER_REQUEST_TIMEOUT_MS + 1500);
+    expect(fake.requests).toEqual(['(stalled)', '(stalled)']);
+    await waitFor(() => fake.stalled === 0, 3000);
   });
 });

@@ -1,4 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Logger } from 'pino';
 import { parseDatabaseCredentials } from '../config';
 import type { DatabaseCredentialSource, DatabaseCredentials } from '../config';
@@ -38,6 +39,30 @@ export class StaticCredentials implements CredentialsProvider {
   }
 }
 
+/**
+ * TCP + TLS to the Secrets Manager endpoint (a VPC endpoint in the same AZ answers in milliseconds). The SDK's default
+ * is none (0): a blackholed endpoint would hold the read until the kernel gives up (minutes).
+ */
+export const SECRETS_MANAGER_CONNECTION_TIMEOUT_MS = 1000;
+/** Longest silence of the endpoint during one GetSecretValue (SDK default none: an endpoint that never answers hangs). */
+export const SECRETS_MANAGER_REQUEST_TIMEOUT_MS = 2000;
+/** Attempts per read (one retry): a read is bounded by about twice the timeouts above, and by readTimeoutMs. */
+export const SECRETS_MANAGER_MAX_ATTEMPTS = 2;
+/** Longest read of the secret, all attempts together, when the caller does not bound it (the migration task). */
+export const DEFAULT_SECRET_READ_TIMEOUT_MS = 5000;
+
+/** A client for `region` whose reads cannot hang: connection and request timeouts (docs/aws-contracts.md). */
+export function createSecretsManagerClient(region: string): SecretsManagerClient {
+  return new SecretsManagerClient({
+    region,
+    maxAttempts: SECRETS_MANAGER_MAX_ATTEMPTS,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: SECRETS_MANAGER_CONNECTION_TIMEOUT_MS,
+      requestTimeout: SECRETS_MANAGER_REQUEST_TIMEOUT_MS,
+    }),
+  });
+}
+
 export interface SecretsManagerCredentialsOptions {
   readonly secretArn: string;
   readonly region: string;
@@ -49,7 +74,16 @@ export interface SecretsManagerCredentialsOptions {
    * @default - 1000 ms
    */
   readonly minRefreshIntervalMs?: number;
-  /** @default - a client for the secret's region; AWS_ENDPOINT_URL_SECRETS_MANAGER (SDK standard) overrides the endpoint */
+  /**
+   * A read (all its attempts) is abandoned after this long: the request is aborted, so a later refresh reads again
+   * instead of joining a read that never ends.
+   * @default DEFAULT_SECRET_READ_TIMEOUT_MS
+   */
+  readonly readTimeoutMs?: number;
+  /**
+   * @default - createSecretsManagerClient(region): HTTP timeouts; AWS_ENDPOINT_URL_SECRETS_MANAGER (SDK standard)
+   * overrides the endpoint
+   */
   readonly client?: SecretsManagerClient;
 }
 
@@ -65,10 +99,12 @@ export class SecretsManagerCredentials implements CredentialsProvider {
   private gen = 0;
   private readonly client: SecretsManagerClient;
   private readonly minIntervalMs: number;
+  private readonly readTimeoutMs: number;
 
   constructor(private readonly options: SecretsManagerCredentialsOptions) {
-    this.client = options.client ?? new SecretsManagerClient({ region: options.region, maxAttempts: 2 });
+    this.client = options.client ?? createSecretsManagerClient(options.region);
     this.minIntervalMs = options.minRefreshIntervalMs ?? 1000;
+    this.readTimeoutMs = options.readTimeoutMs ?? DEFAULT_SECRET_READ_TIMEOUT_MS;
   }
 
   get generation(): number {
@@ -90,36 +126,57 @@ export class SecretsManagerCredentials implements CredentialsProvider {
     return this.read(Math.max(0, this.lastReadAt + this.minIntervalMs - Date.now()));
   }
 
-  /** One GetSecretValue at a time (after `delayMs`); resolves true when the login differs from the cached one. */
+  /**
+   * One GetSecretValue at a time (after `delayMs`); resolves true when the login differs from the cached one. The
+   * request is aborted after readTimeoutMs, so the read always ends and the next caller can start another.
+   */
   private read(delayMs = 0): Promise<boolean> {
     if (this.inFlight) return this.inFlight;
-    this.inFlight = (async () => {
-      try {
-        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-        const out = await this.client.send(new GetSecretValueCommand({ SecretId: this.options.secretArn }));
-        if (typeof out.SecretString !== 'string') throw new Error(`secret ${this.options.secretArn} has no SecretString`);
-        const next = parseDatabaseCredentials(out.SecretString, `secret ${this.options.secretArn}`);
-        const changed = !this.cached || this.cached.username !== next.username || this.cached.password !== next.password;
-        if (changed) {
-          this.cached = next;
-          this.gen += 1;
-        }
-        // The user name is not secret and tells operators which half of the alternating-users rotation is in use.
-        this.options.logger.info(
-          { secretArn: this.options.secretArn, username: next.username, changed, versionId: out.VersionId },
-          'database secret read',
-        );
-        return changed;
-      } finally {
-        this.lastReadAt = Date.now();
-        this.inFlight = undefined;
+    const read = this.readOnce(delayMs);
+    this.inFlight = read;
+    const ended = (): void => {
+      if (this.inFlight === read) this.inFlight = undefined;
+    };
+    read.then(ended, ended);
+    return read;
+  }
+
+  private async readOnce(delayMs: number): Promise<boolean> {
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      timer = setTimeout(() => abort.abort(), this.readTimeoutMs);
+      const out = await this.client.send(new GetSecretValueCommand({ SecretId: this.options.secretArn }), { abortSignal: abort.signal });
+      if (typeof out.SecretString !== 'string') throw new Error(`secret ${this.options.secretArn} has no SecretString`);
+      const next = parseDatabaseCredentials(out.SecretString, `secret ${this.options.secretArn}`);
+      const changed = !this.cached || this.cached.username !== next.username || this.cached.password !== next.password;
+      if (changed) {
+        this.cached = next;
+        this.gen += 1;
       }
-    })();
-    return this.inFlight;
+      // The user name is not secret and tells operators which half of the alternating-users rotation is in use.
+      this.options.logger.info(
+        { secretArn: this.options.secretArn, username: next.username, changed, versionId: out.VersionId },
+        'database secret read',
+      );
+      return changed;
+    } catch (err) {
+      // Once per read, not per waiting request. The SDK's errors name the operation, never the secret's value.
+      this.options.logger.warn(
+        { secretArn: this.options.secretArn, err, timedOut: abort.signal.aborted, readTimeoutMs: this.readTimeoutMs },
+        'database secret read failed',
+      );
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      this.lastReadAt = Date.now();
+    }
   }
 }
 
-export function createCredentialsProvider(source: DatabaseCredentialSource, logger: Logger): CredentialsProvider {
+/** `readTimeoutMs`: the longest read of a Secrets Manager secret (@default DEFAULT_SECRET_READ_TIMEOUT_MS). */
+export function createCredentialsProvider(source: DatabaseCredentialSource, logger: Logger, readTimeoutMs?: number): CredentialsProvider {
   if (source.kind === 'static') return new StaticCredentials(source.credentials);
-  return new SecretsManagerCredentials({ secretArn: source.secretArn, region: source.region, logger });
+  return new SecretsManagerCredentials({ secretArn: source.secretArn, region: source.region, logger, ...(readTimeoutMs ? { readTimeoutMs } : {}) });
 }

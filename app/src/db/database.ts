@@ -50,12 +50,15 @@ export class Database {
   readonly pool: Pool;
   readonly credentials: CredentialsProvider;
   private readonly logger: Logger;
+  private readonly connectTimeoutMs: number;
   private ended?: Promise<void>;
 
   constructor(options: DatabaseOptions) {
     const { config, logger } = options;
     this.logger = logger;
-    const credentials = options.credentials ?? createCredentialsProvider(config.credentials, logger);
+    this.connectTimeoutMs = config.connectTimeoutMs;
+    // A read of the secret is abandoned (aborted) when a connect waiting for it gives up.
+    const credentials = options.credentials ?? createCredentialsProvider(config.credentials, logger, config.connectTimeoutMs);
     this.credentials = credentials;
     class RotatingLoginClient extends Client {
       constructor(clientConfig: ClientConfig) {
@@ -89,20 +92,22 @@ export class Database {
 
   /**
    * A pooled connection. A refused login (28P01) re-reads the credentials once and retries. Any failure to get a
-   * connection (unreachable, restarting, pool full after connectTimeoutMs, login refused) throws
-   * ServiceUnavailableError.
+   * connection (unreachable, restarting, pool full after connectTimeoutMs, login refused, the secret not read within
+   * connectTimeoutMs) throws ServiceUnavailableError.
    */
   async connect(): Promise<PoolClient> {
     if (this.ended) throw new ServiceUnavailableError('database pool is closed (shutting down)', RETRY_AFTER_SECONDS);
     let generation = this.credentials.generation;
     try {
-      await this.credentials.get();
+      // Read once at start (then cached): no timer per request.
+      if (!this.credentials.current()) await this.withinConnectTimeout(this.credentials.get());
       generation = this.credentials.generation;
       return await this.pool.connect();
     } catch (err) {
       if (sqlState(err) === '28P01') {
         this.logger.warn({ username: this.credentials.current()?.username }, 'database refused the login, reading the secret again');
-        const changed = (await this.credentials.refresh().catch(() => false)) || this.credentials.generation !== generation;
+        const changed =
+          (await this.withinConnectTimeout(this.credentials.refresh()).catch(() => false)) || this.credentials.generation !== generation;
         if (changed) {
           try {
             return await this.pool.connect();
@@ -113,6 +118,29 @@ export class Database {
       }
       throw unavailable(err);
     }
+  }
+
+  /**
+   * `credentials` (a read of the secret), or ServiceUnavailableError after connectTimeoutMs: a Secrets Manager that
+   * never answers must not hold requests. The read itself is aborted by the provider (readTimeoutMs).
+   */
+  private withinConnectTimeout<T>(credentials: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new ServiceUnavailableError(`database secret not read within ${this.connectTimeoutMs} ms`, RETRY_AFTER_SECONDS)),
+        this.connectTimeoutMs,
+      );
+      credentials.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
   }
 
   /**

@@ -72,6 +72,8 @@ export interface MigrateResult {
   readonly applied: readonly number[];
   /** Highest version in the database afterwards. */
   readonly version: number;
+  /** What ensureServiceLogin did, when a login was given. */
+  readonly serviceLogin?: { readonly created: boolean };
 }
 
 const BOOTSTRAP_SQL = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -86,10 +88,11 @@ function sleep(ms: number): Promise<void> {
 }
 
 /**
- * Applies the pending migrations, each in its own transaction together with its schema_migrations row.
- * Runs hold a session-level advisory lock for their whole duration, so concurrent runs (two deployments, a retried
- * task) apply each migration once: the second waits, then finds nothing to do. Refuses to run when an applied
- * migration's file changed (checksum) or is missing while a later one exists.
+ * Applies the pending migrations, each in its own transaction together with its schema_migrations row, then ensures
+ * the service login (`serviceLogin`). Runs hold a session-level advisory lock for their whole duration, so concurrent
+ * runs (two deployments, a retried task) apply each migration once and create the login once: the second waits, then
+ * finds nothing to do. Refuses to run when an applied migration's file changed (checksum) or is missing while a later
+ * one exists.
  */
 export async function migrate(
   client: ClientBase,
@@ -99,6 +102,8 @@ export async function migrate(
     migrations?: readonly Migration[];
     /** Per attempt; @default MIGRATION_LOCK_TIMEOUT_MS */
     lockTimeoutMs?: number;
+    /** The app login to ensure (ensureServiceLogin) while the lock is held. @default - none */
+    serviceLogin?: DatabaseCredentials;
   },
 ): Promise<MigrateResult> {
   const migrations = options.migrations ?? loadMigrations(options.dir);
@@ -137,7 +142,10 @@ export async function migrate(
       await applyOne(client, migration, logger, options.lockTimeoutMs ?? MIGRATION_LOCK_TIMEOUT_MS);
       applied.push(migration.version);
     }
-    return { applied, version: Math.max(highestApplied, ...applied) };
+    const version = Math.max(highestApplied, ...applied);
+    if (!options.serviceLogin) return { applied, version };
+    // Under the lock too: two runs on a first deployment would otherwise both find the login absent and both create it.
+    return { applied, version, serviceLogin: await ensureServiceLogin(client, options.serviceLogin, logger) };
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
   }
@@ -185,15 +193,43 @@ export function scramVerifier(password: string, iterations = 4096): string {
 }
 
 /**
+ * SQLSTATEs of a CREATE ROLE or GRANT that lost a race with another session doing the same: 42710 duplicate_object
+ * (the role appeared after our check), 23505 unique_violation (both inserted the catalog row at once; the loser gets
+ * the index's error), XX000 "tuple concurrently updated" (both changed the same catalog row).
+ */
+const LOST_RACE = new Set(['42710', '23505', 'XX000']);
+
+/**
  * Makes sure the service's login exists and is a member of payment_service. An existing login's password is never
- * changed (the secret's rotation owns it); an absent one is created with the secret's password.
+ * changed (the secret's rotation owns it); an absent one is created with the secret's password. migrate() runs it
+ * under its advisory lock; a login created meanwhile by anyone else counts as existing.
  */
 export async function ensureServiceLogin(client: ClientBase, login: DatabaseCredentials, logger: Logger): Promise<{ created: boolean }> {
-  const exists = (await client.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [login.username])).rowCount === 1;
   const role = escapeIdentifier(login.username);
-  if (!exists) await client.query(`CREATE ROLE ${role} LOGIN PASSWORD ${escapeLiteral(scramVerifier(login.password))}`);
-  const member = await client.query('SELECT pg_has_role($1, $2, $3) AS member', [login.username, SERVICE_ROLE, 'MEMBER']);
-  if (member.rows[0]?.member !== true) await client.query(`GRANT ${escapeIdentifier(SERVICE_ROLE)} TO ${role}`);
-  logger.info({ username: login.username, created: !exists }, 'service login ensured');
-  return { created: !exists };
+  let created = false;
+  if (!(await roleExists(client, login.username))) {
+    try {
+      await client.query(`CREATE ROLE ${role} LOGIN PASSWORD ${escapeLiteral(scramVerifier(login.password))}`);
+      created = true;
+    } catch (err) {
+      if (!LOST_RACE.has(sqlState(err) ?? '') || !(await roleExists(client, login.username))) throw err;
+    }
+  }
+  if (!(await isMember(client, login.username))) {
+    try {
+      await client.query(`GRANT ${escapeIdentifier(SERVICE_ROLE)} TO ${role}`);
+    } catch (err) {
+      if (!LOST_RACE.has(sqlState(err) ?? '') || !(await isMember(client, login.username))) throw err;
+    }
+  }
+  logger.info({ username: login.username, created }, 'service login ensured');
+  return { created };
+}
+
+async function roleExists(client: ClientBase, username: string): Promise<boolean> {
+  return (await client.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [username])).rowCount === 1;
+}
+
+async function isMember(client: ClientBase, username: string): Promise<boolean> {
+  return (await client.query('SELECT pg_has_role($1, $2, $3) AS member', [username, SERVICE_ROLE, 'MEMBER'])).rows[0]?.member === true;
 }
