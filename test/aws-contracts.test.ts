@@ -17,7 +17,8 @@ const rows = doc
 
 /** `test/x.test.ts: "name" and "other"` and `test/y.test.ts` references inside a "Pinned by" cell. */
 function references(cell: string): { file: string; names: string[] }[] {
-  const parts = cell.split(/(?=(?:app\/)?test\/[\w./-]+\.test\.ts)/).filter((p) => /^(app\/)?test\//.test(p));
+  // Not inside a path: `app/test/x.test.ts` is one reference (the service's tests), not `app/` and `test/x.test.ts`.
+  const parts = cell.split(/(?=(?<![\w/])(?:app\/)?test\/[\w./-]+\.test\.ts)/).filter((p) => /^(app\/)?test\//.test(p));
   return parts.map((p) => ({
     file: p.match(/^[\w./-]+\.test\.ts/)![0],
     names: [...p.matchAll(/"([^"]+)"/g)].map((m) => m[1]!),

@@ -51,7 +51,11 @@ export const SECRETS_MANAGER_MAX_ATTEMPTS = 2;
 /** Longest read of the secret, all attempts together, when the caller does not bound it (the migration task). */
 export const DEFAULT_SECRET_READ_TIMEOUT_MS = 5000;
 
-/** A client for `region` whose reads cannot hang: connection and request timeouts (docs/aws-contracts.md). */
+/**
+ * A client for `region` whose reads cannot hang: connection and request timeouts (docs/aws-contracts.md, "Database",
+ * the NodeHttpHandler row: from @smithy/node-http-handler 4.4 requestTimeout only warns unless throwOnRequestTimeout is
+ * set, which test/rotation.test.ts would catch on an upgrade).
+ */
 export function createSecretsManagerClient(region: string): SecretsManagerClient {
   return new SecretsManagerClient({
     region,
