@@ -10,9 +10,8 @@ import {
   TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
-import * as fs from 'fs';
-import * as path from 'path';
 import { MIGRATION_CONTAINER_NAME } from '../../lib/database/migration-target';
+import { IMAGE_URI_PATTERN as DEPLOY_IMAGE_URI_PATTERN } from '../../tools/deploy/ecs-deploy';
 import { DEFAULT_CONTAINER_NAME, main as cliMain, readMigrationOptions } from '../../tools/migrate/cli';
 import {
   buildMigrationTaskDefinitionInput,
@@ -334,9 +333,7 @@ describe('runMigration', () => {
   });
 
   test('accepts exactly the image URIs tools/deploy accepts (the same pattern, so both steps agree on IMAGE_URI)', () => {
-    const deploySource = fs.readFileSync(path.join(__dirname, '..', '..', 'tools', 'deploy', 'ecs-deploy.ts'), 'utf8');
-    expect(deploySource).toContain(`IMAGE_URI_PATTERN =`);
-    expect(deploySource).toContain(`/${IMAGE_URI_PATTERN.source}/;`);
+    expect(IMAGE_URI_PATTERN).toBe(DEPLOY_IMAGE_URI_PATTERN);
   });
 
   test('GIVEN an image by tag, not digest THEN refuses before any AWS call', async () => {

@@ -14,3 +14,8 @@ export interface ToolRuntime {
    */
   readonly retry?: Omit<RetryOptions, 'sleep'>;
 }
+
+/** A duration for progress and error lines: `42s`, or `3m5s` from a minute on. */
+export function formatMs(ms: number): string {
+  return ms < 60_000 ? `${Math.round(ms / 1000)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+}

@@ -33,15 +33,10 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ENVIRONMENT_NAMES, EnvironmentName } from '../../lib/config/schema';
 import { deployedTag, EcrImageRef, parseEcrImageUri, tagImage } from '../common/ecr';
 import { withRetry } from '../common/retry';
-import { ToolRuntime } from '../common/runtime';
+import { formatMs, ToolRuntime } from '../common/runtime';
+import { IMAGE_URI_PATTERN, taskDefinitionWithImage } from '../common/task-definition';
 
-/**
- * An image pinned by digest: `<registry>/<repository>@sha256:<64 hex>`. Tags are refused because a tag can be
- * moved after the scan, and the SSM parameter must name exactly what was tested.
- */
-export const IMAGE_URI_PATTERN =
-  // eslint-disable-next-line security/detect-unsafe-regex -- every repetition needs a separator character, so matching is linear; input is one CLI value
-  /^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d{1,5})?\/(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*@sha256:[a-f0-9]{64}$/;
+export { IMAGE_URI_PATTERN } from '../common/task-definition';
 
 /** What to deploy, and where. */
 export interface DeployImageOptions {
@@ -149,19 +144,6 @@ const FAILED_STATUSES: ReadonlySet<string> = new Set<ServiceDeploymentStatus>([
   'STOP_REQUESTED',
 ]);
 
-/** Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not accept (they describe a revision). */
-const READ_ONLY_TASK_DEFINITION_FIELDS = [
-  'taskDefinitionArn',
-  'revision',
-  'status',
-  'requiresAttributes',
-  'compatibilities',
-  'registeredAt',
-  'registeredBy',
-  'deregisteredAt',
-  'deleteRequestedAt',
-] as const satisfies readonly (keyof TaskDefinition)[];
-
 /** Throws {@link DeployInputError} unless `imageUri` is pinned by digest. */
 export function validateImageUri(imageUri: string): void {
   if (!IMAGE_URI_PATTERN.test(imageUri)) {
@@ -182,41 +164,20 @@ export function parseDeployImage(imageUri: string): EcrImageRef {
   return ref;
 }
 
-/**
- * Builds the RegisterTaskDefinition input: the described task definition with its read-only fields removed,
- * its tags kept, and only `containerName`'s image replaced.
- */
+/** {@link taskDefinitionWithImage}, with a missing container reported as {@link DeployInputError}. */
 export function buildTaskDefinitionInput(
   taskDefinition: TaskDefinition,
   tags: Tag[] | undefined,
   containerName: string,
   imageUri: string,
 ): RegisterTaskDefinitionCommandInput {
-  const copy: Record<string, unknown> = { ...taskDefinition };
-  for (const key of READ_ONLY_TASK_DEFINITION_FIELDS) delete copy[key];
-  const containers = taskDefinition.containerDefinitions ?? [];
-  if (!containers.some((c) => c.name === containerName)) {
-    const names = containers.map((c) => c.name ?? '(unnamed)').join(', ');
-    throw new DeployInputError(
-      `container ${JSON.stringify(containerName)} not found in ${taskDefinition.taskDefinitionArn}; it has: ${names || 'none'}`,
-    );
-  }
-  const input: RegisterTaskDefinitionCommandInput = {
-    ...copy,
-    family: taskDefinition.family,
-    containerDefinitions: containers.map((c) => (c.name === containerName ? { ...c, image: imageUri } : c)),
-  };
-  // RegisterTaskDefinition rejects an empty tag list, and an absent one is the same thing.
-  if (tags && tags.length > 0) input.tags = tags;
-  return input;
+  return taskDefinitionWithImage(taskDefinition, tags, containerName, imageUri, (message) => {
+    throw new DeployInputError(message);
+  });
 }
 
 function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-function formatMs(ms: number): string {
-  return ms < 60_000 ? `${Math.round(ms / 1000)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }
 
 function consoleHint(clusterArnOrName: string, service: string): string {

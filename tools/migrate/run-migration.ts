@@ -28,50 +28,13 @@ import {
   TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { withRetry } from '../common/retry';
-import { ToolRuntime } from '../common/runtime';
+import { formatMs, ToolRuntime } from '../common/runtime';
+import { IMAGE_URI_PATTERN, taskDefinitionWithImage } from '../common/task-definition';
+
+export { IMAGE_URI_PATTERN, READ_ONLY_TASK_DEFINITION_FIELDS, REGISTERABLE_TASK_DEFINITION_FIELDS } from '../common/task-definition';
 
 /** `startedBy` of every migration task: finds them with `aws ecs list-tasks --started-by pipeline-migrate`. */
 export const STARTED_BY = 'pipeline-migrate';
-
-/**
- * The fields of a described task definition that RegisterTaskDefinition accepts (tags come separately, from
- * `include: ['TAGS']`). An allow-list, so a field AWS adds to the description later is not sent back unchecked.
- */
-export const REGISTERABLE_TASK_DEFINITION_FIELDS = [
-  'family',
-  'taskRoleArn',
-  'executionRoleArn',
-  'networkMode',
-  'containerDefinitions',
-  'volumes',
-  'placementConstraints',
-  'requiresCompatibilities',
-  'cpu',
-  'memory',
-  'pidMode',
-  'ipcMode',
-  'proxyConfiguration',
-  'inferenceAccelerators',
-  'ephemeralStorage',
-  'runtimePlatform',
-  'enableFaultInjection',
-] as const satisfies readonly (keyof RegisterTaskDefinitionCommandInput & keyof TaskDefinition)[];
-
-/**
- * The fields DescribeTaskDefinition returns that describe a registered revision and that RegisterTaskDefinition
- * rejects (the list aws-actions/amazon-ecs-deploy-task-definition strips, plus deleteRequestedAt).
- */
-export const READ_ONLY_TASK_DEFINITION_FIELDS = [
-  'taskDefinitionArn',
-  'revision',
-  'status',
-  'requiresAttributes',
-  'compatibilities',
-  'registeredAt',
-  'registeredBy',
-  'deregisteredAt',
-  'deleteRequestedAt',
-] as const satisfies readonly Exclude<keyof TaskDefinition, (typeof REGISTERABLE_TASK_DEFINITION_FIELDS)[number]>[];
 
 /** Task states before STOPPED (developer guide, task lifecycle); anything else unexpected is logged and polled on. */
 const FINAL_STATUS = 'STOPPED';
@@ -80,13 +43,6 @@ const MISSING = 'MISSING';
 /** The stop code of a task whose essential container exited on its own. */
 const ESSENTIAL_CONTAINER_EXITED = 'EssentialContainerExited';
 
-/**
- * An image pinned by digest, `<registry>/<repository>@sha256:<64 hex>`: the same form tools/deploy accepts (a test keeps
- * the two patterns equal). Kept here so the migration loads nothing of the deploy tool or the stack configuration.
- */
-export const IMAGE_URI_PATTERN =
-  // eslint-disable-next-line security/detect-unsafe-regex -- every repetition needs a separator character, so matching is linear; input is one CLI value
-  /^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d{1,5})?\/(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*@sha256:[a-f0-9]{64}$/;
 /** ECS cluster name, or its ARN. */
 const CLUSTER_PATTERN = /^(?:[A-Za-z0-9_-]{1,255}|arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9_-]{1,255})$/;
 /** Task definition family (RegisterTaskDefinition: up to 255 letters, numbers, underscores and hyphens). */
@@ -196,36 +152,14 @@ export function validateMigrationOptions(opts: MigrationOptions): void {
   }
 }
 
-/**
- * The RegisterTaskDefinition input for `taskDefinition` with `containerName`'s image replaced: only the registerable
- * fields are copied, absent ones stay absent, and the caller's tags are kept (AWS's reserved `aws:` tags are not; an empty list is left out, as tools/deploy does).
- */
+/** {@link taskDefinitionWithImage}, with a missing container reported as {@link MigrationInputError}. */
 export function buildMigrationTaskDefinitionInput(
   taskDefinition: TaskDefinition,
   tags: readonly Tag[] | undefined,
   containerName: string,
   imageUri: string,
 ): RegisterTaskDefinitionCommandInput {
-  const containers = taskDefinition.containerDefinitions ?? [];
-  if (!containers.some((c) => c.name === containerName)) {
-    const names = containers.map((c) => c.name ?? '(unnamed)').join(', ');
-    fail(`container ${JSON.stringify(containerName)} not found in ${taskDefinition.taskDefinitionArn}; it has: ${names || 'none'}`);
-  }
-  const copy: Record<string, unknown> = {};
-  for (const field of REGISTERABLE_TASK_DEFINITION_FIELDS) {
-    const value = taskDefinition[field];
-    if (value !== undefined) copy[field] = value;
-  }
-  const input: RegisterTaskDefinitionCommandInput = {
-    ...copy,
-    family: taskDefinition.family,
-    containerDefinitions: containers.map((c) => (c.name === containerName ? { ...c, image: imageUri } : c)),
-  };
-  // Keys (or values) starting with aws: are AWS's own and cannot be set by a caller; CloudFormation does not add its
-  // aws:cloudformation:* tags to task definitions today, but a copy must not fail the day something else does.
-  const own = (tags ?? []).filter((t) => !/^aws:/i.test(t.key ?? '') && !/^aws:/i.test(t.value ?? ''));
-  if (own.length > 0) input.tags = own;
-  return input;
+  return taskDefinitionWithImage(taskDefinition, tags, containerName, imageUri, fail);
 }
 
 /**
@@ -239,10 +173,6 @@ export function logStreamOf(container: ContainerDefinition | undefined, taskArn:
   if (log?.logDriver !== 'awslogs' || !group || !prefix || !container?.name) return undefined;
   const taskId = taskArn.split('/').pop() ?? taskArn;
   return { group, stream: `${prefix}/${container.name}/${taskId}` };
-}
-
-function formatMs(ms: number): string {
-  return ms < 60_000 ? `${Math.round(ms / 1000)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }
 
 function logHint(stream: LogStream | undefined): string {

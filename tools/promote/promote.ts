@@ -27,7 +27,7 @@ import {
   tagImage,
 } from '../common/ecr';
 import { realSleep, RetryOptions, withRetry } from '../common/retry';
-import { ToolRuntime } from '../common/runtime';
+import { formatMs, ToolRuntime } from '../common/runtime';
 
 /** Tag prefix of an image whose production smoke test passed in an environment: `promotable-<env>-<UTC yyyymmddhhmmss>`. */
 export const PROMOTABLE_TAG_PREFIX = 'promotable-';
@@ -137,10 +137,6 @@ export class PromoteVerifyError extends Error {
   ) {
     super(message);
   }
-}
-
-function formatMs(ms: number): string {
-  return ms < 60_000 ? `${Math.round(ms / 1000)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }
 
 function check(value: string, pattern: RegExp, name: string, what: string): void {
