@@ -1,13 +1,11 @@
-import { spawn } from 'child_process';
-import { randomBytes } from 'crypto';
 import { existsSync } from 'fs';
 import { join } from 'path';
-import { createInterface } from 'readline';
 import { HEALTH_LIVE_PATH } from '../src/contract';
 import { RawConnection, rawRequest, sleep } from './adversarial-helpers';
 import { databaseEnv } from './database';
 import { CARDS, http, newIdempotencyKey, paymentBody, slowPost, startTestServer } from './helpers';
 import type { TestServer } from './helpers';
+import { serviceSecrets, startServiceProcess } from './service-process';
 
 function paymentRequest(server: { auth: { authorization: string } }, card = CARDS.visa): Buffer {
   return rawRequest(
@@ -100,31 +98,17 @@ const SERVER = join(__dirname, '..', 'dist', 'server.js');
 describe('signals: repeated SIGTERM / SIGINT during a drain are ignored (real process, dist/server.js)', () => {
   test('GIVEN slow requests in flight WHEN SIGTERM, then SIGTERM, SIGINT, SIGTERM again THEN the drain completes, requests are answered and the exit code is 0', async () => {
     expect(existsSync(SERVER)).toBe(true);
-    const apiKey = randomBytes(24).toString('base64url');
-    const child = spawn(process.execPath, [SERVER], {
-      env: {
-        PATH: process.env.PATH,
-        ...databaseEnv(),
-        PORT: '0',
-        API_KEY: apiKey,
-        TOKENIZATION_KEY: randomBytes(24).toString('base64url'),
-        SHUTDOWN_DEADLINE_MS: '10000',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const {
+      port,
+      auth,
+      child,
+      stdout: lines,
+      exited,
+    } = await startServiceProcess({
+      ...serviceSecrets(),
+      ...databaseEnv(),
+      SHUTDOWN_DEADLINE_MS: '10000',
     });
-    const lines: string[] = [];
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
-    const port = await new Promise<number>((resolve, reject) => {
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        lines.push(line);
-        const record = JSON.parse(line) as { msg?: string; port?: number };
-        if (record.msg === 'ready' && record.port) resolve(record.port);
-      });
-      child.once('exit', () => reject(new Error(`server exited early: ${lines.join('\n')}`)));
-    });
-    const auth = { authorization: `Bearer ${apiKey}` };
     const slow = [CARDS.visa, CARDS.mastercard].map((number) =>
       slowPost(port, { ...auth, 'idempotency-key': newIdempotencyKey() }, paymentBody({}, { number }), 6, 200),
     );
@@ -137,7 +121,7 @@ describe('signals: repeated SIGTERM / SIGINT during a drain are ignored (real pr
     }
     const responses = await Promise.all(slow.map((s) => s.response));
     expect(responses.map((r) => r.status)).toEqual([201, 201]);
-    expect(await exited).toEqual({ code: 0, signal: null });
+    expect(await exited).toMatchObject({ code: 0, signal: null });
     const records = lines.map((l) => JSON.parse(l) as { msg: string; signal?: string });
     expect(records.filter((r) => r.msg === 'draining')).toHaveLength(1);
     expect(records.filter((r) => r.msg === 'signal ignored: already draining').map((r) => r.signal)).toEqual(['SIGTERM', 'SIGINT', 'SIGTERM']);

@@ -1,11 +1,9 @@
-import { spawn } from 'child_process';
-import { randomBytes } from 'crypto';
 import { existsSync } from 'fs';
 import { join } from 'path';
-import { createInterface } from 'readline';
 import { HEALTH_READY_PATH } from '../src/contract';
 import { databaseEnv } from './database';
 import { CARDS, http, newIdempotencyKey, paymentBody, slowPost } from './helpers';
+import { serviceSecrets, startServiceProcess } from './service-process';
 
 const SERVER = join(__dirname, '..', 'dist', 'server.js');
 const DEADLINE_MS = 10000;
@@ -17,29 +15,17 @@ const DEADLINE_MS = 10000;
 describe('drain proof: dist/server.js under SIGTERM', () => {
   test('GIVEN slow requests in flight WHEN SIGTERM THEN they all complete normally, new connections are refused and it exits 0 in time', async () => {
     expect(existsSync(SERVER)).toBe(true);
-    const apiKey = randomBytes(24).toString('base64url');
-    const child = spawn(process.execPath, [SERVER], {
-      env: {
-        PATH: process.env.PATH,
-        PORT: '0',
-        API_KEY: apiKey,
-        TOKENIZATION_KEY: randomBytes(24).toString('base64url'),
-        SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS),
-        ...databaseEnv(),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const {
+      port,
+      auth,
+      child,
+      stdout: lines,
+      exited,
+    } = await startServiceProcess({
+      ...serviceSecrets(),
+      SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS),
+      ...databaseEnv(),
     });
-    const lines: string[] = [];
-    const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.once('exit', (code) => resolve({ code, at: Date.now() })));
-    const port = await new Promise<number>((resolve, reject) => {
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        lines.push(line);
-        const record = JSON.parse(line) as { msg?: string; port?: number };
-        if (record.msg === 'ready' && record.port) resolve(record.port);
-      });
-      child.once('exit', () => reject(new Error(`server exited early: ${lines.join('\n')}`)));
-    });
-    const auth = { authorization: `Bearer ${apiKey}` };
     expect((await http(port, { path: HEALTH_READY_PATH })).status).toBe(200);
 
     // Three slow payments (about 1.5 s of body each) and one quick one, all in flight at SIGTERM.

@@ -12,6 +12,10 @@ export interface ServiceProcess {
   readonly auth: { authorization: string };
   /** Every stdout and stderr line so far. */
   readonly lines: string[];
+  /** The service's own log: every stdout line so far (one JSON record each). */
+  readonly stdout: string[];
+  /** Resolves when the process exits: its code, the signal that ended it, and when (epoch ms). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
   /** SIGTERM, then resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -28,19 +32,23 @@ export async function startServiceProcess(env: Record<string, string>, readyTime
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
+  const stdout: string[] = [];
   createInterface({ input: child.stderr }).on('line', (line) => lines.push(line));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`service not ready in ${readyTimeoutMs} ms:\n${lines.join('\n')}`)), readyTimeoutMs);
     createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(line);
+      stdout.push(line);
       const record = JSON.parse(line) as { msg?: string; port?: number };
       if (record.msg === 'ready' && record.port) {
         clearTimeout(timer);
         resolve(record.port);
       }
     });
-    void exited.then((code) => {
+    void exited.then(({ code }) => {
       clearTimeout(timer);
       reject(new Error(`service exited (${code}) before ready:\n${lines.join('\n')}`));
     });
@@ -50,9 +58,11 @@ export async function startServiceProcess(env: Record<string, string>, readyTime
     child,
     auth: { authorization: `Bearer ${env.API_KEY ?? ''}` },
     lines,
+    stdout,
+    exited,
     stop: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
+      return exited.then(({ code }) => code);
     },
   };
 }
