@@ -1,9 +1,10 @@
 import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { EnvironmentConfig, imageParameterNameOf, PROMOTION_ORDER, repositoryNameOf } from './config';
+import { allowedDomainsOf, EnvironmentConfig, imageParameterNameOf, PROMOTION_ORDER, repositoryNameOf } from './config';
 import { MigrationTask, PaymentsDatabase } from './database';
 import { AlarmTopic } from './monitoring/alarm-topic';
 import { ServiceMonitoring } from './monitoring/service-monitoring';
+import { DnsFirewall } from './network/dns-firewall';
 import { Network } from './network/network';
 import { ImageRepository } from './registry/image-repository';
 import { AccessLogsBucket } from './security/access-logs-bucket';
@@ -52,6 +53,8 @@ export class TapStack extends Stack {
   public readonly loadBalancer: LoadBalancer;
   public readonly firewall: WebFirewall;
   public readonly alarms: AlarmTopic;
+  /** Which names the VPC may resolve; every query logged. */
+  public readonly dnsFirewall: DnsFirewall;
   public readonly paymentService: PaymentService;
   public readonly database: PaymentsDatabase;
   /** The schema migrations as a one-off task the pipeline runs before each deployment (a `MigrationTarget`). */
@@ -112,6 +115,17 @@ export class TapStack extends Stack {
       logRemovalPolicy: fixedNameRemovalPolicyOf(config.removal.logs),
     });
     this.alarms = new AlarmTopic(this, 'Alarms', { key: this.keys.data, emails: config.alarms.emails });
+    this.dnsFirewall = new DnsFirewall(this, 'DnsFirewall', {
+      vpc: this.network.vpc,
+      allowedDomains: allowedDomainsOf(config),
+      mode: config.egress.dnsFirewallMode,
+      failOpen: config.egress.dnsFirewallFailOpen,
+      logsKey: this.keys.logs,
+      logRetentionDays: config.logs.retentionDays,
+      logRemovalPolicy: fixedNameRemovalPolicyOf(config.removal.logs),
+      topic: this.alarms.topic,
+      severity: config.envName === 'prod' ? 'Critical' : 'Warning',
+    });
     this.database = new PaymentsDatabase(this, 'Database', {
       vpc: this.network.vpc,
       config: config.database,
@@ -120,7 +134,7 @@ export class TapStack extends Stack {
       logRetentionDays: config.logs.retentionDays,
       logRemovalPolicy: fixedNameRemovalPolicyOf(config.removal.logs),
       secretRemovalPolicy: removalPolicyOf(config.removal.keys),
-      endpointSecurityGroup: this.network.endpointSecurityGroup,
+      network: this.network,
       appLoginPending: (props.firstDeploy ?? false) || (props.newDatabase ?? false),
     });
     this.paymentService = new PaymentService(this, 'PaymentService', {
@@ -131,6 +145,7 @@ export class TapStack extends Stack {
       secrets: this.secrets,
       database: this.database,
       repository: this.images.repository,
+      network: this.network,
       imageParameterName: imageParameterNameOf(config.envName),
       firstDeploy: props.firstDeploy,
       logsKey: this.keys.logs,
@@ -144,8 +159,7 @@ export class TapStack extends Stack {
       imageParameterName: imageParameterNameOf(config.envName),
       repository: this.images.repository,
       logGroup: this.paymentService.logGroup,
-      endpointSecurityGroup: this.network.endpointSecurityGroup,
-      s3PrefixListId: this.network.s3PrefixListId,
+      network: this.network,
     });
     this.monitoring = new ServiceMonitoring(this, 'Monitoring', {
       service: this.paymentService.service,
@@ -159,6 +173,7 @@ export class TapStack extends Stack {
     this.pipeline = new DeliveryPipeline(this, 'Delivery', {
       config,
       vpc: this.network.vpc,
+      network: this.network,
       artifactBucket: this.artifactStore.bucket,
       artifactsKey: this.keys.artifacts,
       logsKey: this.keys.logs,

@@ -53,3 +53,9 @@ export function synthEnv(env: EnvironmentName, mode: AccountMode = 'agnostic'): 
 }
 
 export const ENVS: readonly EnvironmentName[] = ['dev', 'staging', 'prod'];
+
+/**
+ * Log groups named for the service that writes to them (WAF's, RDS's, the rotation functions', Resolver's query logs):
+ * a fixed name survives a rolled-back create only if the group is deleted with it.
+ */
+export const FIXED_LOG_GROUP_NAME = /^(aws-waf-logs-|\/aws\/rds\/cluster\/|\/aws\/lambda\/TapStack-|\/aws\/vendedlogs\/route53resolver\/)/;

@@ -154,7 +154,7 @@ describe.each(ENVS)('pipeline of %s', (env) => {
     }
   });
 
-  test('every CodeBuild project runs in subnets whose default route is a NAT gateway, with a security group open outbound', () => {
+  test('every CodeBuild project runs in subnets whose default route is a NAT gateway, with a security group open to HTTPS outbound', () => {
     // CodeBuild gives a VPC build no public IP: it reaches npm, GitHub releases and ECR Public only through NAT.
     const routeTableOf = (subnetId: string) =>
       ofType('AWS::EC2::SubnetRouteTableAssociation').find(([, a]) => (a.Properties.SubnetId as { Ref: string }).Ref === subnetId)![1].Properties
@@ -176,7 +176,10 @@ describe.each(ENVS)('pipeline of %s', (env) => {
         });
       }
       const [sgId] = vpc.SecurityGroupIds.map((g) => g['Fn::GetAtt'][0]);
-      expect(resources[sgId!]!.Properties.SecurityGroupEgress).toEqual([expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: '-1' })]);
+      // HTTPS only (test/egress.test.ts holds every group to the egress table).
+      expect(resources[sgId!]!.Properties.SecurityGroupEgress).toEqual([
+        expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }),
+      ]);
     }
   });
 

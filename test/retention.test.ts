@@ -1,6 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { fixedNameRemovalPolicyOf, removalPolicyOf } from '../lib/common/removal';
-import { ENVS, shippedConfigs, synthEnv } from './helpers';
+import { ENVS, FIXED_LOG_GROUP_NAME, shippedConfigs, synthEnv } from './helpers';
 
 type Resource = { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
 
@@ -16,7 +16,6 @@ const policies = (r: Resource) => [r.DeletionPolicy, r.UpdateReplacePolicy];
  * The resources whose names are fixed (the repository, and the log groups another service writes to by name: WAF's,
  * RDS's, the rotation functions'): one left over from a rolled-back create fails the retry with "already exists".
  */
-const FIXED_LOG_GROUP_NAME = /^(aws-waf-logs-|\/aws\/rds\/cluster\/|\/aws\/lambda\/TapStack-)/;
 const hasFixedName = (r: Resource) =>
   r.Type === 'AWS::ECR::Repository' || (r.Type === 'AWS::Logs::LogGroup' && FIXED_LOG_GROUP_NAME.test(String(r.Properties?.LogGroupName ?? '')));
 
@@ -52,6 +51,7 @@ describe.each(ENVS)('what a failed first deployment of %s leaves behind', (env) 
         `/aws/rds/cluster/tapstack-${env}-payments/postgresql`,
         `/aws/lambda/TapStack-${env}-db-master-rotation`,
         `/aws/lambda/TapStack-${env}-db-app-user-rotation`,
+        `/aws/vendedlogs/route53resolver/TapStack-${env}`,
       ]
         .map((name) => [name, ...expected(removal.logs)])
         .sort(),

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp, stackNameOf } from '../lib/app';
 import { EnvironmentConfig } from '../lib/config';
-import { CDK_CONTEXT, ENVS, shippedConfigs, synthEnv, writeConfigDir } from './helpers';
+import { CDK_CONTEXT, ENVS, FIXED_LOG_GROUP_NAME, shippedConfigs, synthEnv, writeConfigDir } from './helpers';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string }>;
 
@@ -56,8 +56,7 @@ describe.each(ENVS)('stack-wide guarantees in %s', (env) => {
 
   test('log groups follow the configured removal policy (the fixed-name groups are not kept after a rolled-back create)', () => {
     for (const [, g] of ofType('AWS::Logs::LogGroup')) {
-      // WAF's, RDS's and the rotation functions' groups are named for the service that writes to them.
-      const fixed = /^(aws-waf-logs-|\/aws\/rds\/cluster\/|\/aws\/lambda\/TapStack-)/.test(String(g.Properties?.LogGroupName ?? ''));
+      const fixed = FIXED_LOG_GROUP_NAME.test(String(g.Properties?.LogGroupName ?? ''));
       expect(g.DeletionPolicy).toBe(config.removal.logs === 'retain' ? (fixed ? 'RetainExceptOnCreate' : 'Retain') : 'Delete');
     }
   });

@@ -4,3 +4,4 @@ export * from './load';
 export * from './preflight';
 export * from './names';
 export * from './database';
+export * from './egress';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { databaseConfigSchema } from './database';
+import { egressConfigSchema } from './egress';
 
 /** The environments this app knows. Anything else is rejected at the entry point. */
 export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
@@ -181,6 +182,7 @@ export const environmentConfigSchema = z
           ),
       })
       .strict(),
+    egress: egressConfigSchema,
     database: databaseConfigSchema,
     pipeline: z
       .object({

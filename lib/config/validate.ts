@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { KEEP_ALIVE_TIMEOUT_MS } from '../../app/src/contract';
 import { databaseProblems } from './database';
+import { egressProblems } from './egress';
 import { cidrsOverlap, EnvironmentConfig, environmentConfigSchema, EnvironmentName, FARGATE_SIZES, parseCidr } from './schema';
 
 /** The app's keep-alive: the ALB idle timeout must stay below it (docs/deployments.md, trap 6). */
@@ -159,6 +160,7 @@ function crossFieldProblems(c: EnvironmentConfig): string[] {
   }
   if (isProd && !c.pipeline.approvalRequired) p.push('pipeline.approvalRequired: prod deploys need a manual approval, got: false');
   p.push(...databaseProblems(c, show));
+  p.push(...egressProblems(c, show));
   return p;
 }
 

@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../../app/src/contract';
 import { EncryptedLogGroup } from '../common/encrypted-log-group';
 import { EnvironmentConfig } from '../config';
+import { allowEgress, PrivateAwsAccess } from '../network/egress';
 import { DataKeySecret } from '../service/secrets';
 import { acknowledgeDatabase } from './compliance';
 import { CLUSTER_PARAMETERS } from './parameters';
@@ -37,8 +38,8 @@ export interface PaymentsDatabaseProps {
   /** For the fixed-name log groups (RDS's and the rotation functions'): `fixedNameRemovalPolicyOf`. */
   readonly logRemovalPolicy: RemovalPolicy;
   readonly secretRemovalPolicy: RemovalPolicy;
-  /** The interface endpoints' security group: the rotation functions call Secrets Manager through it. */
-  readonly endpointSecurityGroup: ec2.ISecurityGroup;
+  /** The interface endpoints: the rotation functions call Secrets Manager through them. */
+  readonly network: PrivateAwsAccess;
   /**
    * The app login does not exist yet: the first migration (the pipeline's deploy step) creates it, after this stack
    * is deployed. Secrets Manager tests a rotation function (`testSecret`, logging in as the secret's user) when a
@@ -92,7 +93,7 @@ export class PaymentsDatabase extends Construct {
       description: 'Database secret rotation functions: PostgreSQL to the database, HTTPS to the AWS endpoints',
       allowAllOutbound: false,
     });
-    this.rotationSecurityGroup.addEgressRule(props.endpointSecurityGroup, ec2.Port.tcp(443), 'Secrets Manager through its endpoint');
+    allowEgress(this.rotationSecurityGroup, props.network, [{ to: 'aws-endpoints', why: 'Secrets Manager through its endpoint' }]);
 
     const secretString = (template: Record<string, string>) => ({
       secretStringTemplate: JSON.stringify(template),

@@ -7,6 +7,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ENV } from '../../app/src/contract';
 import { acknowledge, acknowledgeGrantPolicy } from '../compliance/acknowledge';
+import { allowEgress, PrivateAwsAccess } from '../network/egress';
 import { databaseEnvironment, PaymentsDatabase } from './database';
 import { MIGRATION_CONTAINER_NAME, MigrationTarget } from './migration-target';
 
@@ -21,10 +22,8 @@ export interface MigrationTaskProps {
   readonly repository: ecr.IRepository;
   /** The service's log group; the task writes under its own stream prefix, `migrate/`. */
   readonly logGroup: logs.ILogGroup;
-  /** The interface endpoints' security group: ECR, CloudWatch Logs and Secrets Manager. */
-  readonly endpointSecurityGroup: ec2.ISecurityGroup;
-  /** S3's prefix list, routed by the gateway endpoint: ECR serves image layers from S3. */
-  readonly s3PrefixListId: string;
+  /** The interface endpoints (ECR, CloudWatch Logs, Secrets Manager) and S3's prefix list (ECR serves layers from S3). */
+  readonly network: PrivateAwsAccess;
 }
 
 /**
@@ -51,12 +50,10 @@ export class MigrationTask extends Construct implements MigrationTarget {
       allowAllOutbound: false,
     });
     db.allowConnectionsFrom(this.securityGroup, 'Migration task');
-    this.securityGroup.addEgressRule(props.endpointSecurityGroup, ec2.Port.tcp(443), 'ECR, CloudWatch Logs and Secrets Manager endpoints');
-    this.securityGroup.addEgressRule(
-      ec2.Peer.prefixList(props.s3PrefixListId),
-      ec2.Port.tcp(443),
-      'Image layers from S3 through the gateway endpoint',
-    );
+    allowEgress(this.securityGroup, props.network, [
+      { to: 'aws-endpoints', why: 'ECR, CloudWatch Logs and Secrets Manager endpoints' },
+      { to: 's3', why: 'Image layers from S3 through the gateway endpoint' },
+    ]);
 
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       family: `${Stack.of(this).stackName}-migrate`,

@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { acknowledge, acknowledgeGrantPolicy, PCI_NIST } from '../compliance/acknowledge';
 import { checkovSkip } from '../compliance/checkov';
 import { EncryptedLogGroup } from '../common/encrypted-log-group';
+import { PrivateAwsAccess } from './egress';
 
 export interface NetworkProps {
   /** The VPC's IPv4 range. */
@@ -29,6 +30,8 @@ export const INTERFACE_ENDPOINTS: Readonly<Record<string, ec2.InterfaceVpcEndpoi
   Kms: ec2.InterfaceVpcEndpointAwsService.KMS,
   Sts: ec2.InterfaceVpcEndpointAwsService.STS,
   Ssm: ec2.InterfaceVpcEndpointAwsService.SSM,
+  // The smoke-test hook's deployment lookups: with it, the hook needs no HTTPS to the internet.
+  Ecs: ec2.InterfaceVpcEndpointAwsService.ECS,
 };
 
 /**
@@ -49,7 +52,7 @@ function s3PrefixListIdOf(region: string): string {
  * builds and functions, isolated subnets (no route out) for the database, private endpoints for the AWS APIs they
  * call, all-traffic flow logs and a closed default security group.
  */
-export class Network extends Construct {
+export class Network extends Construct implements PrivateAwsAccess {
   public readonly vpc: ec2.Vpc;
   /** Guards the interface endpoints: HTTPS from inside the VPC only. */
   public readonly endpointSecurityGroup: ec2.SecurityGroup;

@@ -6,11 +6,13 @@ import { Construct, IConstruct } from 'constructs';
 import { acknowledge, acknowledgeArtifactGrants, acknowledgeGrantPolicy, nagAccount } from '../compliance/acknowledge';
 import { checkovSkip } from '../compliance/checkov';
 import { EncryptedLogGroup } from '../common/encrypted-log-group';
+import { allowEgress, BUILD_EGRESS, PrivateAwsAccess } from '../network/egress';
 import { PipelineStep } from './steps';
 
 export interface BuildProjectProps {
   readonly step: PipelineStep;
   readonly vpc: ec2.IVpc;
+  readonly network: PrivateAwsAccess;
   /** Encrypts build outputs and the pipeline's artifacts. */
   readonly key: kms.IKey;
   /** Where the build logs go (one group per pipeline, encrypted, >= 365 days). */
@@ -43,9 +45,10 @@ export class BuildProject extends Construct {
     const { step } = props;
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
-      description: `CodeBuild ${step.name}: outbound only`,
-      allowAllOutbound: true,
+      description: `CodeBuild ${step.name}: HTTPS out only`,
+      allowAllOutbound: false,
     });
+    allowEgress(this.securityGroup, props.network, BUILD_EGRESS);
     this.project = new codebuild.PipelineProject(this, 'Project', {
       description: `Pipeline step ${step.name}`,
       buildSpec: codebuild.BuildSpec.fromObject(step.buildSpec),

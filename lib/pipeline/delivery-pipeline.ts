@@ -27,10 +27,13 @@ import { ConnectionSourceAction } from './source-action';
 import { buildImageStep, DEFAULT_MIGRATION_TIMEOUT_MINUTES, deployStep, PipelineStep, promoteImageStep, PromoteFrom, smokeStep } from './steps';
 import { triggerFilePaths } from './trigger-paths';
 import { verifySteps } from './verify-stage';
+import { PrivateAwsAccess } from '../network/egress';
 
 export interface DeliveryPipelineProps {
   readonly config: EnvironmentConfig;
   readonly vpc: ec2.IVpc;
+  /** The VPC's interface endpoints and S3 prefix list (the builds' security groups are built from them). */
+  readonly network: PrivateAwsAccess;
   /** The foundation's artifact bucket and its key. */
   readonly artifactBucket: s3.IBucket;
   readonly artifactsKey: kms.IKey;
@@ -95,6 +98,7 @@ export class DeliveryPipeline extends Construct {
       const p = new BuildProject(this, step.name, {
         step,
         vpc: props.vpc,
+        network: props.network,
         key: props.artifactsKey,
         logGroup,
         environmentVariables,

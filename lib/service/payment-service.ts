@@ -13,6 +13,7 @@ import { acknowledge, acknowledgeGrantPolicy } from '../compliance/acknowledge';
 import { EnvironmentConfig } from '../config';
 import { databaseEnvironment, PaymentsDatabase } from '../database';
 import { EncryptedLogGroup } from '../common/encrypted-log-group';
+import { allowEgress, PrivateAwsAccess } from '../network/egress';
 import { DeploymentAlarms } from './deployment-alarms';
 import { LoadBalancer } from './load-balancer';
 import { ServiceSecrets } from './secrets';
@@ -30,6 +31,8 @@ export interface PaymentServiceProps {
    */
   readonly database: PaymentsDatabase;
   readonly repository: ecr.IRepository;
+  /** The interface endpoints and S3's prefix list: the tasks and the smoke-test hook reach AWS through them only. */
+  readonly network: PrivateAwsAccess;
   /**
    * SSM parameter holding the image URI (`<repo>@sha256:<digest>`) the pipeline last deployed. The task definition
    * reads it at every stack deployment, so an infrastructure change never rolls the app back (docs/deployments.md, trap 1).
@@ -138,9 +141,14 @@ export class PaymentService extends Construct {
 
     const serviceSecurityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
-      description: 'Payment service tasks: the container port from the load balancer only',
-      allowAllOutbound: true,
+      description: 'Payment service tasks: the container port from the load balancer; out to the database and AWS endpoints only',
+      allowAllOutbound: false,
     });
+    // Fargate pulls the image, injects the secrets and ships the logs through the task's own network interface.
+    allowEgress(serviceSecurityGroup, props.network, [
+      { to: 'aws-endpoints', why: 'ECR, CloudWatch Logs, Secrets Manager and KMS endpoints' },
+      { to: 's3', why: 'Image layers from S3 through the gateway endpoint' },
+    ]);
     serviceSecurityGroup.connections.allowFrom(lb.securityGroup, ec2.Port.tcp(s.containerPort), 'Load balancer to tasks');
     props.database.allowConnectionsFrom(serviceSecurityGroup, 'Payment service tasks');
     this.securityGroup = serviceSecurityGroup;
@@ -181,7 +189,9 @@ export class PaymentService extends Construct {
     this.smokeTest = new SmokeTestHook(this, 'SmokeTest', {
       vpc: props.vpc,
       cluster: this.cluster,
+      network: props.network,
       testUrl: lb.testUrl,
+      testListenerPort: d.testListenerPort,
       apiKey: props.secrets.apiKey,
       logsKey: props.logsKey,
       dataKey: props.dataKey,

@@ -11,6 +11,7 @@ import * as path from 'path';
 import { acknowledge, acknowledgeGrantPolicy, arnToken, nagAccount } from '../compliance/acknowledge';
 import { checkovSkip } from '../compliance/checkov';
 import { EncryptedLogGroup } from '../common/encrypted-log-group';
+import { allowEgress, PrivateAwsAccess } from '../network/egress';
 
 export interface SmokeTestHookProps {
   readonly vpc: ec2.IVpc;
@@ -19,8 +20,12 @@ export interface SmokeTestHookProps {
    * service's first deployment (which it lets through untested), and nothing else.
    */
   readonly cluster: ecs.ICluster;
+  /** The interface endpoints: Secrets Manager (the API key) and ECS (the deployment lookups). */
+  readonly network: PrivateAwsAccess;
   /** The test listener URL the new revision answers on before production traffic moves. */
   readonly testUrl: string;
+  /** The test listener's port: the only port the hook sends to outside the VPC. */
+  readonly testListenerPort: number;
   /** The API key the smoke payment presents. */
   readonly apiKey: secretsmanager.ISecret;
   readonly logsKey: kms.IKey;
@@ -49,8 +54,14 @@ export class SmokeTestHook extends Construct {
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: 'Smoke-test hook: HTTPS to AWS endpoints and the test listener',
-      allowAllOutbound: true,
+      allowAllOutbound: false,
     });
+    allowEgress(this.securityGroup, props.network, [
+      { to: 'aws-endpoints', why: 'Secrets Manager and ECS endpoints' },
+      // The load balancer is internet-facing: its name resolves to public addresses that AWS may change, reached
+      // through NAT, so the peer cannot be narrower than any address; its security group admits the NAT addresses only.
+      { to: 'internet', port: props.testListenerPort, why: 'The test listener of the load balancer, through NAT' },
+    ]);
     const logGroup = new EncryptedLogGroup(this, 'LogGroup', {
       key: props.logsKey,
       retentionDays: props.logRetentionDays,
