@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../tools/scan-gate/cli';
-import { evaluateScan, parseIgnoreFile } from '../../tools/scan-gate/scan-gate';
+import { evaluateScan, parseIgnoreFile, resourceMatches } from '../../tools/scan-gate/scan-gate';
 import highReport from './fixtures/trivy-report-high.json';
 import secretReport from './fixtures/trivy-report-secret.json';
 
@@ -120,5 +120,112 @@ describe('scan-gate CLI', () => {
     writeFileSync(bad, '{ "ignores": [ { "id": "CVE-2023-45853" } ] }');
     expect(main([fixture('trivy-report-high.json'), bad], TODAY)).toBe(2);
     expect(output.join('\n')).toMatch(/ignore file is malformed: ignores\.0\.reason/);
+  });
+});
+
+describe('misconfigurations of the synthesized templates: acceptances per resource', () => {
+  /** A Trivy config report with AVD-AWS-0104 on the given logical ids (and one PASS, which never counts). */
+  const report = (...resources: string[]) => ({
+    Results: [
+      {
+        Target: 'cdk.out.dev/TapStack-dev.template.json',
+        Misconfigurations: [
+          ...resources.map((Resource) => ({
+            ID: 'AWS-0104',
+            AVDID: 'AVD-AWS-0104',
+            Severity: 'CRITICAL',
+            Title: 'A security group rule should not allow unrestricted egress to any IP address.',
+            Status: 'FAIL',
+            CauseMetadata: { Resource, Provider: 'AWS', Service: 'ec2' },
+          })),
+          {
+            ID: 'AWS-0104',
+            AVDID: 'AVD-AWS-0104',
+            Severity: 'CRITICAL',
+            Status: 'PASS',
+            CauseMetadata: { Resource: 'DatabaseSecurityGroup5C91FDCB' },
+          },
+        ],
+      },
+    ],
+  });
+  const builds = {
+    id: 'AVD-AWS-0104',
+    reason: 'builds fetch packages over HTTPS through NAT',
+    expires: '2026-12-31',
+    resources: ['Delivery*SecurityGroup*'],
+  };
+
+  test('GIVEN an entry naming the build groups THEN their findings pass and the same rule on another group blocks', () => {
+    const result = evaluateScan(
+      report('DeliveryTestNode16SecurityGroupF754DFA0', 'PaymentServiceSecurityGroupA6B8193F'),
+      { ignores: [builds] },
+      TODAY,
+    );
+
+    expect(result.passed).toBe(false);
+    expect(result.ignored.map((i) => i.finding.resource)).toEqual(['DeliveryTestNode16SecurityGroupF754DFA0']);
+    expect(result.blocking).toEqual([
+      expect.objectContaining({ id: 'AVD-AWS-0104', resource: 'PaymentServiceSecurityGroupA6B8193F', severity: 'CRITICAL' }),
+    ]);
+    expect(result.counts.CRITICAL).toBe(2);
+  });
+
+  test('GIVEN two entries for one id on different resources, each with its reason THEN each covers its own', () => {
+    const hook = {
+      id: 'AVD-AWS-0104',
+      reason: 'the hook calls the test listener at public addresses',
+      expires: '2026-12-31',
+      resources: ['PaymentServiceSmokeTestSecurityGroup*'],
+    };
+
+    const result = evaluateScan(
+      report('DeliveryDeploySecurityGroupA5AB9686', 'PaymentServiceSmokeTestSecurityGroupEDAD5F95'),
+      { ignores: [builds, hook] },
+      TODAY,
+    );
+
+    expect(result.passed).toBe(true);
+    expect(result.ignored.map((i) => [i.finding.resource, i.entry.reason])).toEqual([
+      ['DeliveryDeploySecurityGroupA5AB9686', builds.reason],
+      ['PaymentServiceSmokeTestSecurityGroupEDAD5F95', hook.reason],
+    ]);
+    expect(result.unusedIgnores).toEqual([]);
+  });
+
+  test('GIVEN a finding without a resource, or a vulnerability with the same id THEN an entry with resources does not cover it', () => {
+    const noResource = {
+      Results: [{ Target: 't', Misconfigurations: [{ ID: 'AWS-0104', AVDID: 'AVD-AWS-0104', Severity: 'HIGH', Status: 'FAIL' }] }],
+    };
+    expect(evaluateScan(noResource, { ignores: [builds] }, TODAY).passed).toBe(false);
+    const entry = { id: 'CVE-2023-45853', reason: REASON, expires: '2026-06-30', resources: ['Zlib*'] };
+    expect(evaluateScan(highReport, { ignores: [entry] }, TODAY).passed).toBe(false);
+  });
+
+  test('a pattern: * stands for letters and digits only, anchored at both ends', () => {
+    expect(resourceMatches('Delivery*SecurityGroup*', 'DeliveryIaCCheckSecurityGroup2648B734')).toBe(true);
+    expect(resourceMatches('Delivery*SecurityGroup*', 'XDeliveryIaCCheckSecurityGroup2648B734')).toBe(false);
+    expect(resourceMatches('Delivery*SecurityGroup', 'DeliveryIaCCheckSecurityGroup2648B734')).toBe(false);
+    expect(resourceMatches('Delivery*SecurityGroup*', 'Delivery.SecurityGroup')).toBe(false);
+    expect(resourceMatches('LoadBalancerSecurityGroupA28D6DD7', 'LoadBalancerSecurityGroupA28D6DD7')).toBe(true);
+    expect(resourceMatches('LoadBalancerSecurityGroupA28D6DD7', 'LoadBalancerSecurityGroupA28D6DD70')).toBe(false);
+    expect(resourceMatches('Delivery*Node*SecurityGroup*', 'DeliveryTestNode20SecurityGroupEECD482D')).toBe(true);
+    expect(resourceMatches('Delivery*Node*SecurityGroup*', 'DeliveryLintTypecheckSecurityGroup390B1A66')).toBe(false);
+    expect(resourceMatches('AbcdAbcd*', 'Abcd')).toBe(false);
+    expect(resourceMatches('Ab*Ab', 'Ab')).toBe(false);
+  });
+
+  test.each([
+    [['*'], 'ignores.0.resources.0: must name the resource: at least 4 characters besides *'],
+    [['Ab*'], 'ignores.0.resources.0: must name the resource: at least 4 characters besides *'],
+    [['Bad-Id'], 'ignores.0.resources.0: must be a CloudFormation logical id, with * for the generated suffix'],
+    [[], 'ignores.0.resources: must name at least one resource (leave the field out to accept the id everywhere)'],
+  ])('GIVEN resources %j THEN the ignore file is refused, naming the field', (resources, message) => {
+    expect(() => parseIgnoreFile({ ignores: [{ ...builds, resources }] })).toThrow(`ignore file is malformed: ${message}`);
+  });
+
+  test('GIVEN the same id and resources twice THEN refused; the same id on other resources is fine', () => {
+    expect(() => parseIgnoreFile({ ignores: [builds, builds] })).toThrow('duplicate entry for AVD-AWS-0104 Delivery*SecurityGroup*');
+    expect(() => parseIgnoreFile({ ignores: [builds, { ...builds, resources: ['LoadBalancer*'] }] })).not.toThrow();
   });
 });

@@ -24,11 +24,12 @@ function readJson(path: string, what: string): unknown {
 
 function describeFinding(f: Finding): string {
   const where = f.kind === 'vulnerability' ? `${f.pkg} ${f.version}${f.fixedVersion ? ` (fixed in ${f.fixedVersion})` : ''}` : f.kind;
-  return `${f.severity.padEnd(8)} ${f.id.padEnd(20)} ${where.padEnd(40)} ${f.title} [${f.target}]`;
+  const resource = f.resource ? ` ${f.resource}` : '';
+  return `${f.severity.padEnd(8)} ${f.id.padEnd(20)} ${where.padEnd(40)} ${f.title} [${f.target}${resource}]`;
 }
 
 function describeIgnored({ finding, entry }: IgnoredFinding): string {
-  return `${finding.id.padEnd(20)} ${(finding.pkg ?? finding.kind).padEnd(20)} expires ${entry.expires}: ${entry.reason}`;
+  return `${finding.id.padEnd(20)} ${(finding.pkg ?? finding.resource ?? finding.kind).padEnd(20)} expires ${entry.expires}: ${entry.reason}`;
 }
 
 /** Renders the evaluation as the text the pipeline log shows. */
@@ -48,7 +49,11 @@ export function formatSummary(result: ScanEvaluation, ignoreFilePath: string): s
     );
   }
   if (result.unusedIgnores.length > 0) {
-    lines.push('', 'Ignore entries that matched nothing (remove them):', ...result.unusedIgnores.map((e) => `  ${e.id} (expires ${e.expires})`));
+    lines.push(
+      '',
+      'Ignore entries that matched nothing (remove them):',
+      ...result.unusedIgnores.map((e) => `  ${e.id}${e.resources ? ` on ${e.resources.join(', ')}` : ''} (expires ${e.expires})`),
+    );
   }
   if (result.blocking.length > 0) {
     lines.push('', `BLOCKING (${result.blocking.length}):`, ...result.blocking.map((f) => `  ${describeFinding(f)}`));

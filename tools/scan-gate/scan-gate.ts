@@ -3,6 +3,8 @@
  * unless the checked-in ignore file (security/scan-ignore.json) accepts them with a reason and an expiry date.
  * An expired acceptance stops working on its own, so an accepted risk is re-reviewed instead of forgotten.
  * Secrets are never ignorable here: a secret in an image must be removed and rotated, not accepted.
+ * A misconfiguration (Trivy's scan of the synthesized templates) is accepted per resource: the entry names the
+ * CloudFormation logical ids it covers, so accepting one group's rule never accepts the same rule on another group.
  */
 import { z } from 'zod';
 
@@ -28,21 +30,62 @@ function isRealDate(value: string): boolean {
   return date.getUTCFullYear() === y && date.getUTCMonth() + 1 === m && date.getUTCDate() === d;
 }
 
+/**
+ * A CloudFormation logical id, or a pattern of one where `*` stands for any run of letters and digits (CDK appends a
+ * hash to every id: `Delivery*SecurityGroup*`). A pattern needs at least four literal characters, so it names
+ * something.
+ */
+const RESOURCE_PATTERN = /^[A-Za-z0-9*]+$/;
+
 const ignoreEntrySchema = z.strictObject({
   id: z.string().regex(IGNORE_ID_PATTERN, 'must be an advisory id such as CVE-2023-45853, GHSA-xxxx-xxxx-xxxx or AVD-AWS-0001'),
   reason: z.string().trim().min(10, 'must explain the decision in at least 10 characters'),
   expires: z.string().refine(isRealDate, 'must be a real calendar date YYYY-MM-DD'),
+  /** Misconfigurations only: the resources (logical ids or patterns) the acceptance covers. */
+  resources: z
+    .array(
+      z
+        .string()
+        .regex(RESOURCE_PATTERN, 'must be a CloudFormation logical id, with * for the generated suffix')
+        .refine((p) => p.replace(/\*/g, '').length >= 4, 'must name the resource: at least 4 characters besides *'),
+    )
+    .min(1, 'must name at least one resource (leave the field out to accept the id everywhere)')
+    .optional(),
 });
+
+/** What makes two entries the same: the id and, for misconfigurations, the resources they cover. */
+function entryKey(entry: { id: string; resources?: readonly string[] }): string {
+  return `${entry.id} ${(entry.resources ?? ['(everywhere)']).join(',')}`;
+}
 
 const ignoreFileSchema = z.strictObject({
   ignores: z.array(ignoreEntrySchema).superRefine((entries, ctx) => {
     const seen = new Set<string>();
     entries.forEach((entry, index) => {
-      if (seen.has(entry.id)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate entry for ${entry.id}` });
-      seen.add(entry.id);
+      const key = entryKey(entry);
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate entry for ${key}` });
+      seen.add(key);
     });
   }),
 });
+
+/** True when a logical id matches a pattern of {@link RESOURCE_PATTERN}. */
+export function resourceMatches(pattern: string, resource: string): boolean {
+  if (!/^[A-Za-z0-9]+$/.test(resource)) return false;
+  const [first = '', ...rest] = pattern.split('*');
+  if (rest.length === 0) return resource === first;
+  const last = rest.pop()!;
+  if (!resource.startsWith(first) || resource.length < first.length + last.length || !resource.endsWith(last)) return false;
+  // The literal pieces between stars, in order, each after the previous one; the earliest match leaves the most room.
+  let at = first.length;
+  const end = resource.length - last.length;
+  for (const piece of rest) {
+    const found = resource.indexOf(piece, at);
+    if (found < 0 || found + piece.length > end) return false;
+    at = found + piece.length;
+  }
+  return true;
+}
 
 /** One accepted finding in security/scan-ignore.json. */
 export type IgnoreEntry = z.infer<typeof ignoreEntrySchema>;
@@ -84,6 +127,7 @@ const trivyReportSchema = z.object({
               Severity: severitySchema,
               Title: z.string().optional(),
               Status: z.string().optional(),
+              CauseMetadata: z.object({ Resource: z.string().optional() }).nullish(),
             }),
           )
           .nullish(),
@@ -105,6 +149,8 @@ export interface Finding {
   readonly version?: string;
   /** First fixed version, when Trivy knows one. */
   readonly fixedVersion?: string;
+  /** The resource a misconfiguration is on (a CloudFormation logical id), when Trivy names one. */
+  readonly resource?: string;
 }
 
 /** A finding together with the ignore entry that matched it. */
@@ -171,7 +217,15 @@ export function parseTrivyReport(json: unknown): Finding[] {
     }
     for (const m of result.Misconfigurations ?? []) {
       if (m.Status === 'PASS') continue;
-      findings.push({ kind: 'misconfiguration', id: m.AVDID ?? m.ID, severity: m.Severity, target, title: m.Title ?? '' });
+      const resource = m.CauseMetadata?.Resource;
+      findings.push({
+        kind: 'misconfiguration',
+        id: m.AVDID ?? m.ID,
+        severity: m.Severity,
+        target,
+        title: m.Title ?? '',
+        ...(resource ? { resource } : {}),
+      });
     }
   }
   return findings;
@@ -193,8 +247,17 @@ export function evaluateScan(report: unknown, ignoreFile: unknown, today: Date):
   const findings = parseTrivyReport(report);
   const { ignores } = parseIgnoreFile(ignoreFile);
   const day = isoDay(today);
-  const byId = new Map(ignores.map((entry) => [entry.id, entry]));
-  const used = new Set<string>();
+  // An entry with resources covers only misconfigurations on a resource it names; one without covers the id anywhere.
+  const entryFor = (finding: Finding): IgnoreEntry | undefined =>
+    ignores.find(
+      (entry) =>
+        entry.id === finding.id &&
+        (entry.resources === undefined ||
+          (finding.kind === 'misconfiguration' &&
+            finding.resource !== undefined &&
+            entry.resources.some((p) => resourceMatches(p, finding.resource!)))),
+    );
+  const used = new Set<IgnoreEntry>();
 
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
   const blocking: Finding[] = [];
@@ -203,12 +266,12 @@ export function evaluateScan(report: unknown, ignoreFile: unknown, today: Date):
   for (const finding of findings) {
     counts[finding.severity] += 1;
     if (!BLOCKING_SEVERITIES.has(finding.severity)) continue;
-    const entry = finding.kind === 'secret' ? undefined : byId.get(finding.id);
+    const entry = finding.kind === 'secret' ? undefined : entryFor(finding);
     if (!entry) {
       blocking.push(finding);
       continue;
     }
-    used.add(entry.id);
+    used.add(entry);
     if (entry.expires >= day) {
       ignored.push({ finding, entry });
     } else {
@@ -216,5 +279,5 @@ export function evaluateScan(report: unknown, ignoreFile: unknown, today: Date):
       blocking.push(finding);
     }
   }
-  return { passed: blocking.length === 0, blocking, ignored, expired, unusedIgnores: ignores.filter((e) => !used.has(e.id)), counts };
+  return { passed: blocking.length === 0, blocking, ignored, expired, unusedIgnores: ignores.filter((e) => !used.has(e)), counts };
 }
