@@ -1,9 +1,11 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { Stack } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { allowedDomainsOf, ConfigError, EnvironmentConfig, validateEnvironmentConfig } from '../lib/config';
 import { MAX_ALLOWED_DOMAINS } from '../lib/config/egress';
-import { BLOCKED_QUERIES_METRIC, DNS_RULE_PRIORITY } from '../lib/network/dns-firewall';
+import { BLOCKED_QUERIES_METRIC, DNS_RULE_PRIORITY, DnsFirewall, dnsFirewallAllows } from '../lib/network/dns-firewall';
 import { allowEgress } from '../lib/network/egress';
 import { S3_PREFIX_LIST_IDS } from '../lib/network/network';
 import { ENVS, shippedConfigs, synthEnv } from './helpers';
@@ -49,8 +51,20 @@ describe.each(ENVS)('%s: every security group sends only what its purpose needs 
     template.allResourcesProperties('AWS::EC2::SecurityGroupEgress', { IpProtocol: 'tcp', FromPort: Match.anyValue() });
   });
 
+  test('every security group of the template is in the table, and every standalone egress rule belongs to one of them', () => {
+    const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: { GroupId?: { 'Fn::GetAtt'?: [string] } } }>;
+    const groups = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::EC2::SecurityGroup');
+    expect(Object.keys(table)).toHaveLength(groups.length);
+    for (const [id, rule] of Object.entries(resources).filter(([, r]) => r.Type === 'AWS::EC2::SecurityGroupEgress')) {
+      const owner = rule.Properties.GroupId?.['Fn::GetAtt']?.[0];
+      expect({ id, owner: groups.some(([g]) => g === owner) }).toEqual({ id, owner: true });
+    }
+  });
+
   test('only the builds (HTTPS) and the smoke-test hook (the test listener port) reach addresses outside the VPC', () => {
-    const open = Object.entries(table).flatMap(([group, rules]) => rules.filter((r) => r.endsWith('-> 0.0.0.0/0')).map((r) => `${group}: ${r}`));
+    // Any peer that is an address range, whatever its size (0.0.0.0/0, ::/0, a public /32), counts as outside.
+    const inside = (peer: string) => peer.startsWith('prefix-list ') || Object.prototype.hasOwnProperty.call(table, peer);
+    const open = Object.entries(table).flatMap(([group, rules]) => rules.filter((r) => !inside(r.split(' -> ')[1]!)).map((r) => `${group}: ${r}`));
     const builds = Object.keys(stack.pipeline.projects).map((s) => `Delivery/${s}/SecurityGroup: tcp 443 -> 0.0.0.0/0`);
     expect(open.sort()).toEqual([...builds, `PaymentService/SmokeTest/SecurityGroup: tcp ${config.deployment.testListenerPort} -> 0.0.0.0/0`].sort());
   });
@@ -147,6 +161,62 @@ describe.each(ENVS)('%s: the DNS Firewall lets the VPC resolve the allowed names
   });
 });
 
+/**
+ * Names something in the VPC resolves, in the forms AWS and the registries use, with who asks. A name missing from an
+ * environment's list is a build that cannot fetch, or a task that cannot reach its database.
+ */
+const NAMES_CALLED: readonly (readonly [string, string])[] = [
+  ['tasks, migration, rotation: the Aurora writer endpoint', 'tapstack-dev-payments.cluster-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com'],
+  ['tasks, hook, rotation: Secrets Manager (endpoint private DNS)', 'secretsmanager.us-east-1.amazonaws.com'],
+  ['tasks, builds: ECR API', 'api.ecr.us-east-1.amazonaws.com'],
+  ['tasks, builds: the registry', '111111111111.dkr.ecr.us-east-1.amazonaws.com'],
+  ['tasks, builds: ECR layers in S3', 'prod-us-east-1-starport-layer-bucket.s3.us-east-1.amazonaws.com'],
+  ['tasks, builds: CloudWatch Logs', 'logs.us-east-1.amazonaws.com'],
+  ['hook, deploy step: ECS', 'ecs.us-east-1.amazonaws.com'],
+  ['builds: CodeBuild reports, artifacts (global S3 name), STS', 'codebuild.us-east-1.amazonaws.com'],
+  ['builds: the artifact bucket by its global name', 'tapstack-dev-artifacts.s3.amazonaws.com'],
+  ['builds: STS global endpoint', 'sts.amazonaws.com'],
+  ['builds: npm ci', 'registry.npmjs.org'],
+  ['IaC-Check: pip', 'pypi.org'],
+  ['IaC-Check: pip downloads', 'files.pythonhosted.org'],
+  ['Trivy, crane: GitHub releases', 'github.com'],
+  ['Trivy, crane: release assets', 'release-assets.githubusercontent.com'],
+  ['Build-Image, Trivy databases: ECR Public', 'public.ecr.aws'],
+  ['Build-Image: distroless base', 'gcr.io'],
+];
+
+describe.each(ENVS)('%s: the allow list answers every name the VPC calls', (env) => {
+  const config = shippedConfigs()[env];
+  const allowed = allowedDomainsOf(config);
+
+  test.each(NAMES_CALLED)('%s: %s', (_who, name) => {
+    expect(dnsFirewallAllows(allowed, name)).toBe(true);
+  });
+
+  test('the smoke tests reach the environment by its own domain name', () => {
+    expect(dnsFirewallAllows(allowed, config.tls.domainName!)).toBe(true);
+  });
+
+  test('names nothing of ours calls are not answered', () => {
+    for (const name of ['example.com', 'attacker.example.org', 'pastebin.com', 'amazonaws.com', 'evil.us-east-1.amazonaws.com.attacker.net']) {
+      expect({ name, allowed: dnsFirewallAllows(allowed, name) }).toEqual({ name, allowed: false });
+    }
+  });
+});
+
+describe('dnsFirewallAllows reads an entry as the name, or *. for the names below it', () => {
+  test.each([
+    [['registry.npmjs.org'], 'registry.npmjs.org', true],
+    [['registry.npmjs.org'], 'REGISTRY.npmjs.org.', true],
+    [['registry.npmjs.org'], 'x.registry.npmjs.org', false],
+    [['*.example.org'], 'a.b.example.org', true],
+    [['*.example.org'], 'example.org', false],
+    [['*.example.org'], 'badexample.org', false],
+  ] as const)('%j allows %s: %s', (list, name, expected) => {
+    expect(dnsFirewallAllows(list, name)).toBe(expected);
+  });
+});
+
 describe('egress configuration', () => {
   function validateChanged(env: 'dev' | 'staging' | 'prod', change: (c: Mutable<EnvironmentConfig>) => void): EnvironmentConfig {
     const config = structuredClone(shippedConfigs()[env]) as Mutable<EnvironmentConfig>;
@@ -220,6 +290,37 @@ describe('egress configuration', () => {
     const dev = shippedConfigs().dev;
     expect(allowedDomainsOf(dev)).toEqual([...dev.egress.allowedDomains, dev.tls.domainName]);
     expect(allowedDomainsOf({ ...dev, egress: { ...dev.egress, allowedDomains: [dev.tls.domainName!] } })).toEqual([dev.tls.domainName]);
+  });
+});
+
+describe('DnsFirewall in alert mode', () => {
+  test('the last rule only logs (ALERT, no block response); the allow rule and the alarm stay', () => {
+    const stack = new Stack();
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0 });
+    const key = new kms.Key(stack, 'Key');
+    const topic = new sns.Topic(stack, 'Topic');
+    new DnsFirewall(stack, 'Dns', {
+      vpc,
+      allowedDomains: ['registry.npmjs.org'],
+      mode: 'alert',
+      failOpen: true,
+      logsKey: key,
+      logRetentionDays: 365,
+      logRemovalPolicy: RemovalPolicy.DESTROY,
+      topic,
+      severity: 'Warning',
+    });
+    const template = Template.fromStack(stack);
+    const rules = Object.values(template.findResources('AWS::Route53Resolver::FirewallRuleGroup'))[0]!.Properties.FirewallRules as Record<
+      string,
+      unknown
+    >[];
+    expect(rules.map((r) => [r.Priority, r.Action, r.BlockResponse])).toEqual([
+      [DNS_RULE_PRIORITY.allow, 'ALLOW', undefined],
+      [DNS_RULE_PRIORITY.blockEverythingElse, 'ALERT', undefined],
+    ]);
+    template.hasResourceProperties('AWS::Route53Resolver::FirewallConfig', { FirewallFailOpen: 'ENABLED' });
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
   });
 });
 

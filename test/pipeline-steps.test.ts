@@ -13,6 +13,8 @@ import {
   DEPLOY_COMMAND,
   UNPRIVILEGED_POSTGRES_ACCESS,
   UNPRIVILEGED_UID,
+  iacCheckStep,
+  INSTALL_TRIVY,
 } from '../lib/pipeline/steps';
 import { verifySteps } from '../lib/pipeline/verify-stage';
 import { BUILD_CACHE_TAG } from '../lib/registry/image-repository';
@@ -67,18 +69,28 @@ describe('pipeline steps', () => {
       if (text.includes('trivy image') || text.includes('trivy fs')) {
         expect(text).toContain('--db-repository public.ecr.aws/aquasecurity/trivy-db:2');
         expect(text).not.toContain('ghcr.io');
+        // Trivy's version check and telemetry host is not on the DNS allow list: a lookup would raise the egress alarm.
+        for (const scan of commandsOf(step).filter((c) => /^trivy (image|fs) /.test(c))) {
+          expect(scan).toContain('--skip-version-check --disable-telemetry');
+        }
       }
     }
   });
 
   test('every scan is judged by the scan gate with the checked-in ignore file', () => {
-    for (const step of allSteps.filter((s) => commandsOf(s).some((c) => c.startsWith('trivy ')))) {
+    const isScan = (c: string) => /^trivy (image|fs|config|sbom|rootfs) /.test(c);
+    for (const step of allSteps.filter((s) => commandsOf(s).some(isScan))) {
       const cmds = commandsOf(step);
-      const scan = cmds.findIndex((c) => c.startsWith('trivy '));
+      const scan = cmds.findIndex(isScan);
       const gate = cmds.findIndex((c) => c.startsWith('npx tsx tools/scan-gate/cli.ts reports/trivy-'));
       expect(gate).toBeGreaterThan(scan);
       expect(commandsOf(step).join('\n')).toContain('security/scan-ignore.json');
     }
+    // IaC-Check scans the templates it synthesizes, with the pinned release (scripts/trivy-config.ts gates, in
+    // test/trivy-config.test.ts).
+    const iac = commandsOf(iacCheckStep());
+    expect(iac).toEqual(expect.arrayContaining([...INSTALL_TRIVY]));
+    expect(iac.indexOf('npm run iac:trivy')).toBeGreaterThan(iac.indexOf('npm run synth:all'));
   });
 
   test('the image steps export the digest-pinned image URI for the deploy', () => {
@@ -277,5 +289,15 @@ function runPreBuild(checkout: string, commands: readonly string[]): number {
     } finally {
       fs.rmSync(locked, { recursive: true, force: true });
     }
+  });
+});
+
+describe('tools in the pipeline call only names on the DNS allow list', () => {
+  const ROOT = path.join(__dirname, '..');
+  test('cdk synth sends no telemetry and fetches no notices; checkov downloads nothing', () => {
+    const synth = fs.readFileSync(path.join(ROOT, 'scripts', 'synth-all.sh'), 'utf8');
+    expect(synth).toMatch(/^export CDK_DISABLE_CLI_TELEMETRY=true$/m);
+    expect(synth).toMatch(/npx cdk synth -q --no-notices /);
+    expect(fs.readFileSync(path.join(ROOT, '.checkov.yaml'), 'utf8')).toMatch(/^skip-download: true$/m);
   });
 });

@@ -27,6 +27,16 @@ export interface DnsFirewallProps {
   readonly severity: 'Critical' | 'Warning';
 }
 
+/**
+ * Whether the allow list answers `name`, as this design reads DNS Firewall's matching: an entry is the name itself, or
+ * `*.suffix` for any name below `suffix`. Whether `*.suffix` also matches `suffix` AWS does not say, so this takes the
+ * safe reading (it does not) and a name that needs the apex must list it.
+ */
+export function dnsFirewallAllows(allowed: readonly string[], name: string): boolean {
+  const n = name.toLowerCase().replace(/\.$/, '');
+  return allowed.some((entry) => (entry.startsWith('*.') ? n.endsWith(entry.slice(1)) : n === entry));
+}
+
 /** Rule priorities inside the group: the allow list first, then the rule that blocks every other name. */
 export const DNS_RULE_PRIORITY = { allow: 100, blockEverythingElse: 200 } as const;
 

@@ -10,8 +10,13 @@
 export const TRIVY_VERSION = '0.73.0';
 export const TRIVY_SHA256 = '2edd39da482bb4e9831962487b68f68e3928ec3137794757f54d00383d79547b';
 
-/** Flags that point Trivy at the ECR Public mirrors of its databases. */
+/**
+ * Flags that point Trivy at the ECR Public mirrors of its databases, and keep it from calling anything else (its
+ * version check and telemetry host is not on the pipeline's DNS allow list, docs/runbooks/egress-domains.md).
+ */
 export const TRIVY_DB_FLAGS = [
+  '--skip-version-check',
+  '--disable-telemetry',
   '--db-repository public.ecr.aws/aquasecurity/trivy-db:2',
   '--java-db-repository public.ecr.aws/aquasecurity/trivy-java-db:1',
   '--checks-bundle-repository public.ecr.aws/aquasecurity/trivy-checks:1',
