@@ -229,3 +229,18 @@ describe('misconfigurations of the synthesized templates: acceptances per resour
     expect(() => parseIgnoreFile({ ignores: [builds, { ...builds, resources: ['LoadBalancer*'] }] })).not.toThrow();
   });
 });
+
+test('a check printed without its AVD prefix (Trivy 0.69 and later) is read as the AVD id the acceptances use; other ids stay', () => {
+  const report = {
+    Results: [
+      {
+        Target: 't',
+        Misconfigurations: [
+          { ID: 'AWS-0104', Severity: 'CRITICAL', Status: 'FAIL' },
+          { ID: 'DS002', Severity: 'HIGH', Status: 'FAIL' },
+        ],
+      },
+    ],
+  };
+  expect(evaluateScan(report, { ignores: [] }, TODAY).blocking.map((f) => f.id)).toEqual(['AVD-AWS-0104', 'DS002']);
+});

@@ -218,9 +218,12 @@ export function parseTrivyReport(json: unknown): Finding[] {
     for (const m of result.Misconfigurations ?? []) {
       if (m.Status === 'PASS') continue;
       const resource = m.CauseMetadata?.Resource;
+      // Trivy 0.69 and later print a check as AWS-0104 where earlier versions printed AVD-AWS-0104; acceptances use
+      // the AVD form, which every version understands.
+      const id = m.AVDID ?? (/^[A-Z]+-\d{4}$/.test(m.ID) ? `AVD-${m.ID}` : m.ID);
       findings.push({
         kind: 'misconfiguration',
-        id: m.AVDID ?? m.ID,
+        id,
         severity: m.Severity,
         target,
         title: m.Title ?? '',

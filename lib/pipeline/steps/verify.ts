@@ -122,7 +122,8 @@ export function dependencyScanStep(): PipelineStep {
 
 /**
  * The platform's own tests (config validation, template assertions, the compliance and stale-acknowledgement gate,
- * the tools against mocked AWS), then synthesis of every environment with cdk-nag, cfn-lint and checkov.
+ * the tools against mocked AWS), then synthesis of every environment with cdk-nag, cfn-lint, checkov and Trivy's
+ * misconfiguration checks (the pinned release; gated like the image scan, acceptances per resource).
  */
 export function iacCheckStep(): PipelineStep {
   return {
@@ -133,8 +134,8 @@ export function iacCheckStep(): PipelineStep {
       version: '0.2',
       env: { shell: 'bash' },
       phases: {
-        install: { 'runtime-versions': { ...TOOLING_RUNTIME, python: '3.11' }, commands: [...INSTALL] },
-        build: { commands: ['npm run test:unit', 'npm run synth:all', 'npm run iac:scan', 'npm run nag:report'] },
+        install: { 'runtime-versions': { ...TOOLING_RUNTIME, python: '3.11' }, commands: [...INSTALL, ...INSTALL_TRIVY] },
+        build: { commands: ['npm run test:unit', 'npm run synth:all', 'npm run iac:scan', 'npm run iac:trivy', 'npm run nag:report'] },
       },
     },
   };

@@ -1,0 +1,166 @@
+// `npm run iac:trivy`: Trivy's misconfiguration checks over every synthesized template (run scripts/synth-all.sh
+// first), judged by the image scan's gate: HIGH and CRITICAL block unless security/scan-ignore.json accepts them,
+// per resource, with a reason and an expiry date. Prints the counts per environment.
+//
+// The binary: TRIVY_BIN, else `trivy` on PATH at the pinned version (the pipeline installs the checksum-verified
+// release), else a copy built earlier into the user cache, else one built there now from the Go module proxy when Go
+// is installed (about ten minutes the first time on two cores). With none of these the scan is skipped with the
+// reason printed, except in CodeBuild or with TRIVY_REQUIRED=1, where a missing scanner fails the step.
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { TRIVY_VERSION } from '../lib/pipeline/steps/trivy';
+import { formatSummary } from '../tools/scan-gate/cli';
+import { evaluateScan } from '../tools/scan-gate/scan-gate';
+
+const ROOT = path.join(__dirname, '..');
+export const TRIVY_MODULE = 'github.com/aquasecurity/trivy/cmd/trivy';
+
+/** Flags that keep the scan offline and reproducible: the checks built into the pinned binary, no update calls. */
+export const TRIVY_CONFIG_FLAGS = ['--skip-check-update', '--skip-version-check', '--disable-telemetry', '--quiet'] as const;
+
+/** Where a built Trivy is kept between runs (outside the checkout: a fresh clone reuses it). */
+export function cachedTrivyPath(env: NodeJS.ProcessEnv = process.env): string {
+  const cache = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
+  return path.join(cache, 'tap-delivery', `trivy-v${TRIVY_VERSION}`, 'trivy');
+}
+
+function versionOf(bin: string): string | undefined {
+  const run = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  return run.status === 0 ? /Version:\s*(\S+)/.exec(run.stdout)?.[1] : undefined;
+}
+
+function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    const candidate = path.join(dir, name);
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+export type TrivyLookup = { readonly bin: string; readonly how: string } | { readonly bin?: undefined; readonly why: string };
+
+/** Finds (or builds) the pinned Trivy; never returns another version. */
+export function findTrivy(env: NodeJS.ProcessEnv = process.env, log: (line: string) => void = console.log): TrivyLookup {
+  if (env.TRIVY_BIN) {
+    const version = versionOf(env.TRIVY_BIN);
+    if (version !== TRIVY_VERSION)
+      return { why: `TRIVY_BIN=${env.TRIVY_BIN} reports version ${version ?? '(none)'}, the pinned version is ${TRIVY_VERSION}` };
+    return { bin: env.TRIVY_BIN, how: 'TRIVY_BIN' };
+  }
+  const installed = onPath('trivy', env);
+  if (installed && versionOf(installed) === TRIVY_VERSION) return { bin: installed, how: 'PATH' };
+  const cached = cachedTrivyPath(env);
+  if (fs.existsSync(cached) && versionOf(cached) === TRIVY_VERSION) return { bin: cached, how: `cache ${cached}` };
+  const go = onPath('go', env);
+  if (!go) {
+    return {
+      why: `no trivy ${TRIVY_VERSION} (TRIVY_BIN unset, ${installed ? `PATH has ${installed} at another version` : 'none on PATH'}, none in ${cached}) and no Go toolchain to build it`,
+    };
+  }
+  log(`building Trivy ${TRIVY_VERSION} from the Go module proxy into ${path.dirname(cached)} (about ten minutes the first time)`);
+  // The version stamp Trivy's release build sets (goreleaser.yml); without it the binary calls itself "dev".
+  const stamp = `-X github.com/aquasecurity/trivy/pkg/version/app.ver=${TRIVY_VERSION}`;
+  const built = spawnSync(go, ['install', '-ldflags', stamp, `${TRIVY_MODULE}@v${TRIVY_VERSION}`], {
+    env: { ...env, GOBIN: path.dirname(cached), GOEXPERIMENT: 'jsonv2', GOFLAGS: '-buildvcs=false' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (built.status !== 0 || versionOf(cached) !== TRIVY_VERSION) {
+    return { why: `go install ${TRIVY_MODULE}@v${TRIVY_VERSION} failed (exit ${built.status ?? built.signal})` };
+  }
+  return { bin: cached, how: `built into ${cached}` };
+}
+
+/** The synthesized template of each environment, as scripts/synth-all.sh writes them. */
+export function templates(root: string = ROOT): { env: string; file: string }[] {
+  return fs
+    .readdirSync(root)
+    .filter((d) => /^cdk\.out\.[a-z]+$/.test(d))
+    .sort()
+    .flatMap((d) => {
+      const env = d.slice('cdk.out.'.length);
+      const file = path.join(root, d, `TapStack-${env}.template.json`);
+      return fs.existsSync(file) ? [{ env, file }] : [];
+    });
+}
+
+/**
+ * Trivy names some findings by a line range of the template (`TapStack-dev.template.json:1037-1167`) instead of the
+ * resource. Each such finding is given the logical id of the resource whose block holds its first line, so an
+ * acceptance can name the resource and a line moving never changes what it covers. Returns the report, changed.
+ */
+export function nameResources(report: unknown, templateText: string): unknown {
+  const lines = templateText.split('\n');
+  const starts: { line: number; id: string }[] = [];
+  let resourcesEnd = 0;
+  const resourcesAt = lines.findIndex((l) => /^\s*"Resources": \{$/.test(l));
+  if (resourcesAt >= 0) {
+    const indent = /^(\s*)/.exec(lines[resourcesAt]!)![1]!.length;
+    // The resources are the keys at the indentation of the first line inside "Resources".
+    const childIndent = /^(\s*)/.exec(lines[resourcesAt + 1] ?? '')![1]!.length;
+    for (let i = resourcesAt + 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line.trimEnd() === `${' '.repeat(indent)}}` || line.trimEnd() === `${' '.repeat(indent)}},`) {
+        resourcesEnd = i + 1;
+        break;
+      }
+      const m = /^(\s*)"([A-Za-z0-9]+)": \{$/.exec(line);
+      if (m && m[1]!.length === childIndent) starts.push({ line: i + 1, id: m[2]! });
+    }
+  }
+  const results = (report as { Results?: { Misconfigurations?: { CauseMetadata?: { Resource?: string; StartLine?: number } }[] | null }[] | null })
+    .Results;
+  for (const result of results ?? []) {
+    for (const m of result.Misconfigurations ?? []) {
+      const cause = m.CauseMetadata;
+      if (!cause?.StartLine || cause.StartLine >= resourcesEnd || (cause.Resource && /^[A-Za-z0-9]+$/.test(cause.Resource))) continue;
+      const owner = [...starts].reverse().find((s) => s.line <= cause.StartLine!);
+      if (owner) cause.Resource = owner.id;
+    }
+  }
+  return report;
+}
+
+export function main(env: NodeJS.ProcessEnv = process.env, root: string = ROOT): number {
+  const found = templates(root);
+  if (found.length === 0) {
+    console.error('trivy config: no templates; run scripts/synth-all.sh first');
+    return 2;
+  }
+  const trivy = findTrivy(env);
+  if (trivy.bin === undefined) {
+    if (env.CODEBUILD_BUILD_ID || env.TRIVY_REQUIRED === '1') {
+      console.error(`trivy config: FAILED: ${trivy.why}`);
+      return 2;
+    }
+    console.log(`trivy config: SKIPPED: ${trivy.why}. Install Go (go.dev) or set TRIVY_BIN to run it; the pipeline always runs it.`);
+    return 0;
+  }
+  console.log(`trivy config: Trivy ${TRIVY_VERSION} (${trivy.how})`);
+  const ignoreFile = path.join(root, 'security', 'scan-ignore.json');
+  const ignores = JSON.parse(fs.readFileSync(ignoreFile, 'utf8')) as unknown;
+  fs.mkdirSync(path.join(root, 'reports'), { recursive: true });
+  let failed = false;
+  for (const { env: name, file } of found) {
+    const out = path.join(root, 'reports', `trivy-config-${name}.json`);
+    // The template's own directory: Trivy detects the CloudFormation JSON (a top-level Resources key) and skips the
+    // asset folders' code, which is scanned as source elsewhere.
+    execFileSync(trivy.bin, ['config', ...TRIVY_CONFIG_FLAGS, '--format', 'json', '--output', out, file], { stdio: 'inherit' });
+    const report = nameResources(JSON.parse(fs.readFileSync(out, 'utf8')), fs.readFileSync(file, 'utf8'));
+    fs.writeFileSync(out, JSON.stringify(report, null, 1));
+    const result = evaluateScan(report, ignores, new Date());
+    const accepted = result.ignored.length;
+    console.log(
+      `trivy config ${name}: CRITICAL ${result.counts.CRITICAL}, HIGH ${result.counts.HIGH}, MEDIUM ${result.counts.MEDIUM}, LOW ${result.counts.LOW}; ` +
+        `${accepted} HIGH/CRITICAL accepted with a reason, ${result.blocking.length} blocking`,
+    );
+    if (!result.passed) {
+      console.log(formatSummary(result, 'security/scan-ignore.json'));
+      failed = true;
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+if (require.main === module) process.exitCode = main();

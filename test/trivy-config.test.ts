@@ -1,0 +1,174 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { TRIVY_VERSION } from '../lib/pipeline/steps/trivy';
+import { cachedTrivyPath, main, nameResources, TRIVY_CONFIG_FLAGS } from '../scripts/trivy-config';
+
+/**
+ * scripts/trivy-config.ts against a stand-in `trivy` (a shell script that records its arguments and writes the report
+ * it is given), in a scratch checkout with one synthesized template: the lookup, the offline flags, the gate.
+ */
+describe('npm run iac:trivy (scripts/trivy-config.ts)', () => {
+  let root: string;
+  let output: string[];
+  let spy: jest.SpyInstance[];
+
+  const misconfiguration = (Resource: string, Severity = 'CRITICAL') => ({
+    ID: 'AWS-0104',
+    AVDID: 'AVD-AWS-0104',
+    Severity,
+    Title: 'A security group rule should not allow unrestricted egress to any IP address.',
+    Status: 'FAIL',
+    CauseMetadata: { Resource },
+  });
+
+  /** A `trivy` that answers --version with `version` and writes `report` to the --output path. */
+  function fakeTrivy(version: string, report: unknown): string {
+    const bin = path.join(root, 'bin', 'trivy');
+    fs.mkdirSync(path.dirname(bin), { recursive: true });
+    fs.writeFileSync(path.join(root, 'report.json'), JSON.stringify(report));
+    fs.writeFileSync(
+      bin,
+      [
+        '#!/bin/sh',
+        `if [ "$1" = "--version" ]; then echo "Version: ${version}"; exit 0; fi`,
+        `echo "$@" >> "${path.join(root, 'calls.txt')}"`,
+        'while [ $# -gt 0 ]; do if [ "$1" = "--output" ]; then out="$2"; fi; shift; done',
+        `cp "${path.join(root, 'report.json')}" "$out"`,
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    return bin;
+  }
+
+  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ PATH: '/nonexistent', HOME: root, ...extra });
+
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'trivy-config-'));
+    fs.mkdirSync(path.join(root, 'cdk.out.dev'));
+    fs.writeFileSync(path.join(root, 'cdk.out.dev', 'TapStack-dev.template.json'), JSON.stringify({ Resources: {} }));
+    fs.mkdirSync(path.join(root, 'security'));
+    fs.writeFileSync(path.join(root, 'security', 'scan-ignore.json'), JSON.stringify({ ignores: [] }));
+    output = [];
+    spy = [
+      jest.spyOn(console, 'log').mockImplementation((line: string) => void output.push(line)),
+      jest.spyOn(console, 'error').mockImplementation((line: string) => void output.push(line)),
+    ];
+  });
+  afterEach(() => {
+    spy.forEach((s) => s.mockRestore());
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test('GIVEN no Trivy and no Go THEN a local run is skipped with the reason printed, never silently', () => {
+    expect(main(env(), root)).toBe(0);
+    expect(output).toEqual([
+      `trivy config: SKIPPED: no trivy ${TRIVY_VERSION} (TRIVY_BIN unset, none on PATH, none in ${cachedTrivyPath(env())}) and no Go toolchain to build it. Install Go (go.dev) or set TRIVY_BIN to run it; the pipeline always runs it.`,
+    ]);
+  });
+
+  test('GIVEN no Trivy in CodeBuild (or TRIVY_REQUIRED=1) THEN the step fails', () => {
+    expect(main(env({ CODEBUILD_BUILD_ID: 'tap:1' }), root)).toBe(2);
+    expect(main(env({ TRIVY_REQUIRED: '1' }), root)).toBe(2);
+    expect(output[0]).toMatch(/^trivy config: FAILED: no trivy /);
+  });
+
+  test('GIVEN a Trivy of another version THEN it is not used', () => {
+    const bin = fakeTrivy('0.50.0', { Results: [] });
+    expect(main(env({ TRIVY_BIN: bin, TRIVY_REQUIRED: '1' }), root)).toBe(2);
+    expect(output).toEqual([`trivy config: FAILED: TRIVY_BIN=${bin} reports version 0.50.0, the pinned version is ${TRIVY_VERSION}`]);
+    expect(fs.existsSync(path.join(root, 'calls.txt'))).toBe(false);
+  });
+
+  test('GIVEN a CRITICAL misconfiguration nobody accepted THEN it blocks, offline flags were passed, and the counts are printed', () => {
+    const bin = fakeTrivy(TRIVY_VERSION, {
+      Results: [{ Target: 'TapStack-dev.template.json', Misconfigurations: [misconfiguration('PaymentServiceSecurityGroupA6B8193F')] }],
+    });
+    expect(main(env({ PATH: path.dirname(bin) }), root)).toBe(1);
+    const template = path.join(root, 'cdk.out.dev', 'TapStack-dev.template.json');
+    const report = path.join(root, 'reports', 'trivy-config-dev.json');
+    expect(fs.readFileSync(path.join(root, 'calls.txt'), 'utf8').trim()).toBe(
+      ['config', ...TRIVY_CONFIG_FLAGS, '--format', 'json', '--output', report, template].join(' '),
+    );
+    expect(output).toContain('trivy config dev: CRITICAL 1, HIGH 0, MEDIUM 0, LOW 0; 0 HIGH/CRITICAL accepted with a reason, 1 blocking');
+    expect(output.join('\n')).toMatch(/BLOCKING \(1\):\n.*AVD-AWS-0104.*PaymentServiceSecurityGroupA6B8193F/);
+  });
+
+  test('GIVEN the finding accepted for that resource THEN it passes', () => {
+    const bin = fakeTrivy(TRIVY_VERSION, {
+      Results: [{ Target: 't', Misconfigurations: [misconfiguration('DeliveryDeploySecurityGroupA5AB9686', 'HIGH')] }],
+    });
+    fs.writeFileSync(
+      path.join(root, 'security', 'scan-ignore.json'),
+      JSON.stringify({
+        ignores: [{ id: 'AVD-AWS-0104', reason: 'builds fetch packages over HTTPS', expires: '2999-12-31', resources: ['Delivery*SecurityGroup*'] }],
+      }),
+    );
+    expect(main(env({ TRIVY_BIN: bin }), root)).toBe(0);
+    expect(output).toEqual([
+      `trivy config: Trivy ${TRIVY_VERSION} (TRIVY_BIN)`,
+      'trivy config dev: CRITICAL 0, HIGH 1, MEDIUM 0, LOW 0; 1 HIGH/CRITICAL accepted with a reason, 0 blocking',
+    ]);
+  });
+
+  test('GIVEN no synthesized template THEN it fails and says to synthesize first', () => {
+    fs.rmSync(path.join(root, 'cdk.out.dev'), { recursive: true });
+    expect(main(env(), root)).toBe(2);
+    expect(output).toEqual(['trivy config: no templates; run scripts/synth-all.sh first']);
+  });
+});
+
+describe('nameResources: a finding Trivy places by line range is given the resource that holds the line', () => {
+  // As CDK writes templates: one-space indentation.
+  const template = JSON.stringify(
+    {
+      Resources: {
+        AuditTrail49D399D8: { Type: 'AWS::CloudTrail::Trail', Properties: { KMSKeyId: { 'Fn::GetAtt': ['Key', 'Arn'] }, IsLogging: true } },
+        AccessLogsBucketCD784A59: { Type: 'AWS::S3::Bucket', Properties: { BucketEncryption: {} } },
+      },
+      Outputs: { Url: { Value: 'x' } },
+    },
+    null,
+    1,
+  );
+  const lines = template.split('\n');
+  const lineOf = (text: string) => lines.findIndex((l) => l.includes(text)) + 1;
+  const finding = (Resource: string, StartLine: number) => ({ ID: 'AWS-0015', Status: 'FAIL', CauseMetadata: { Resource, StartLine } });
+
+  test('GIVEN line ranges inside two resources THEN each gets its logical id; a named finding keeps its name', () => {
+    const report = {
+      Results: [
+        {
+          Target: 't',
+          Misconfigurations: [
+            finding('TapStack-dev.template.json:3-9', lineOf('"IsLogging"')),
+            finding('TapStack-dev.template.json:12-15', lineOf('"BucketEncryption"')),
+            finding('LoadBalancerAlb240B1141', 2),
+          ],
+        },
+      ],
+    };
+    const named = nameResources(report, template) as typeof report;
+    expect(named.Results[0]!.Misconfigurations.map((m) => m.CauseMetadata.Resource)).toEqual([
+      'AuditTrail49D399D8',
+      'AccessLogsBucketCD784A59',
+      'LoadBalancerAlb240B1141',
+    ]);
+  });
+
+  test('GIVEN a line outside Resources (an output) THEN the finding is not given a resource it is not in', () => {
+    const report = {
+      Results: [
+        {
+          Target: 't',
+          Misconfigurations: [finding('TapStack-dev.template.json:1-2', 1), finding('TapStack-dev.template.json:30-31', lineOf('"Url"'))],
+        },
+      ],
+    };
+    const named = nameResources(report, template) as typeof report;
+    expect(named.Results[0]!.Misconfigurations.map((m) => m.CauseMetadata.Resource)).toEqual([
+      'TapStack-dev.template.json:1-2',
+      'TapStack-dev.template.json:30-31',
+    ]);
+  });
+});
