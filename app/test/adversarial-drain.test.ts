@@ -98,17 +98,8 @@ const SERVER = join(__dirname, '..', 'dist', 'server.js');
 describe('signals: repeated SIGTERM / SIGINT during a drain are ignored (real process, dist/server.js)', () => {
   test('GIVEN slow requests in flight WHEN SIGTERM, then SIGTERM, SIGINT, SIGTERM again THEN the drain completes, requests are answered and the exit code is 0', async () => {
     expect(existsSync(SERVER)).toBe(true);
-    const {
-      port,
-      auth,
-      child,
-      stdout: lines,
-      exited,
-    } = await startServiceProcess({
-      ...serviceSecrets(),
-      ...databaseEnv(),
-      SHUTDOWN_DEADLINE_MS: '10000',
-    });
+    const service = await startServiceProcess({ ...serviceSecrets(), ...databaseEnv(), SHUTDOWN_DEADLINE_MS: '10000' });
+    const { port, auth, child, stdout: lines, exited } = service;
     const slow = [CARDS.visa, CARDS.mastercard].map((number) =>
       slowPost(port, { ...auth, 'idempotency-key': newIdempotencyKey() }, paymentBody({}, { number }), 6, 200),
     );

@@ -15,17 +15,8 @@ const DEADLINE_MS = 10000;
 describe('drain proof: dist/server.js under SIGTERM', () => {
   test('GIVEN slow requests in flight WHEN SIGTERM THEN they all complete normally, new connections are refused and it exits 0 in time', async () => {
     expect(existsSync(SERVER)).toBe(true);
-    const {
-      port,
-      auth,
-      child,
-      stdout: lines,
-      exited,
-    } = await startServiceProcess({
-      ...serviceSecrets(),
-      SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS),
-      ...databaseEnv(),
-    });
+    const service = await startServiceProcess({ ...serviceSecrets(), ...databaseEnv(), SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS) });
+    const { port, auth, child, stdout: lines, exited } = service;
     expect((await http(port, { path: HEALTH_READY_PATH })).status).toBe(200);
 
     // Three slow payments (about 1.5 s of body each) and one quick one, all in flight at SIGTERM.

@@ -141,7 +141,12 @@ describe('migrations', () => {
           checksum: 'a'.repeat(64),
         },
       ];
-      await expect(migrate(client, { logger, migrations: broken })).rejects.toThrow(/migration 0001_broken.sql failed \(SQLSTATE 42P01\)/);
+      const logs = new LogCapture();
+      await expect(migrate(client, { logger: createLogger({ level: 'info', destination: logs }), migrations: broken })).rejects.toThrow(
+        /migration 0001_broken.sql failed \(SQLSTATE 42P01\)/,
+      );
+      // Only a lock timeout is worth another attempt: a broken migration fails at once.
+      expect(logs.text).not.toContain('retrying');
       expect(await applied(db)).toEqual([]);
       expect((await superuserQuery("SELECT to_regclass('half_done') AS t", [], db)).rows[0]).toEqual({ t: null });
     } finally {
@@ -175,6 +180,11 @@ describe('migrations', () => {
     expect(() => loadMigrations(dir)).toThrow(/without gaps or duplicates; found 0003_c.sql at position 2/);
     writeFileSync(join(dir, 'notes.txt'), '');
     expect(() => loadMigrations(dir)).toThrow(/notes.txt in .* is not a migration/);
+    // An editor's or a merge tool's leftover is not a migration either, however its name begins.
+    const leftovers = mkdtempSync(join(tmpdir(), 'migrations-'));
+    writeFileSync(join(leftovers, '0001_a.sql'), 'SELECT 1;');
+    writeFileSync(join(leftovers, '0002_b.sql.orig'), 'SELECT 1;');
+    expect(() => loadMigrations(leftovers)).toThrow(/0002_b\.sql\.orig in .* is not a migration/);
     expect(loadMigrations(MIGRATIONS_DIR)[0]?.sql).toBe(readFileSync(join(MIGRATIONS_DIR, loadMigrations()[0]?.file ?? ''), 'utf8'));
   });
 
@@ -414,6 +424,10 @@ describe('migrateMain (in process)', () => {
     await expect(migrateMain({ env, stderr: () => undefined, logDestination: logs, connectDeadlineMs: 500 })).resolves.toBe(1);
     expect(logs.text).toContain('database not reachable yet; retrying');
     expect(logs.text).toContain('"msg":"migration failed"');
+    // The deadline bounds the retries: with 500 ms the first wait already passes it.
+    const retries = logs.text.split('\n').filter((l) => l.includes('database not reachable yet; retrying'));
+    expect(retries).toHaveLength(1);
+    expect(retries[0]).toContain('"attempt":1');
   });
 });
 

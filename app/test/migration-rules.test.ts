@@ -38,6 +38,9 @@ describe('migrations only expand unless marked as a contract step (blue and gree
     ['ALTER TABLE payments ADD UNIQUE (card_token);', 'ADD CONSTRAINT'],
     ['ALTER TABLE idempotency_keys ADD FOREIGN KEY (fingerprint) REFERENCES fingerprints (id);', 'ADD CONSTRAINT'],
     ['CREATE UNIQUE INDEX payments_token_key ON payments (card_token);', 'UNIQUE INDEX'],
+    // Quoted names are names too.
+    ['CREATE UNIQUE INDEX "payments_token_key" ON payments (card_token);', 'UNIQUE INDEX'],
+    ['ALTER TABLE "payments" DROP COLUMN "description";', 'DROP'],
     ['ALTER TABLE payments ENABLE ROW LEVEL SECURITY;', 'ROW LEVEL SECURITY'],
     ['ALTER TABLE payments FORCE ROW LEVEL SECURITY;', 'ROW LEVEL SECURITY'],
     // Inside a DO block the statement runs all the same: dollar-quoted bodies are scanned, not skipped.
@@ -85,6 +88,8 @@ describe('migrations only expand unless marked as a contract step (blue and gree
     // The marker needs a reason, and only on the first line.
     expect(breakingStatements(`-- contract:\n${sql}`)).toHaveLength(1);
     expect(breakingStatements(`-- a change\n-- contract: legacy_ref unused since the previous release\n${sql}`)).toHaveLength(1);
+    // The marker is the first line, not a comment at the end of the statement.
+    expect(breakingStatements(`${sql.trimEnd()} -- contract: legacy_ref unused since the previous release\n`)).toHaveLength(1);
   });
 });
 

@@ -265,6 +265,59 @@ describe('runMigration', () => {
     expect(ecsMock.commandCalls(DescribeTasksCommand)).toHaveLength(0);
   });
 
+  test('GIVEN RunTask starts a task but also reports failures THEN the step fails naming them and watches nothing', async () => {
+    givenFamily();
+    ecsMock
+      .on(RunTaskCommand)
+      .resolves({ tasks: [{ taskArn: TASK, lastStatus: 'PROVISIONING' }], failures: [{ arn: CLUSTER, reason: 'RESOURCE:MEMORY' }] });
+    const { deps } = harness();
+
+    await expect(runMigration(OPTS, deps)).rejects.toThrow(
+      `RunTask did not start the migration task of ${NEW_TD} in ${CLUSTER}: RESOURCE:MEMORY on ${CLUSTER}`,
+    );
+    expect(ecsMock.commandCalls(DescribeTasksCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN RunTask returns two tasks THEN the step fails rather than watch one of them', async () => {
+    givenFamily();
+    ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn: TASK }, { taskArn: `${TASK}0` }], failures: [] });
+    const { deps } = harness();
+
+    await expect(runMigration(OPTS, deps)).rejects.toThrow(/: 2 task\(s\) returned$/);
+    expect(ecsMock.commandCalls(DescribeTasksCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN a sidecar that exited 0 listed before the migrate container, which exited 1 THEN the verdict is the migrate container', async () => {
+    givenFamily();
+    taskStates({
+      ...stopped(),
+      containers: [
+        { name: 'log-router', lastStatus: 'STOPPED', exitCode: 0 },
+        { name: 'migrate', lastStatus: 'STOPPED', exitCode: 1 },
+      ],
+    });
+    const { deps } = harness();
+
+    await expect(runMigration(OPTS, deps)).rejects.toThrow(/container migrate exited 1/);
+  });
+
+  test('GIVEN another container of the latest revision already runs the new image THEN a revision is still registered, with the new image on migrate', async () => {
+    givenFamily({ ...LATEST, containerDefinitions: [{ ...MIGRATE_CONTAINER, name: 'init', image: NEW_IMAGE }, MIGRATE_CONTAINER] });
+    taskStates(stopped());
+    const { deps } = harness();
+
+    await runMigration(OPTS, deps);
+
+    const registered = inputs(ecsMock, RegisterTaskDefinitionCommand);
+    expect(registered).toHaveLength(1);
+    expect((registered[0] as { containerDefinitions: { name: string; image: string }[] }).containerDefinitions.map((c) => [c.name, c.image])).toEqual(
+      [
+        ['init', NEW_IMAGE],
+        ['migrate', NEW_IMAGE],
+      ],
+    );
+  });
+
   test('GIVEN the task is not visible yet (MISSING) THEN keeps polling until it is', async () => {
     givenFamily();
     taskStates('missing', { taskArn: TASK, lastStatus: 'PENDING' }, stopped());
@@ -497,6 +550,34 @@ describe('tools/migrate/cli.ts', () => {
     try {
       await expect(cliMain(ENV, runtime)).resolves.toBe(1);
       expect(error.mock.calls.flat().join('\n')).toMatch(/^migrate: FAILED: migration task .* container migrate exited 3/);
+    } finally {
+      error.mockRestore();
+    }
+  });
+
+  test('GIVEN the migration does not stop in time THEN exits 1 (the deploy does not run), having stopped the task once', async () => {
+    givenFamily();
+    ecsMock.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: TASK, lastStatus: 'RUNNING' }], failures: [] });
+    ecsMock.on(StopTaskCommand).resolves({ task: { taskArn: TASK, desiredStatus: 'STOPPED' } });
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const { runtime } = fakeRuntime(T0);
+    try {
+      await expect(cliMain({ ...ENV, MIGRATION_TIMEOUT_SECONDS: '60' }, runtime)).resolves.toBe(1);
+      expect(error.mock.calls.flat().join('\n')).toMatch(/^migrate: FAILED: migration task .* did not stop within 1m0s/);
+      expect(ecsMock.commandCalls(StopTaskCommand)).toHaveLength(1);
+    } finally {
+      error.mockRestore();
+    }
+  });
+
+  test('GIVEN the family turns out to have no ACTIVE revision THEN exits 2 (fix the input), having run nothing', async () => {
+    ecsMock.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: undefined });
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const { runtime } = fakeRuntime(T0);
+    try {
+      await expect(cliMain(ENV, runtime)).resolves.toBe(2);
+      expect(error.mock.calls.flat().join('\n')).toBe(`migrate: cannot migrate: task definition family ${FAMILY} has no ACTIVE revision`);
+      expect(ecsMock.commandCalls(RunTaskCommand)).toHaveLength(0);
     } finally {
       error.mockRestore();
     }
