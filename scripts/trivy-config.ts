@@ -20,6 +20,28 @@ export const TRIVY_MODULE = 'github.com/aquasecurity/trivy/cmd/trivy';
 /** Flags that keep the scan offline and reproducible: the checks built into the pinned binary, no update calls. */
 export const TRIVY_CONFIG_FLAGS = ['--skip-check-update', '--skip-version-check', '--disable-telemetry', '--quiet'] as const;
 
+/**
+ * Fewest checks Trivy must have run over one template (passed plus failed; about 90 run over each of ours). A report
+ * below it means the template was not read as CloudFormation, and Trivy says so only at debug level.
+ */
+export const MIN_CHECKS_PER_TEMPLATE = 40;
+
+/** Why a report cannot stand for a scan of `file`, or undefined when it can. */
+export function reportProblem(report: unknown, file: string): string | undefined {
+  const r = report as {
+    Trivy?: { Version?: string };
+    ArtifactName?: string;
+    Results?: { Target?: string; Class?: string; Type?: string; MisconfSummary?: { Successes?: number; Failures?: number } }[] | null;
+  };
+  if (r?.Trivy?.Version !== TRIVY_VERSION) return `written by Trivy ${r?.Trivy?.Version ?? '(unknown)'}, not ${TRIVY_VERSION}`;
+  if (r.ArtifactName !== file) return `of ${r.ArtifactName ?? '(nothing)'}, not ${file}`;
+  const scanned = (r.Results ?? []).filter((x) => x.Target === path.basename(file) && x.Class === 'config' && x.Type === 'cloudformation');
+  if (scanned.length !== 1) return `without a CloudFormation result for ${path.basename(file)} (Trivy did not read it as a template)`;
+  const checks = (scanned[0]!.MisconfSummary?.Successes ?? 0) + (scanned[0]!.MisconfSummary?.Failures ?? 0);
+  if (checks < MIN_CHECKS_PER_TEMPLATE) return `with ${checks} checks run, fewer than ${MIN_CHECKS_PER_TEMPLATE} (the template was not fully read)`;
+  return undefined;
+}
+
 /** Where a built Trivy is kept between runs (outside the checkout: a fresh clone reuses it). */
 export function cachedTrivyPath(env: NodeJS.ProcessEnv = process.env): string {
   const cache = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
@@ -94,9 +116,10 @@ export function nameResources(report: unknown, templateText: string): unknown {
   const lines = templateText.split('\n');
   const starts: { line: number; id: string }[] = [];
   let resourcesEnd = 0;
-  const resourcesAt = lines.findIndex((l) => /^\s*"Resources": \{$/.test(l));
+  // The template's own Resources: the key at the indentation of the template's first key, not a nested one.
+  const indent = /^(\s*)/.exec(lines[1] ?? '')![1]!.length;
+  const resourcesAt = lines.findIndex((l) => l === `${' '.repeat(indent)}"Resources": {`);
   if (resourcesAt >= 0) {
-    const indent = /^(\s*)/.exec(lines[resourcesAt]!)![1]!.length;
     // The resources are the keys at the indentation of the first line inside "Resources".
     const childIndent = /^(\s*)/.exec(lines[resourcesAt + 1] ?? '')![1]!.length;
     for (let i = resourcesAt + 1; i < lines.length; i++) {
@@ -109,14 +132,18 @@ export function nameResources(report: unknown, templateText: string): unknown {
       if (m && m[1]!.length === childIndent) starts.push({ line: i + 1, id: m[2]! });
     }
   }
-  const results = (report as { Results?: { Misconfigurations?: { CauseMetadata?: { Resource?: string; StartLine?: number } }[] | null }[] | null })
-    .Results;
+  const results = (
+    report as { Results?: { Misconfigurations?: { CauseMetadata?: { Resource?: string; StartLine?: number; EndLine?: number } }[] | null }[] | null }
+  ).Results;
   for (const result of results ?? []) {
     for (const m of result.Misconfigurations ?? []) {
       const cause = m.CauseMetadata;
       if (!cause?.StartLine || cause.StartLine >= resourcesEnd || (cause.Resource && /^[A-Za-z0-9]+$/.test(cause.Resource))) continue;
-      const owner = [...starts].reverse().find((s) => s.line <= cause.StartLine!);
-      if (owner) cause.Resource = owner.id;
+      // Both ends of the range must lie in the same resource's block; otherwise the finding keeps no name and blocks.
+      const ownerOf = (line: number) => [...starts].reverse().find((s) => s.line <= line);
+      const owner = ownerOf(cause.StartLine);
+      const end = cause.EndLine ?? cause.StartLine;
+      if (owner && end < resourcesEnd && ownerOf(end) === owner) cause.Resource = owner.id;
     }
   }
   return report;
@@ -144,10 +171,30 @@ export function main(env: NodeJS.ProcessEnv = process.env, root: string = ROOT):
   let failed = false;
   for (const { env: name, file } of found) {
     const out = path.join(root, 'reports', `trivy-config-${name}.json`);
-    // The template's own directory: Trivy detects the CloudFormation JSON (a top-level Resources key) and skips the
-    // asset folders' code, which is scanned as source elsewhere.
-    execFileSync(trivy.bin, ['config', ...TRIVY_CONFIG_FLAGS, '--format', 'json', '--output', out, file], { stdio: 'inherit' });
-    const report = nameResources(JSON.parse(fs.readFileSync(out, 'utf8')), fs.readFileSync(file, 'utf8'));
+    // A report left from an earlier run must never stand in for this one.
+    fs.rmSync(out, { force: true });
+    // The template file alone: Trivy detects CloudFormation JSON by its top-level Resources key; the asset folders'
+    // code is scanned as source by Dependency-Scan.
+    try {
+      execFileSync(trivy.bin, ['config', ...TRIVY_CONFIG_FLAGS, '--format', 'json', '--output', out, file], { stdio: 'inherit', timeout: 600_000 });
+    } catch (error) {
+      console.error(`trivy config ${name}: FAILED: trivy did not complete (${(error as Error).message.split('\n')[0]})`);
+      failed = true;
+      continue;
+    }
+    if (!fs.existsSync(out)) {
+      console.error(`trivy config ${name}: FAILED: trivy wrote no report to ${out}`);
+      failed = true;
+      continue;
+    }
+    const raw = JSON.parse(fs.readFileSync(out, 'utf8')) as unknown;
+    const problem = reportProblem(raw, file);
+    if (problem) {
+      console.error(`trivy config ${name}: FAILED: the report is ${problem}`);
+      failed = true;
+      continue;
+    }
+    const report = nameResources(raw, fs.readFileSync(file, 'utf8'));
     fs.writeFileSync(out, JSON.stringify(report, null, 1));
     const result = evaluateScan(report, ignores, new Date());
     const accepted = result.ignored.length;

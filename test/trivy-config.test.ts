@@ -22,11 +22,30 @@ describe('npm run iac:trivy (scripts/trivy-config.ts)', () => {
     CauseMetadata: { Resource },
   });
 
-  /** A `trivy` that answers --version with `version` and writes `report` to the --output path. */
-  function fakeTrivy(version: string, report: unknown): string {
+  /** A report as Trivy 0.73 writes it for the scratch template, with these misconfigurations. */
+  const scanned = (misconfigurations: unknown[], overrides: Record<string, unknown> = {}) => ({
+    Trivy: { Version: TRIVY_VERSION },
+    ArtifactName: path.join(root, 'cdk.out.dev', 'TapStack-dev.template.json'),
+    Results: [
+      {
+        Target: 'TapStack-dev.template.json',
+        Class: 'config',
+        Type: 'cloudformation',
+        MisconfSummary: { Successes: 66, Failures: misconfigurations.length },
+        Misconfigurations: misconfigurations,
+      },
+    ],
+    ...overrides,
+  });
+
+  /**
+   * A `trivy` that answers --version with `version` and writes `report` to the --output path (`report` undefined:
+   * writes nothing), then exits with `exitCode`.
+   */
+  function fakeTrivy(version: string, report: unknown, exitCode = 0): string {
     const bin = path.join(root, 'bin', 'trivy');
     fs.mkdirSync(path.dirname(bin), { recursive: true });
-    fs.writeFileSync(path.join(root, 'report.json'), JSON.stringify(report));
+    if (report !== undefined) fs.writeFileSync(path.join(root, 'report.json'), JSON.stringify(report));
     fs.writeFileSync(
       bin,
       [
@@ -34,7 +53,8 @@ describe('npm run iac:trivy (scripts/trivy-config.ts)', () => {
         `if [ "$1" = "--version" ]; then echo "Version: ${version}"; exit 0; fi`,
         `echo "$@" >> "${path.join(root, 'calls.txt')}"`,
         'while [ $# -gt 0 ]; do if [ "$1" = "--output" ]; then out="$2"; fi; shift; done',
-        `cp "${path.join(root, 'report.json')}" "$out"`,
+        report === undefined ? 'true' : `cp "${path.join(root, 'report.json')}" "$out"`,
+        `exit ${exitCode}`,
       ].join('\n'),
       { mode: 0o755 },
     );
@@ -81,9 +101,7 @@ describe('npm run iac:trivy (scripts/trivy-config.ts)', () => {
   });
 
   test('GIVEN a CRITICAL misconfiguration nobody accepted THEN it blocks, offline flags were passed, and the counts are printed', () => {
-    const bin = fakeTrivy(TRIVY_VERSION, {
-      Results: [{ Target: 'TapStack-dev.template.json', Misconfigurations: [misconfiguration('PaymentServiceSecurityGroupA6B8193F')] }],
-    });
+    const bin = fakeTrivy(TRIVY_VERSION, scanned([misconfiguration('PaymentServiceSecurityGroupA6B8193F')]));
     expect(main(env({ PATH: path.dirname(bin) }), root)).toBe(1);
     const template = path.join(root, 'cdk.out.dev', 'TapStack-dev.template.json');
     const report = path.join(root, 'reports', 'trivy-config-dev.json');
@@ -95,9 +113,7 @@ describe('npm run iac:trivy (scripts/trivy-config.ts)', () => {
   });
 
   test('GIVEN the finding accepted for that resource THEN it passes', () => {
-    const bin = fakeTrivy(TRIVY_VERSION, {
-      Results: [{ Target: 't', Misconfigurations: [misconfiguration('DeliveryDeploySecurityGroupA5AB9686', 'HIGH')] }],
-    });
+    const bin = fakeTrivy(TRIVY_VERSION, scanned([misconfiguration('DeliveryDeploySecurityGroupA5AB9686', 'HIGH')]));
     fs.writeFileSync(
       path.join(root, 'security', 'scan-ignore.json'),
       JSON.stringify({
@@ -109,6 +125,32 @@ describe('npm run iac:trivy (scripts/trivy-config.ts)', () => {
       `trivy config: Trivy ${TRIVY_VERSION} (TRIVY_BIN)`,
       'trivy config dev: CRITICAL 0, HIGH 1, MEDIUM 0, LOW 0; 1 HIGH/CRITICAL accepted with a reason, 0 blocking',
     ]);
+  });
+
+  test.each([
+    [
+      'read nothing as CloudFormation (empty results)',
+      { Results: null },
+      0,
+      'the report is without a CloudFormation result for TapStack-dev.template.json',
+    ],
+    ['ran too few checks', { MisconfSummary: { Successes: 3, Failures: 0 } }, 0, 'the report is with 3 checks run, fewer than 40'],
+    ['came from another version', { Trivy: { Version: '0.60.0' } }, 0, `the report is written by Trivy 0.60.0, not ${TRIVY_VERSION}`],
+    ['exited 1', {}, 1, 'trivy did not complete'],
+  ])('GIVEN Trivy %s THEN the step fails, whatever the findings', (_what, change, exitCode, message) => {
+    const report = scanned([]);
+    const changed = 'MisconfSummary' in change ? { ...report, Results: [{ ...report.Results[0], ...change }] } : { ...report, ...change };
+    const bin = fakeTrivy(TRIVY_VERSION, changed, exitCode);
+    expect(main(env({ TRIVY_BIN: bin }), root)).toBe(1);
+    expect(output.join('\n')).toContain(`trivy config dev: FAILED: ${message}`);
+  });
+
+  test('GIVEN Trivy writes no report THEN the step fails, and a report left by an earlier run is not read', () => {
+    fs.mkdirSync(path.join(root, 'reports'));
+    fs.writeFileSync(path.join(root, 'reports', 'trivy-config-dev.json'), JSON.stringify(scanned([])));
+    const bin = fakeTrivy(TRIVY_VERSION, undefined);
+    expect(main(env({ TRIVY_BIN: bin }), root)).toBe(1);
+    expect(output.join('\n')).toContain(`trivy config dev: FAILED: trivy wrote no report to ${path.join(root, 'reports', 'trivy-config-dev.json')}`);
   });
 
   test('GIVEN no synthesized template THEN it fails and says to synthesize first', () => {
@@ -143,7 +185,8 @@ describe('nameResources: a finding Trivy places by line range is given the resou
           Misconfigurations: [
             finding('TapStack-dev.template.json:3-9', lineOf('"IsLogging"')),
             finding('TapStack-dev.template.json:12-15', lineOf('"BucketEncryption"')),
-            finding('LoadBalancerAlb240B1141', 2),
+            // Named by Trivy, inside another resource's lines: the name stands.
+            finding('LoadBalancerAlb240B1141', lineOf('"IsLogging"')),
           ],
         },
       ],
@@ -154,6 +197,22 @@ describe('nameResources: a finding Trivy places by line range is given the resou
       'AccessLogsBucketCD784A59',
       'LoadBalancerAlb240B1141',
     ]);
+  });
+
+  test('GIVEN a range that runs from one resource into the next THEN it is given neither', () => {
+    const start = lineOf('"IsLogging"');
+    const report = {
+      Results: [
+        {
+          Target: 't',
+          Misconfigurations: [
+            { ID: 'AWS-0015', Status: 'FAIL', CauseMetadata: { Resource: 'r', StartLine: start, EndLine: lineOf('"BucketEncryption"') } },
+          ],
+        },
+      ],
+    };
+    const named = nameResources(report, template) as typeof report;
+    expect(named.Results[0]!.Misconfigurations[0]!.CauseMetadata.Resource).toBe('r');
   });
 
   test('GIVEN a line outside Resources (an output) THEN the finding is not given a resource it is not in', () => {

@@ -88,13 +88,14 @@ export class DnsFirewall extends Construct {
       // 100-9900, unique per VPC; the VPC has this one group.
       priority: 101,
     });
-    // Failing closed is DNS Firewall's default for every VPC, so nothing is declared for it. Failing open is declared;
-    // AWS::Route53Resolver::FirewallConfig is newer than the schemas of the pinned cfn-lint, which reads it as an
-    // unknown type (E3006) and is told so on that one resource.
-    if (props.failOpen) {
-      const failOpen = new route53resolver.CfnFirewallConfig(this, 'FailOpen', { resourceId: props.vpc.vpcId, firewallFailOpen: 'ENABLED' });
-      failOpen.addMetadata('cfn-lint', { config: { ignore_checks: ['E3006'] } });
-    }
+    // Declared even when it states AWS's default (closed), so the stack owns the setting and drift detection sees a
+    // change made outside it. AWS::Route53Resolver::FirewallConfig is newer than the schemas of the pinned cfn-lint,
+    // which reads it as an unknown type (E3006) and is told so on this one resource.
+    const failureMode = new route53resolver.CfnFirewallConfig(this, 'FailureMode', {
+      resourceId: props.vpc.vpcId,
+      firewallFailOpen: props.failOpen ? 'ENABLED' : 'DISABLED',
+    });
+    failureMode.addMetadata('cfn-lint', { config: { ignore_checks: ['E3006'] } });
 
     // Under /aws/vendedlogs/ so the delivery policy AWS writes for Resolver covers the prefix and does not grow per
     // group (docs/aws-contracts.md, "Egress").

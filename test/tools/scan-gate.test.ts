@@ -216,12 +216,23 @@ describe('misconfigurations of the synthesized templates: acceptances per resour
   });
 
   test.each([
-    [['*'], 'ignores.0.resources.0: must name the resource: at least 4 characters besides *'],
-    [['Ab*'], 'ignores.0.resources.0: must name the resource: at least 4 characters besides *'],
+    [['*'], 'ignores.0.resources.0: must begin with at least 4 letters or digits of the logical id (a leading * would name every resource)'],
+    [['*Bucket*'], 'ignores.0.resources.0: must begin with at least 4 letters or digits of the logical id (a leading * would name every resource)'],
+    [['Ab*'], 'ignores.0.resources.0: must begin with at least 4 letters or digits of the logical id (a leading * would name every resource)'],
     [['Bad-Id'], 'ignores.0.resources.0: must be a CloudFormation logical id, with * for the generated suffix'],
-    [[], 'ignores.0.resources: must name at least one resource (leave the field out to accept the id everywhere)'],
+    [[], 'ignores.0.resources: must name at least one resource'],
   ])('GIVEN resources %j THEN the ignore file is refused, naming the field', (resources, message) => {
     expect(() => parseIgnoreFile({ ignores: [{ ...builds, resources }] })).toThrow(`ignore file is malformed: ${message}`);
+  });
+
+  test('GIVEN a cloud misconfiguration accepted without resources THEN the ignore file is refused (it would cover every resource)', () => {
+    const everywhere = { id: builds.id, reason: builds.reason, expires: builds.expires };
+    expect(() => parseIgnoreFile({ ignores: [everywhere] })).toThrow(
+      'ignore file is malformed: ignores.0.resources: a cloud misconfiguration is accepted on named resources only: list the logical ids it covers',
+    );
+    expect(() =>
+      parseIgnoreFile({ ignores: [{ id: 'DS002', reason: 'the build stage runs as root by design', expires: '2026-12-31' }] }),
+    ).not.toThrow();
   });
 
   test('GIVEN the same id and resources twice THEN refused; the same id on other resources is fine', () => {

@@ -37,21 +37,29 @@ function isRealDate(value: string): boolean {
  */
 const RESOURCE_PATTERN = /^[A-Za-z0-9*]+$/;
 
-const ignoreEntrySchema = z.strictObject({
-  id: z.string().regex(IGNORE_ID_PATTERN, 'must be an advisory id such as CVE-2023-45853, GHSA-xxxx-xxxx-xxxx or AVD-AWS-0001'),
-  reason: z.string().trim().min(10, 'must explain the decision in at least 10 characters'),
-  expires: z.string().refine(isRealDate, 'must be a real calendar date YYYY-MM-DD'),
-  /** Misconfigurations only: the resources (logical ids or patterns) the acceptance covers. */
-  resources: z
-    .array(
-      z
-        .string()
-        .regex(RESOURCE_PATTERN, 'must be a CloudFormation logical id, with * for the generated suffix')
-        .refine((p) => p.replace(/\*/g, '').length >= 4, 'must name the resource: at least 4 characters besides *'),
-    )
-    .min(1, 'must name at least one resource (leave the field out to accept the id everywhere)')
-    .optional(),
-});
+const ignoreEntrySchema = z
+  .strictObject({
+    id: z.string().regex(IGNORE_ID_PATTERN, 'must be an advisory id such as CVE-2023-45853, GHSA-xxxx-xxxx-xxxx or AVD-AWS-0001'),
+    reason: z.string().trim().min(10, 'must explain the decision in at least 10 characters'),
+    expires: z.string().refine(isRealDate, 'must be a real calendar date YYYY-MM-DD'),
+    /** Misconfigurations only: the resources (logical ids or patterns) the acceptance covers. */
+    resources: z
+      .array(
+        z
+          .string()
+          .regex(RESOURCE_PATTERN, 'must be a CloudFormation logical id, with * for the generated suffix')
+          .refine(
+            (p) => /^[A-Za-z0-9]{4}/.test(p),
+            'must begin with at least 4 letters or digits of the logical id (a leading * would name every resource)',
+          ),
+      )
+      .min(1, 'must name at least one resource')
+      .optional(),
+  })
+  .refine((entry) => !/^AVD-(AWS|AZU|GCP)-/.test(entry.id) || entry.resources !== undefined, {
+    path: ['resources'],
+    message: 'a cloud misconfiguration is accepted on named resources only: list the logical ids it covers',
+  });
 
 /** What makes two entries the same: the id and, for misconfigurations, the resources they cover. */
 function entryKey(entry: { id: string; resources?: readonly string[] }): string {
