@@ -5,7 +5,9 @@ import type { TestServer } from './helpers';
 /**
  * An authenticated client cannot make one request cost many normal ones. Measured as CPU time of this process (the
  * server and its HTTP client both run here) over many requests, and compared as a ratio to normal requests measured
- * the same way, so the bound holds on a slow or busy machine too.
+ * the same way, so the bound holds on a slow or busy machine too. Each figure is the least of three batches: a garbage
+ * collection or a recompilation that lands in one batch is noise of the machine, not a cost the request imposes (one
+ * batch of 30 once measured 5.9 normal payments on a loaded CI machine, where the least of three stays near 1).
  */
 describe('CPU per request: a body-sized hostile description costs about what a normal payment does', () => {
   let server: TestServer;
@@ -20,10 +22,14 @@ describe('CPU per request: a body-sized hostile description costs about what a n
     const send = (): ReturnType<typeof http> =>
       http(server.port, { method: 'POST', path: '/v1/payments', headers: { ...server.auth, 'idempotency-key': newIdempotencyKey() }, body: body() });
     await send(); // warm-up: code paths compiled before measuring
-    const start = process.cpuUsage();
-    for (let i = 0; i < n; i += 1) expect((await send()).status).toBe(expectedStatus);
-    const used = process.cpuUsage(start);
-    return (used.user + used.system) / 1000 / n;
+    const batches: number[] = [];
+    for (let round = 0; round < 3; round += 1) {
+      const start = process.cpuUsage();
+      for (let i = 0; i < n; i += 1) expect((await send()).status).toBe(expectedStatus);
+      const used = process.cpuUsage(start);
+      batches.push((used.user + used.system) / 1000 / n);
+    }
+    return Math.min(...batches);
   }
 
   test('GIVEN descriptions of %-escapes, lone digits and mixed scripts filling the body limit THEN each costs under 3 normal payments', async () => {
