@@ -250,6 +250,13 @@ export class TapStack extends Stack {
       RepositoryUri: { value: this.images.repository.repositoryUri, description: "This environment's image repository" },
       ImageParameterName: { value: imageParameterNameOf(config.envName), description: 'The image the service runs (docs/deployments.md, trap 1)' },
       AlarmTopicArn: { value: this.alarms.topic.topicArn, description: 'Alarms and pipeline notifications; its email subscriptions need confirming' },
+      // The pipeline's Infra-Plan synthesizes with the same setup flags the stack was last deployed with, so its first runs
+      // after a first deploy keep the service at 0 tasks and the app login without rotation until a person clears them.
+      PendingSetup: {
+        value: pendingSetupOf(props).join(',') || 'none',
+        description:
+          'Setup flags (-c name=true) the last deploy used and the pipeline keeps: cleared by the deploy the first-deploy runbook ends with',
+      },
     };
     for (const [id, output] of Object.entries(outputs)) new CfnOutput(this, id, output);
   }
@@ -261,6 +268,11 @@ export class TapStack extends Stack {
   public get availabilityZones(): string[] {
     return [...this.zones];
   }
+}
+
+/** The setup context flags a stack was synthesized with (`firstDeploy`, `newDatabase`), in a fixed order. */
+export function pendingSetupOf(props: Pick<TapStackProps, 'firstDeploy' | 'newDatabase'>): string[] {
+  return [...(props.firstDeploy ? ['firstDeploy'] : []), ...(props.newDatabase ? ['newDatabase'] : [])];
 }
 
 /** The public URL of an environment, as its approvers and smoke tests know it. */

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# The one way to deploy infrastructure changes to an environment: preflight, synth, the listener-rule guard
-# (docs/deployments.md, trap 2, aws-cdk #36649), then cdk deploy. Usage: npm run deploy:infra -- <env> [extra cdk args]
+# Break-glass only: infrastructure reaches an environment through its pipeline (Infra-Plan, [Approve], Infra-Apply;
+# docs/pipeline.md). This deploys by hand when the pipeline cannot: its first deployment, a change the pipeline refuses
+# to apply on its own, or a pipeline that is itself broken (docs/runbooks/infrastructure-change.md). It announces itself
+# on the environment's topic before and after, runs the preflight, the synth and the listener-rule guard (docs/deployments.md,
+# trap 2, aws-cdk #36649), then cdk deploy. The next pipeline run reconciles the stack with the branch.
+# Usage: BREAK_GLASS_REASON="<why, ticket>" npm run deploy:infra -- <env> [extra cdk args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-env=${1:?usage: npm run deploy:infra -- <dev|staging|prod> [cdk args]}
+env=${1:?usage: BREAK_GLASS_REASON="<why>" npm run deploy:infra -- <dev|staging|prod> [cdk args]}
 shift
+reason=${BREAK_GLASS_REASON:-}
+if [[ ${#reason} -lt 10 ]]; then
+  echo "deploy:infra is the break-glass path: set BREAK_GLASS_REASON to why the pipeline cannot apply this (at least 10 characters, a ticket id helps)" >&2
+  exit 2
+fi
 account=$(aws sts get-caller-identity --query Account --output text)
+who=$(aws sts get-caller-identity --query Arn --output text)
 npm run --silent preflight -- "$env" "$account"
 # Context flags (-c name=value) shape the template, so they go to the synth; cdk deploy then deploys that assembly.
 context=()
@@ -16,4 +26,19 @@ done
 npx cdk synth -q -c env="$env" ${context[@]+"${context[@]}"} -o "cdk.out.$env" >/dev/null
 STACK_NAME="TapStack-$env" RULE_LOGICAL_ID=LoadBalancerProductionRule1971DB67 TEMPLATE_PATH="cdk.out.$env/TapStack-$env.template.json" \
   npx tsx tools/listener-guard/cli.ts
-npx cdk deploy -c env="$env" --app "cdk.out.$env" --require-approval broadening "$@"
+# The topic exists once the stack does; the very first deploy has nobody to tell yet.
+topic=$(aws cloudformation describe-stacks --stack-name "TapStack-$env" --query "Stacks[0].Outputs[?OutputKey=='AlarmTopicArn'].OutputValue" --output text 2>/dev/null || true)
+announce() {
+  local what=$1
+  shift
+  if [[ -n $topic && $topic != None ]]; then
+    aws sns publish --topic-arn "$topic" --subject "[$env] BREAK-GLASS infrastructure deploy $what" \
+      --message "$(printf 'Who: %s\nReason: %s\nCommit: %s (%s)\nArguments: %s\nThe next pipeline run reconciles the stack with the branch.' \
+        "$who" "$reason" "$(git rev-parse HEAD 2>/dev/null || echo unknown)" "$(git status --porcelain 2>/dev/null | grep -q . && echo 'uncommitted changes' || echo clean)" "$*")" >/dev/null
+  fi
+}
+announce started "$@"
+status=0
+npx cdk deploy -c env="$env" --app "cdk.out.$env" --require-approval broadening "$@" || status=$?
+if [[ $status -eq 0 ]]; then announce succeeded "$@"; else announce "FAILED (exit $status)" "$@"; fi
+exit $status

@@ -21,6 +21,7 @@ const OUTPUT_KEYS = [
   'LoadBalancerDnsName',
   'LoadBalancerHostedZoneId',
   'MigrationTaskDefinitionFamily',
+  'PendingSetup',
   'PipelineName',
   'ProductionListenerRuleArn',
   'ProductionUrl',

@@ -105,8 +105,11 @@ describe.each(ENVS)('pipeline of %s', (env) => {
     expect(verify.OnFailure).toEqual({ Result: 'RETRY', RetryConfiguration: { RetryMode: 'FAILED_ACTIONS' } });
   });
 
-  test('stage order; the image is built in dev and promoted elsewhere; approval only in prod, right before Deploy', () => {
-    const expected = env === 'prod' ? ['Source', 'Verify', 'Image', 'Approve', 'Deploy'] : ['Source', 'Verify', 'Image', 'Deploy'];
+  test('stage order; the image is built in dev and promoted elsewhere; the infrastructure planned after both; approval only in prod, right before Deploy', () => {
+    const expected =
+      env === 'prod'
+        ? ['Source', 'Verify', 'Image', 'Infrastructure', 'Approve', 'Deploy']
+        : ['Source', 'Verify', 'Image', 'Infrastructure', 'Deploy'];
     expect(stages.map((s) => s.Name)).toEqual(expected);
     expect(stage('Image')!.Actions.map((a) => a.Name)).toEqual([env === 'dev' ? 'Build-Image' : 'Promote-Image']);
     expect(stage('Image')!.Actions[0]!.Namespace).toBe('Image');
@@ -115,9 +118,14 @@ describe.each(ENVS)('pipeline of %s', (env) => {
       expect(approvals).toHaveLength(1);
       expect(approvals[0]!.Configuration).toMatchObject({
         NotificationArn: expect.anything(),
-        ExternalEntityLink: `https://github.com/${config.source.owner}/${config.source.repo}/commit/#{Source.CommitId}`,
+        ExternalEntityLink: '#{Infra.CHANGE_SET_URL}',
         CustomData: expect.stringContaining('#{Image.IMAGE_URI}'),
       });
+      // The approver reads the change set Infra-Apply will execute, and the commit it came from
+      expect(approvals[0]!.Configuration!.CustomData).toContain('infrastructure: #{Infra.CHANGE_SUMMARY} (change set #{Infra.CHANGE_SET_NAME})');
+      expect(approvals[0]!.Configuration!.CustomData).toContain(
+        `https://github.com/${config.source.owner}/${config.source.repo}/commit/#{Source.CommitId}`,
+      );
       expect(approvals[0]!.Configuration!.CustomData).toContain('#{Image.SCAN_REPORT_URL}');
       expect(approvals[0]!.Configuration!.CustomData).toContain('https://staging.pay.example.com');
     } else {
@@ -125,21 +133,22 @@ describe.each(ENVS)('pipeline of %s', (env) => {
     }
   });
 
-  test('Deploy gets the image by digest from the Image stage, then smoke-tests production; no automatic retry', () => {
+  test('Deploy applies the planned infrastructure, then deploys the image by digest from the Image stage, then smoke-tests production; no automatic retry', () => {
     const deploy = stage('Deploy')!;
     expect(deploy.OnFailure).toBeUndefined();
     expect(deploy.Actions.map((a) => [a.Name, a.RunOrder])).toEqual([
-      ['Deploy', 1],
-      ['Smoke-Production', 2],
+      ['Infra-Apply', 1],
+      ['Deploy', 2],
+      ['Smoke-Production', 3],
     ]);
-    expect(JSON.parse(deploy.Actions[0]!.Configuration!.EnvironmentVariables as string)).toEqual(
+    expect(JSON.parse(deploy.Actions[1]!.Configuration!.EnvironmentVariables as string)).toEqual(
       expect.arrayContaining([{ name: 'IMAGE_URI', type: 'PLAINTEXT', value: '#{Image.IMAGE_URI}' }]),
     );
   });
 
   test('every CodeBuild project: private subnets, the artifacts key, a pinned curated image, a timeout; privileged only for the image build', () => {
     const projects = ofType('AWS::CodeBuild::Project');
-    expect(projects.length).toBe(config.pipeline.nodeVersions.length + 4 + 1 + 2);
+    expect(projects.length).toBe(config.pipeline.nodeVersions.length + 4 + 1 + 2 + 2);
     for (const [id, p] of projects) {
       const props = p.Properties as {
         VpcConfig?: unknown;
@@ -317,7 +326,7 @@ describe.each(ENVS)('pipeline of %s', (env) => {
       stack.network.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds.map((id) => stack.resolve(id)),
     );
     // The digest comes from the Image stage, for both tools
-    const deploy = stage('Deploy')!.Actions[0]!;
+    const deploy = stage('Deploy')!.Actions.find((a) => a.Name === 'Deploy')!;
     expect(JSON.parse(deploy.Configuration!.EnvironmentVariables as string)).toContainEqual({
       name: 'IMAGE_URI',
       type: 'PLAINTEXT',
@@ -365,16 +374,17 @@ describe.each(ENVS)('pipeline of %s', (env) => {
   });
 
   test('only a production smoke test that passed marks the image promotable; the deploy step never does', () => {
-    // GIVEN the Deploy stage: Deploy (run order 1), then Smoke-Production (run order 2, runs only after Deploy succeeded)
-    const [deploy, smoke] = stage('Deploy')!.Actions;
-    expect([deploy!.Name, deploy!.RunOrder, smoke!.Name, smoke!.RunOrder]).toEqual(['Deploy', 1, 'Smoke-Production', 2]);
+    // GIVEN the Deploy stage: Deploy (run order 2), then Smoke-Production (run order 3, runs only after Deploy succeeded)
+    const [, deploy, smoke] = stage('Deploy')!.Actions;
+    expect([deploy!.Name, deploy!.RunOrder, smoke!.Name, smoke!.RunOrder]).toEqual(['Deploy', 2, 'Smoke-Production', 3]);
     // THEN Smoke-Production's build phase runs the smoke test, then the mark, in one command list (a failure skips the rest)
     const spec = buildSpecOf('DeliverySmokeProductionProject');
     expect(spec.phases.build).toEqual({ commands: [SMOKE_COMMAND, MARK_PROMOTABLE_COMMAND] });
     expect(Object.keys(spec.phases).sort()).toEqual(['build', 'install']);
     expect(spec.env?.variables).toEqual({ DEPLOY_ENV: env });
-    // AND it marks the digest the Image stage produced, the one Deploy shipped
+    // AND it marks the digest the Image stage produced, the one Deploy shipped, for this commit (the mark names it)
     expect(JSON.parse(smoke!.Configuration!.EnvironmentVariables as string)).toEqual([
+      { name: 'COMMIT_SHA', type: 'PLAINTEXT', value: '#{Source.CommitId}' },
       { name: 'IMAGE_URI', type: 'PLAINTEXT', value: '#{Image.IMAGE_URI}' },
     ]);
     // AND the deploy step's buildspec has no way to mark

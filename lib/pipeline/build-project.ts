@@ -84,7 +84,8 @@ export class BuildProject extends Construct {
       [`arn:aws:logs:${region}:${account}:log-group:/aws/codebuild/${projectId}:*`]:
         'The log streams of this one project: CodeBuild names them per build, so they take a wildcard',
       '*':
-        'ec2:Describe* for the VPC build, ecr:GetAuthorizationToken where images move, and ecs:DescribeTaskDefinition in the Deploy step ' +
+        'ec2:Describe* for the VPC build, ecr:GetAuthorizationToken where images move, ecs:DescribeTaskDefinition in the Deploy step and ' +
+        'elasticloadbalancing:DescribeRules in the infrastructure steps ' +
         'have no resource-level permissions',
     };
     checkovSkip(

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { DefaultStackSynthesizer, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -24,7 +24,18 @@ import { EncryptedLogGroup } from '../common/encrypted-log-group';
 import { BuildProject } from './build-project';
 import { grantMigration, migrationEnvironment } from './migration';
 import { ConnectionSourceAction } from './source-action';
-import { buildImageStep, DEFAULT_MIGRATION_TIMEOUT_MINUTES, deployStep, PipelineStep, promoteImageStep, PromoteFrom, smokeStep } from './steps';
+import {
+  buildImageStep,
+  DEFAULT_MIGRATION_TIMEOUT_MINUTES,
+  deployStep,
+  INFRA_NAMESPACE,
+  infraApplyStep,
+  infraPlanStep,
+  PipelineStep,
+  promoteImageStep,
+  PromoteFrom,
+  smokeStep,
+} from './steps';
 import { triggerFilePaths } from './trigger-paths';
 import { verifySteps } from './verify-stage';
 import { PrivateAwsAccess } from '../network/egress';
@@ -82,13 +93,18 @@ export class DeliveryPipeline extends Construct {
   public readonly pipeline: codepipeline.Pipeline;
   /** The Image action's output: the image's Trivy report and CycloneDX SBOM, kept in the artifact bucket. */
   public readonly imageScan: codepipeline.Artifact;
+  /** Infra-Plan's output: the plan and the synthesized template it was made from, kept in the artifact bucket. */
+  public readonly infraPlan: codepipeline.Artifact;
   /** Every CodeBuild project of the pipeline, by step name. */
   public readonly projects: Record<string, BuildProject> = {};
+  /** The SSM parameter naming the running image (the template reads it when a change set is made). */
+  private readonly imageParameterName: string;
 
   constructor(scope: Construct, id: string, props: DeliveryPipelineProps) {
     super(scope, id);
     const { config } = props;
     const stack = Stack.of(this);
+    this.imageParameterName = props.imageParameterName;
     const logGroup = new EncryptedLogGroup(this, 'BuildLogs', {
       key: props.logsKey,
       retentionDays: config.logs.retentionDays,
@@ -124,7 +140,9 @@ export class DeliveryPipeline extends Construct {
       pipelineType: codepipeline.PipelineType.V2,
       executionMode: codepipeline.ExecutionMode.SUPERSEDED,
       artifactBucket: props.artifactBucket,
-      restartExecutionOnUpdate: false,
+      // An update of the pipeline's definition (by Infra-Apply, or a break-glass deploy) ends the running execution once its
+      // running actions finish; CloudFormation then starts the pipeline again, on the new definition (as CDK Pipelines does).
+      restartExecutionOnUpdate: true,
       triggers: [
         {
           providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
@@ -162,6 +180,17 @@ export class DeliveryPipeline extends Construct {
       onFailure: { result: codepipeline.Result.RETRY, retryMode: codepipeline.RetryMode.FAILED_ACTIONS },
     });
 
+    // Infrastructure: this commit's stack as a change set, judged before anything runs it (tools/infra plan).
+    const stackName = stack.stackName;
+    const infraPlan = project(infraPlanStep(config.envName, stackName));
+    this.grantInfraPlan(infraPlan, stackName);
+    this.infraPlan = new codepipeline.Artifact('InfraPlan');
+    acknowledgeArtifactWrites(infraPlan);
+    this.pipeline.addStage({
+      stageName: 'Infrastructure',
+      actions: [this.codeBuildAction(infraPlan, source, 1, commit, INFRA_NAMESPACE, [this.infraPlan], true)],
+    });
+
     if (config.pipeline.approvalRequired) {
       const repoUrl = `https://github.com/${config.source.owner}/${config.source.repo}`;
       this.pipeline.addStage({
@@ -170,9 +199,12 @@ export class DeliveryPipeline extends Construct {
           new actions.ManualApprovalAction({
             actionName: 'Approve',
             notificationTopic: props.topic,
-            externalEntityLink: `${repoUrl}/commit/#{Source.CommitId}`,
+            // The change set the approver reads is the one Infra-Apply executes (it refuses any other, or a stale one).
+            externalEntityLink: '#{Infra.CHANGE_SET_URL}',
             additionalInformation: [
-              `Deploy commit #{Source.CommitId} to ${config.envName}: image #{Image.IMAGE_URI}`,
+              `Deploy commit ${repoUrl}/commit/#{Source.CommitId} to ${config.envName}`,
+              'infrastructure: #{Infra.CHANGE_SUMMARY} (change set #{Infra.CHANGE_SET_NAME})',
+              'image #{Image.IMAGE_URI}',
               'scan report and SBOM: #{Image.SCAN_REPORT_URL}',
               props.upstreamUrl ? `running now in ${props.promoteFrom?.env ?? 'upstream'}: ${props.upstreamUrl}` : '',
             ]
@@ -195,7 +227,7 @@ export class DeliveryPipeline extends Construct {
     });
     this.grantDeploy(deploy, props);
     grantMigration(deploy, props.migration);
-    // Smoke-Production runs only after Deploy succeeded (run order 2), and marks the image promotable only after its
+    // Smoke-Production runs only after Deploy succeeded (run order 3), and marks the image promotable only after its
     // own smoke test passed (smokeStep): the next environment never sees an image whose production smoke failed.
     const smoke = project(smokeStep(config.envName), {
       BASE_URL: props.productionUrl,
@@ -212,10 +244,23 @@ export class DeliveryPipeline extends Construct {
     );
     // tools/promote mark: DescribeImages (the deployed-<env> tag must be there), BatchGetImage + PutImage (add a tag).
     props.repository.grant(smoke.project, 'ecr:DescribeImages', 'ecr:BatchGetImage', 'ecr:PutImage');
+    const infraApply = project(infraApplyStep(config.envName, stackName), { TOPIC_ARN: props.topic.topicArn });
+    this.grantInfraApply(infraApply, stackName, props.topic);
     const imageUri = { IMAGE_URI: '#{Image.IMAGE_URI}' };
+    // One stage, so one execution at a time: no infrastructure update runs beside a blue/green deployment of this pipeline.
+    // Run orders 1-2-3: the image deploy starts only on applied infrastructure, the smoke test only after the deploy.
     this.pipeline.addStage({
       stageName: 'Deploy',
-      actions: [this.codeBuildAction(deploy, source, 1, { ...commit, ...imageUri }), this.codeBuildAction(smoke, source, 2, imageUri)],
+      actions: [
+        this.codeBuildAction(infraApply, source, 1, {
+          ...commit,
+          CHANGE_SET_NAME: '#{Infra.CHANGE_SET_NAME}',
+          LISTENER_RULES_TOUCHED: '#{Infra.LISTENER_RULES_TOUCHED}',
+          PIPELINE_EXECUTION_ID: '#{codepipeline.PipelineExecutionId}',
+        }),
+        this.codeBuildAction(deploy, source, 2, { ...commit, ...imageUri }),
+        this.codeBuildAction(smoke, source, 3, { ...commit, ...imageUri }),
+      ],
     });
 
     const rule = this.pipeline.notifyOn('Notify', props.topic, {
@@ -246,6 +291,7 @@ export class DeliveryPipeline extends Construct {
     vars?: Record<string, string>,
     namespace?: string,
     outputs?: codepipeline.Artifact[],
+    executionId = false,
   ) {
     return new actions.CodeBuildAction({
       actionName: p.node.id,
@@ -254,7 +300,15 @@ export class DeliveryPipeline extends Construct {
       outputs,
       runOrder,
       variablesNamespace: namespace,
-      environmentVariables: vars && Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { value: v }])),
+      environmentVariables:
+        vars || executionId
+          ? Object.fromEntries(
+              Object.entries({ ...vars, ...(executionId ? { PIPELINE_EXECUTION_ID: '#{codepipeline.PipelineExecutionId}' } : {}) }).map(([k, v]) => [
+                k,
+                { value: v },
+              ]),
+            )
+          : undefined,
     });
   }
 
@@ -266,6 +320,105 @@ export class DeliveryPipeline extends Construct {
         actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability', 'ecr:DescribeImages'],
         resources: [stack.formatArn({ service: 'ecr', account: from.registryId, resource: 'repository', resourceName: from.repositoryName })],
       }),
+    );
+  }
+
+  /** The stack's ARN (any stack id of this name) and the CDK bootstrap roles and bucket of this account and region. */
+  private bootstrap(stackName: string) {
+    const stack = Stack.of(this);
+    const q = DefaultStackSynthesizer.DEFAULT_QUALIFIER;
+    const role = (name: string): string =>
+      stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `cdk-${q}-${name}-${stack.account}-${stack.region}` });
+    return {
+      stackArn: stack.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${stackName}/*` }),
+      execRole: role('cfn-exec-role'),
+      filePublishingRole: role('file-publishing-role'),
+      assetObjects: `arn:${stack.partition}:s3:::cdk-${q}-assets-${stack.account}-${stack.region}/*`,
+      ssmParameters: [
+        stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `cdk-bootstrap/${q}/version` }),
+        imageParameterArn(stack, this.imageParameterName),
+      ],
+    };
+  }
+
+  /**
+   * Infra-Plan: change sets of this one stack, made with the bootstrap's execution role only (PassRole to CloudFormation
+   * only, and CreateChangeSet only with that role), asset publishing through the bootstrap's file-publishing role, the
+   * template read back from the bootstrap bucket, and the live listener rule read for tools/listener-guard.
+   */
+  private grantInfraPlan(p: BuildProject, stackName: string): void {
+    const b = this.bootstrap(stackName);
+    const role = p.project.role!;
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudformation:CreateChangeSet'],
+        resources: [b.stackArn],
+        conditions: { StringEquals: { 'cloudformation:RoleArn': b.execRole } },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'cloudformation:DescribeStacks',
+          'cloudformation:DescribeChangeSet',
+          'cloudformation:DeleteChangeSet',
+          'cloudformation:GetTemplate',
+          'cloudformation:DescribeStackResources',
+        ],
+        resources: [b.stackArn],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [b.execRole],
+        conditions: { StringEquals: { 'iam:PassedToService': 'cloudformation.amazonaws.com' } },
+      }),
+    );
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [b.filePublishingRole] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [b.assetObjects] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameters', 'ssm:GetParameter'], resources: b.ssmParameters }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['elasticloadbalancing:DescribeRules'], resources: ['*'] }));
+    this.acknowledgeInfra(p);
+    acknowledge(
+      p,
+      ['AwsSolutions'],
+      `IAM5[Resource::arn:aws:s3:::cdk-${DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-${nagAccount(p)}-${Stack.of(this).region}/*]`,
+      'The objects of the CDK bootstrap asset bucket: the template and assets are named by content hash at synth time',
+    );
+  }
+
+  /** Infra-Apply: execute and follow change sets of this one stack, read the live listener rule, announce on the topic. */
+  private grantInfraApply(p: BuildProject, stackName: string, topic: sns.ITopic): void {
+    const b = this.bootstrap(stackName);
+    const role = p.project.role!;
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'cloudformation:ExecuteChangeSet',
+          'cloudformation:DescribeChangeSet',
+          'cloudformation:DescribeStacks',
+          'cloudformation:DescribeStackEvents',
+          'cloudformation:GetTemplate',
+          'cloudformation:DescribeStackResources',
+        ],
+        resources: [b.stackArn],
+      }),
+    );
+    // No iam:PassRole: the change set already carries the stack's execution role, which CloudFormation uses "even if the
+    // users don't have permission to pass it" (docs/aws-contracts.md, "Infrastructure through the pipeline").
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['elasticloadbalancing:DescribeRules'], resources: ['*'] }));
+    topic.grantPublish(role);
+    this.acknowledgeInfra(p);
+  }
+
+  private acknowledgeInfra(p: BuildProject): void {
+    const stack = Stack.of(this);
+    acknowledge(
+      p,
+      ['AwsSolutions'],
+      `IAM5[Resource::arn:aws:cloudformation:${stack.region}:${nagAccount(p)}:stack/${stack.stackName}/*]`,
+      'This one stack: CloudFormation appends a stack id to its name in the ARN, so the id takes a wildcard',
     );
   }
 

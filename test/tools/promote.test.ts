@@ -14,11 +14,13 @@ import { fakeRuntime } from './fake-runtime';
 import { main, readMarkOptions, readVerifyOptions, readWaitOptions } from '../../tools/promote/cli';
 import {
   markPromotable,
+  marksCommit,
   MarkPromotableOptions,
   PromoteInputError,
   PromoteMarkError,
   PromoteTimeoutError,
   PromoteVerifyError,
+  promotableTag,
   verifyPromotedImage,
   VerifyPromotedImageOptions,
   waitForPromotableImage,
@@ -49,7 +51,7 @@ const VERIFY: VerifyPromotedImageOptions = { registryId: '222222222222', reposit
 
 /** What the upstream deploy step writes (the image runs there) and what its Smoke-Production step writes after the test passed. */
 const DEPLOYED_DEV = 'deployed-dev-20260301093000';
-const PROMOTABLE_DEV = 'promotable-dev-20260301093200';
+const PROMOTABLE_DEV = `promotable-dev-20260301093200-${COMMIT.slice(0, 12)}`;
 
 function image(...tags: string[]): { imageDetails: ImageDetail[] } {
   return { imageDetails: [{ imageDigest: DIGEST, imageTags: [TAG, ...tags], imagePushedAt: PUSHED_AT, repositoryName: 'tap/payments' }] };
@@ -119,7 +121,9 @@ describe('waitForPromotableImage', () => {
     expect(result.tags).toContain(PROMOTABLE_DEV);
     expect(sleeps).toHaveLength(3);
     expect(logs.join('\n')).toMatch(/not yet tagged deployed-dev-\*: waiting for the dev deployment/);
-    expect(logs.join('\n')).toMatch(/is deployed to dev, not yet tagged promotable-dev-\*: waiting for its production smoke test to pass/);
+    expect(logs.join('\n')).toMatch(
+      /is deployed to dev, not yet tagged promotable-dev-\*-0123456789ab: waiting for its production smoke test to pass/,
+    );
   });
 
   test('GIVEN upstream deployed the image but its production smoke test never passed THEN never returns it and times out saying so', async () => {
@@ -134,7 +138,7 @@ describe('waitForPromotableImage', () => {
     expect(error).toBeInstanceOf(PromoteTimeoutError);
     expect(error).toMatchObject({ state: 'not-promotable', digest: DIGEST });
     expect((error as Error).message).toBe(
-      `image ${TAG} (${DIGEST}) was deployed to dev but not tagged promotable-dev-* within 2m0s: its production smoke test has not ` +
+      `image ${TAG} (${DIGEST}) was deployed to dev but not tagged promotable-dev-*-0123456789ab within 2m0s: its production smoke test has not ` +
         "passed (still running, or failed); see the dev pipeline's Smoke-Production step. An image whose smoke test failed is never promoted",
     );
     expect(sleeps.length).toBeGreaterThan(0);
@@ -309,7 +313,7 @@ describe('promote CLI', () => {
 
     await expect(main(['wait'], WAIT_ENV, cliIo)).resolves.toBe(0);
     expect(out).toEqual([`IMAGE_DIGEST=${DIGEST}`, `SOURCE_IMAGE=111111111111.dkr.ecr.eu-west-1.amazonaws.com/tap/payments@${DIGEST}`]);
-    expect(err.join('\n')).toMatch(/passed its dev production smoke test \(promotable-dev-20260301093200\)/);
+    expect(err.join('\n')).toMatch(/passed its dev production smoke test \(promotable-dev-20260301093200-0123456789ab\)/);
   });
 
   test('verify exits 1 on a digest mismatch and says what failed', async () => {
@@ -351,6 +355,38 @@ describe('promote CLI', () => {
   });
 });
 
+describe('a mark names the commit whose release passed', () => {
+  const OTHER = 'fedcba9876543210fedcba9876543210fedcba98';
+
+  test("GIVEN the digest carries only another commit's promotable mark (two commits, one byte-identical image) THEN waits, and times out saying so", async () => {
+    // GIVEN commit OTHER passed dev on this digest; this commit was built to the same digest but its own release has not passed
+    ecrMock.on(DescribeImagesCommand).resolves(image(`sha-${OTHER}`, DEPLOYED_DEV, `promotable-dev-20260301093200-${OTHER.slice(0, 12)}`));
+    const { deps } = harness();
+    const error = await waitForPromotableImage({ ...WAIT, timeoutMs: 120_000 }, deps).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PromoteTimeoutError);
+    expect((error as PromoteTimeoutError).state).toBe('not-promotable');
+    expect((error as Error).message).toContain(`not tagged promotable-dev-*-${COMMIT.slice(0, 12)} within 2m0s`);
+  });
+
+  test.each([
+    [`promotable-dev-20260301093200-${COMMIT.slice(0, 12)}`, true],
+    [`promotable-dev-20260301093200-${OTHER.slice(0, 12)}`, false],
+    [`promotable-staging-20260301093200-${COMMIT.slice(0, 12)}`, false],
+    ['promotable-dev-20260301093200', false],
+    [`promotable-dev-2026030109320-${COMMIT.slice(0, 12)}`, false],
+    [`promotable-dev-x20260301093200-${COMMIT.slice(0, 12)}`, false],
+  ])('marksCommit(%s, dev, this commit) is %s', (tag, expected) => {
+    expect(marksCommit(tag, 'dev', COMMIT)).toBe(expected);
+  });
+
+  test("promotableTag names the environment, the UTC time and the commit, within ECR's 128 characters", () => {
+    const tag = promotableTag('staging', new Date('2026-03-01T10:00:00Z'), COMMIT);
+    expect(tag).toBe('promotable-staging-20260301100000-0123456789ab');
+    expect(marksCommit(tag, 'staging', COMMIT)).toBe(true);
+    expect(() => promotableTag('dev', new Date(), 'main')).toThrow(/40-character/);
+  });
+});
+
 describe('markPromotable', () => {
   const MANIFEST = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [] });
   const MARK: MarkPromotableOptions = {
@@ -358,6 +394,7 @@ describe('markPromotable', () => {
     imageUri: `333333333333.dkr.ecr.eu-west-1.amazonaws.com/tap/staging/payment-service@${DIGEST}`,
     envName: 'staging',
     imageParameterName: '/tap/staging/app/image-uri',
+    commit: COMMIT,
   };
   const RUNNING = MARK.imageUri;
   const markHarness = () => {
@@ -374,11 +411,20 @@ describe('markPromotable', () => {
     ecrMock.on(PutImageCommand).resolves({});
   }
 
+  test("GIVEN an image that is not this commit's build THEN refuses and tags nothing", async () => {
+    given('deployed-staging-20260301095500');
+    const { deps } = markHarness();
+    await expect(markPromotable({ ...MARK, commit: 'fedcba9876543210fedcba9876543210fedcba98' }, deps)).rejects.toThrow(
+      /is not tagged sha-fedcba9876543210fedcba9876543210fedcba98 .*not the image of commit/,
+    );
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(0);
+  });
+
   test('GIVEN the image the deploy step tagged deployed-<env> THEN adds promotable-<env>-<UTC time> to that same digest', async () => {
     given('deployed-staging-20260301095500');
     const { deps, logs } = markHarness();
 
-    await expect(markPromotable(MARK, deps)).resolves.toEqual({ tag: 'promotable-staging-20260301100000' });
+    await expect(markPromotable(MARK, deps)).resolves.toEqual({ tag: `promotable-staging-20260301100000-${COMMIT.slice(0, 12)}` });
 
     expect(inputs(ecrMock, DescribeImagesCommand)).toEqual([
       { registryId: '333333333333', repositoryName: 'tap/staging/payment-service', imageIds: [{ imageDigest: DIGEST }] },
@@ -389,11 +435,13 @@ describe('markPromotable', () => {
         repositoryName: 'tap/staging/payment-service',
         imageManifest: MANIFEST,
         imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
-        imageTag: 'promotable-staging-20260301100000',
+        imageTag: `promotable-staging-20260301100000-${COMMIT.slice(0, 12)}`,
         imageDigest: DIGEST,
       },
     ]);
-    expect(logs.join('\n')).toMatch(/tagged 333333333333\/tap\/staging\/payment-service@sha256:d{64} as promotable-staging-20260301100000/);
+    expect(logs.join('\n')).toMatch(
+      /tagged 333333333333\/tap\/staging\/payment-service@sha256:d{64} as promotable-staging-20260301100000-0123456789ab/,
+    );
   });
 
   test('GIVEN an image not tagged deployed-<this env> (only another environment, or none) THEN refuses and tags nothing', async () => {
@@ -415,7 +463,7 @@ describe('markPromotable', () => {
     ecrMock.on(PutImageCommand).rejects(new ImageAlreadyExistsException({ message: 'Image already exists', $metadata: {} }));
     const { deps, logs } = markHarness();
 
-    await expect(markPromotable(MARK, deps)).resolves.toEqual({ tag: 'promotable-staging-20260301100000' });
+    await expect(markPromotable(MARK, deps)).resolves.toEqual({ tag: `promotable-staging-20260301100000-${COMMIT.slice(0, 12)}` });
     expect(logs.join('\n')).toMatch(/already tagged/);
   });
 
@@ -459,7 +507,7 @@ describe('markPromotable', () => {
 
 describe('promote CLI mark', () => {
   const IMAGE_URI = `333333333333.dkr.ecr.eu-west-1.amazonaws.com/tap/staging/payment-service@${DIGEST}`;
-  const MARK_ENV = { IMAGE_URI, DEPLOY_ENV: 'staging', IMAGE_PARAMETER_NAME: '/tap/staging/app/image-uri' };
+  const MARK_ENV = { IMAGE_URI, DEPLOY_ENV: 'staging', IMAGE_PARAMETER_NAME: '/tap/staging/app/image-uri', COMMIT_SHA: COMMIT };
 
   function io(): { err: string[]; io: Parameters<typeof main>[2] } {
     const err: string[] = [];
@@ -472,6 +520,7 @@ describe('promote CLI mark', () => {
       imageUri: IMAGE_URI,
       envName: 'staging',
       imageParameterName: '/tap/staging/app/image-uri',
+      commit: COMMIT,
     });
   });
 
@@ -494,7 +543,7 @@ describe('promote CLI mark', () => {
     ecrMock.on(PutImageCommand).resolves({});
     const ok = io();
     await expect(main(['mark'], MARK_ENV, ok.io)).resolves.toBe(0);
-    expect(ok.err.join('\n')).toMatch(/as promotable-staging-\d{14}: promotable from staging/);
+    expect(ok.err.join('\n')).toMatch(/as promotable-staging-\d{14}-0123456789ab: promotable from staging/);
 
     ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: DIGEST, imageTags: [TAG] }] });
     const refused = io();

@@ -86,27 +86,52 @@ export async function main(env: NodeJS.ProcessEnv, clients?: GuardClients): Prom
   };
   if (!newRule) return fail(`rule ${ruleId} is not in the synthesized template: the deploy would delete the production listener rule`);
 
-  const { cfn, elbv2 } = clients ?? { cfn: new CloudFormationClient({}), elbv2: new ElasticLoadBalancingV2Client({}) };
+  const result = await checkRuleAgainstStack(
+    stackName,
+    ruleId,
+    newRule,
+    clients ?? { cfn: new CloudFormationClient({}), elbv2: new ElasticLoadBalancingV2Client({}) },
+  );
+  if (result.error) return fail(result.reason);
+  if (!result.safe) return fail(`UNSAFE: ${result.reason}`);
+  console.log(`listener-guard: ${result.reason}`);
+  return 0;
+}
+
+/** The verdict of {@link checkRuleAgainstStack}; `error` when the check itself could not run (treated as unsafe). */
+export interface RuleVerdict {
+  readonly safe: boolean;
+  readonly reason: string;
+  readonly error?: boolean;
+}
+
+/**
+ * Whether deploying `newRule` (the rule `ruleId` of the template about to be deployed) onto `stackName` now would move
+ * production traffic: reads the deployed template and the live rule. Used by this CLI and by the pipeline's
+ * infrastructure plan and apply (tools/infra).
+ */
+export async function checkRuleAgainstStack(
+  stackName: string,
+  ruleId: string,
+  newRule: ListenerRuleProperties,
+  { cfn, elbv2 }: GuardClients,
+): Promise<RuleVerdict> {
   try {
     let deployedBody: string | undefined;
     try {
       deployedBody = (await withRetry(() => cfn.send(new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Original' })))).TemplateBody;
     } catch (error) {
       if (!isMissingStack(error)) throw error;
-      console.log(`listener-guard: stack ${stackName} is not deployed yet, nothing to protect`);
-      return 0;
+      return { safe: true, reason: `stack ${stackName} is not deployed yet, nothing to protect` };
     }
     let deployed: unknown;
     try {
       deployed = JSON.parse(deployedBody ?? '');
     } catch {
-      return fail(`the deployed template of ${stackName} is not JSON (YAML is not supported by this check)`);
+      return { safe: false, error: true, reason: `the deployed template of ${stackName} is not JSON (YAML is not supported by this check)` };
     }
     const oldRule = ruleProperties(resourcesOf(deployed, `deployed template of ${stackName}`), ruleId, `deployed template of ${stackName}`);
-    if (!oldRule) {
-      console.log(`listener-guard: rule ${ruleId} is new in this deploy, nothing live to reset`);
-      return 0;
-    }
+    if (!oldRule) return { safe: true, reason: `rule ${ruleId} is new in this deploy, nothing live to reset` };
 
     const physicalId = async (logicalId: string): Promise<string | undefined> => {
       try {
@@ -119,7 +144,7 @@ export async function main(env: NodeJS.ProcessEnv, clients?: GuardClients): Prom
       }
     };
     const ruleArn = await physicalId(ruleId);
-    if (!ruleArn) return fail(`rule ${ruleId} is in the deployed template but has no physical id in ${stackName}`);
+    if (!ruleArn) return { safe: false, error: true, reason: `rule ${ruleId} is in the deployed template but has no physical id in ${stackName}` };
     const targetGroupArns: Record<string, string> = {};
     const ids = referencedIds([newRule.Actions, oldRule.Actions]);
     for (const id of ids) {
@@ -128,12 +153,15 @@ export async function main(env: NodeJS.ProcessEnv, clients?: GuardClients): Prom
     }
 
     const result = await checkListenerRule({ ruleArn, templateRule: newRule, deployedTemplateRule: oldRule, targetGroupArns }, { elbv2 });
-    if (!result.safe) return fail(`UNSAFE: ${result.reason} (rule ${ruleArn})`);
-    console.log(`listener-guard: safe: ${result.reason}`);
-    return 0;
+    return result.safe ? { safe: true, reason: `safe: ${result.reason}` } : { safe: false, reason: `${result.reason} (rule ${ruleArn})` };
   } catch (error) {
-    return fail(`could not check the rule (${(error as Error).name}): ${(error as Error).message}`);
+    return { safe: false, error: true, reason: `could not check the rule (${(error as Error).name}): ${(error as Error).message}` };
   }
+}
+
+/** The properties of listener rule `logicalId` in a parsed template, undefined when the template has no such rule. */
+export function ruleOf(template: unknown, logicalId: string, where: string): ListenerRuleProperties | undefined {
+  return ruleProperties(resourcesOf(template, where), logicalId, where);
 }
 
 if (require.main === module) {

@@ -8,7 +8,8 @@
  * `verify` (after `crane copy "$SOURCE_IMAGE" <local repository URI>:sha-$COMMIT_SHA`): REGISTRY_ID, REPOSITORY,
  * COMMIT_SHA, EXPECTED_DIGEST (sha256:<hex>, the IMAGE_DIGEST from `wait`).
  * `mark` (in Smoke-Production, after the smoke test passed): IMAGE_URI (digest-pinned, this environment's ECR
- * repository), DEPLOY_ENV (dev | staging | prod). Tags the image `promotable-<env>-<time>`.
+ * repository), DEPLOY_ENV (dev | staging | prod), COMMIT_SHA (the image must carry `sha-<commit>`), IMAGE_PARAMETER_NAME.
+ * Tags the image `promotable-<env>-<time>-<commit 12>`.
  * Exit codes: 0 done, 1 timed out, digest mismatch, image not deployed here, or AWS error, 2 bad configuration.
  */
 import { ECRClient } from '@aws-sdk/client-ecr';
@@ -80,7 +81,13 @@ export function readMarkOptions(env: NodeJS.ProcessEnv): MarkPromotableOptions {
         `got: ${JSON.stringify(imageUri)}`,
     );
   }
-  return { image, imageUri, envName: oneOfEnv(env, 'DEPLOY_ENV', ENVIRONMENT_NAMES), imageParameterName: requireEnv(env, 'IMAGE_PARAMETER_NAME') };
+  return {
+    image,
+    imageUri,
+    envName: oneOfEnv(env, 'DEPLOY_ENV', ENVIRONMENT_NAMES),
+    imageParameterName: requireEnv(env, 'IMAGE_PARAMETER_NAME'),
+    commit: matchEnv(env, 'COMMIT_SHA', COMMIT_SHA_PATTERN, COMMIT),
+  };
 }
 
 /** Where the CLI writes: `out` is stdout (eval'd by the buildspec), `err` is everything a person reads. */

@@ -29,12 +29,31 @@ import {
 import { realSleep, RetryOptions, withRetry } from '../common/retry';
 import { formatMs, ToolRuntime } from '../common/runtime';
 
-/** Tag prefix of an image whose production smoke test passed in an environment: `promotable-<env>-<UTC yyyymmddhhmmss>`. */
+/**
+ * Tag prefix of an image whose production smoke test passed in an environment:
+ * `promotable-<env>-<UTC yyyymmddhhmmss>-<first 12 hex of the commit>`.
+ */
 export const PROMOTABLE_TAG_PREFIX = 'promotable-';
 
-/** `promotable-<env>-<UTC yyyymmddhhmmss>`: one per marking, since tags are immutable in these repositories. */
-export function promotableTag(envName: string, at: Date): string {
-  return `${PROMOTABLE_TAG_PREFIX}${envName}-${at.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+/** How much of the commit a promotable tag carries (ECR tags stop at 128 characters; 12 hex digits name a commit). */
+export const TAG_COMMIT_LENGTH = 12;
+
+/**
+ * `promotable-<env>-<UTC yyyymmddhhmmss>-<commit 12>`: one per marking (tags are immutable in these repositories), and
+ * per commit. The commit matters because a mark sits on a digest, and two commits can share one (a commit that changes
+ * only infrastructure may rebuild a byte-identical image): the next environment promotes the commit whose own release
+ * (infrastructure, deploy, smoke test) passed, not one that merely shares its image.
+ */
+export function promotableTag(envName: string, at: Date, commit: string): string {
+  validateCommit(commit);
+  return `${PROMOTABLE_TAG_PREFIX}${envName}-${at.toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${commit.slice(0, TAG_COMMIT_LENGTH)}`;
+}
+
+/** Whether `tag` marks `commit` promotable from `envName`. */
+export function marksCommit(tag: string, envName: string, commit: string): boolean {
+  const prefix = `${PROMOTABLE_TAG_PREFIX}${envName}-`;
+  const suffix = `-${commit.slice(0, TAG_COMMIT_LENGTH)}`;
+  return tag.startsWith(prefix) && tag.endsWith(suffix) && /^\d{14}$/.test(tag.slice(prefix.length, tag.length - suffix.length));
 }
 
 /** Where to look for the image upstream, and how long to wait for it. */
@@ -204,7 +223,7 @@ export async function waitForPromotableImage(opts: WaitForPromotableImageOptions
   const aws = retrying(deps);
   const tag = buildTag(opts.commit);
   const deployedPrefix = `${DEPLOYED_TAG_PREFIX}${opts.upstreamEnv}-`;
-  const promotablePrefix = `${PROMOTABLE_TAG_PREFIX}${opts.upstreamEnv}-`;
+  const promotablePrefix = `${PROMOTABLE_TAG_PREFIX}${opts.upstreamEnv}-*-${opts.commit.slice(0, TAG_COMMIT_LENGTH)}`;
   const where = `ECR repository ${opts.upstreamRegistryId}/${opts.upstreamRepository}`;
   const startedAt = now();
   const deadline = startedAt + opts.timeoutMs;
@@ -219,7 +238,8 @@ export async function waitForPromotableImage(opts: WaitForPromotableImageOptions
       digest = detail.imageDigest;
       if (!digest || !DIGEST_PATTERN.test(digest)) throw new Error(`DescribeImages returned no valid digest for ${tag} in ${where}, got: ${digest}`);
       const tags = detail.imageTags ?? [];
-      const promotable = tags.filter((t) => t.startsWith(promotablePrefix));
+      // Only this commit's own mark counts: another commit's release may have passed on the same digest.
+      const promotable = tags.filter((t) => marksCommit(t, opts.upstreamEnv, opts.commit));
       if (promotable.length > 0) {
         log(
           `${tag} (${digest}) in ${where} passed its ${opts.upstreamEnv} production smoke test (${promotable.join(', ')}) after ` +
@@ -233,7 +253,7 @@ export async function waitForPromotableImage(opts: WaitForPromotableImageOptions
       'image-not-found': `${tag} not in ${where} yet: waiting for ${opts.upstreamEnv} to build it`,
       'not-deployed': `${tag} (${digest}) is in ${where}, not yet tagged ${deployedPrefix}*: waiting for the ${opts.upstreamEnv} deployment`,
       'not-promotable':
-        `${tag} (${digest}) is deployed to ${opts.upstreamEnv}, not yet tagged ${promotablePrefix}*: waiting for its production ` +
+        `${tag} (${digest}) is deployed to ${opts.upstreamEnv}, not yet tagged ${promotablePrefix}: waiting for its production ` +
         'smoke test to pass',
     }[state];
     if (line !== lastState) log(`${line} (${formatMs(elapsed)})`);
@@ -249,7 +269,7 @@ export async function waitForPromotableImage(opts: WaitForPromotableImageOptions
           `${opts.upstreamEnv} deployment of commit ${opts.commit} has not succeeded (still running or rolled back); ` +
           `see the ${opts.upstreamEnv} pipeline's deploy step`,
         'not-promotable':
-          `image ${tag} (${digest}) was deployed to ${opts.upstreamEnv} but not tagged ${promotablePrefix}* within ${within}: ` +
+          `image ${tag} (${digest}) was deployed to ${opts.upstreamEnv} but not tagged ${promotablePrefix} within ${within}: ` +
           `its production smoke test has not passed (still running, or failed); see the ${opts.upstreamEnv} pipeline's ` +
           'Smoke-Production step. An image whose smoke test failed is never promoted',
       }[state];
@@ -265,8 +285,10 @@ export interface MarkPromotableOptions {
   readonly image: EcrImageRef;
   /** The same image as the pipeline passed it (IMAGE_URI), the exact string the deploy step records in SSM. */
   readonly imageUri: string;
-  /** This environment: the tag is `promotable-<envName>-<time>`, and `deployed-<envName>-*` must already be there. */
+  /** This environment: the tag is `promotable-<envName>-<time>-<commit 12>`, and `deployed-<envName>-*` must already be there. */
   readonly envName: EnvironmentName;
+  /** The commit this release built or promoted: the image must carry its build tag `sha-<commit>`, and the mark names it. */
+  readonly commit: string;
   /**
    * The SSM parameter that names the image this environment runs (written by the deploy step after a successful
    * deployment, and by a rollback through tools/deploy): the image is marked only if it is the one running.
@@ -312,6 +334,13 @@ export async function markPromotable(opts: MarkPromotableOptions, deps: MarkDeps
     if (isAwsError(error, 'ImageNotFoundException')) throw new PromoteMarkError(`${where} not found: nothing to mark`);
     throw error;
   }
+  validateCommit(opts.commit);
+  if (!tags.includes(buildTag(opts.commit))) {
+    throw new PromoteMarkError(
+      `${where} is not tagged ${buildTag(opts.commit)} (tags: ${tags.join(', ') || 'none'}): it is not the image of commit ${opts.commit}, ` +
+        'so this release cannot mark it',
+    );
+  }
   if (!tags.some((t) => t.startsWith(deployedPrefix))) {
     throw new PromoteMarkError(
       `${where} is not tagged ${deployedPrefix}* (tags: ${tags.join(', ') || 'none'}): the deploy step has not recorded it as running in ` +
@@ -328,7 +357,7 @@ export async function markPromotable(opts: MarkPromotableOptions, deps: MarkDeps
         'passed tested that image, so this one is not marked promotable',
     );
   }
-  const tag = promotableTag(opts.envName, new Date(deps.now()));
+  const tag = promotableTag(opts.envName, new Date(deps.now()), opts.commit);
   const outcome = await tagImage(image, tag, deps.ecr, aws);
   deps.log(`${outcome === 'tagged' ? 'tagged' : 'already tagged'} ${where} as ${tag}: promotable from ${opts.envName}`);
   return { tag };

@@ -1,0 +1,199 @@
+/**
+ * Applies a planned (and in prod approved) infrastructure change set, follows the stack to the end of the update,
+ * announces the outcome on the environment's topic. When the change set changed the pipeline itself, CodePipeline
+ * ends this execution after the apply and the pipeline restarts on its new definition. A failed update is rolled back by CloudFormation; this fails with the stack event
+ * that caused it, so the image deploy after it never runs on a failed infrastructure change.
+ */
+import { Change, DescribeChangeSetCommand, DescribeChangeSetCommandOutput, ExecuteChangeSetCommand } from '@aws-sdk/client-cloudformation';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { withRetry } from '../common/retry';
+import { formatMs } from '../common/runtime';
+import { describeChanges, PIPELINE_DEFINITION_TYPES, plannedChanges } from './change-set';
+import { CHANGE_SET_NAME } from './plan';
+import { describeEvent, eventsSince, rootCause, stackStatus, StackDeps, StackStateError, waitUntilUpdatable } from './stack';
+
+/** Statuses that end an update, and whether the update took. */
+export const FINAL_UPDATE_STATUSES: Readonly<Record<string, boolean>> = {
+  UPDATE_COMPLETE: true,
+  UPDATE_ROLLBACK_COMPLETE: false,
+  UPDATE_ROLLBACK_FAILED: false,
+  UPDATE_FAILED: false,
+};
+
+/** The change set can no longer be applied as planned (gone, obsolete, or already run). Never retried. */
+export class StaleChangeSetError extends Error {
+  override readonly name = 'StaleChangeSetError';
+}
+
+/** The update failed (CloudFormation rolled it back, or could not); the message names the event that caused it. */
+export class ApplyFailedError extends Error {
+  override readonly name = 'ApplyFailedError';
+}
+
+/** Inputs of {@link applyInfrastructure}. */
+export interface ApplyOptions {
+  readonly envName: string;
+  readonly stackName: string;
+  readonly changeSetName: string;
+  readonly commit: string;
+  readonly executionId: string;
+  /** ECS-owned listener rules the plan found touched: their live split is checked again right before executing. */
+  readonly listenerRulesTouched: readonly string[];
+  /** Where the outcome is announced. */
+  readonly topicArn: string;
+  /** Bound on the update (CloudFormation goes on, and rolls back by itself, if this runs out). */
+  readonly timeoutMs: number;
+  /** @default 15 000 ms */
+  readonly pollMs?: number;
+}
+
+/** Dependencies of {@link applyInfrastructure}. */
+export interface ApplyDeps extends StackDeps {
+  readonly sns: SNSClient;
+  readonly checkListenerRule: (logicalId: string) => Promise<{ readonly safe: boolean; readonly reason: string }>;
+}
+
+/** The outcome. */
+export interface ApplyResult {
+  readonly status: 'applied' | 'nothing-to-apply';
+  /** The change set changed the pipeline (or a step's project): this execution ends after the apply, and the pipeline restarts. */
+  readonly changesPipeline?: boolean;
+}
+
+async function describeAll(deps: StackDeps, stackName: string, name: string): Promise<{ first: DescribeChangeSetCommandOutput; changes: Change[] }> {
+  const changes: Change[] = [];
+  let token: string | undefined;
+  let first: DescribeChangeSetCommandOutput | undefined;
+  do {
+    const out = await withRetry(() => deps.cfn.send(new DescribeChangeSetCommand({ StackName: stackName, ChangeSetName: name, NextToken: token })), {
+      ...deps.retry,
+      sleep: deps.sleep,
+    });
+    first ??= out;
+    changes.push(...(out.Changes ?? []));
+    token = out.NextToken;
+  } while (token);
+  return { first: first!, changes };
+}
+
+async function announce(deps: ApplyDeps, opts: ApplyOptions, subject: string, lines: readonly string[]): Promise<void> {
+  const message = [
+    ...lines,
+    '',
+    `Environment: ${opts.envName}; stack ${opts.stackName}`,
+    `Change set: ${opts.changeSetName}`,
+    `Commit: ${opts.commit}`,
+    `Pipeline execution: ${opts.executionId}`,
+  ].join('\n');
+  try {
+    await withRetry(
+      () => deps.sns.send(new PublishCommand({ TopicArn: opts.topicArn, Subject: `[${opts.envName}] ${subject}`.slice(0, 99), Message: message })),
+      { ...deps.retry, sleep: deps.sleep },
+    );
+  } catch (error) {
+    // The record is also in the pipeline's history and CloudTrail; a lost announcement must not hide the outcome.
+    deps.log(`could not announce on ${opts.topicArn} (${(error as Error).name}: ${(error as Error).message})`);
+  }
+}
+
+/**
+ * Executes the change set named in `opts` and waits for the update to end. `nothing-to-apply` when the plan found no
+ * change (`changeSetName` is `none`). Rejects with {@link StaleChangeSetError} when the change set is gone or no
+ * longer executable (another change reached the stack after it was planned: plan again), with an error when a
+ * touched ECS listener rule's live split no longer matches, and with {@link ApplyFailedError} when the update fails.
+ */
+export async function applyInfrastructure(opts: ApplyOptions, deps: ApplyDeps): Promise<ApplyResult> {
+  if (opts.changeSetName === 'none') {
+    deps.log('the plan found no infrastructure change: nothing to apply');
+    return { status: 'nothing-to-apply' };
+  }
+  if (!CHANGE_SET_NAME.test(opts.changeSetName)) throw new StaleChangeSetError(`change set name ${JSON.stringify(opts.changeSetName)} is not valid`);
+  const pollMs = opts.pollMs ?? 15_000;
+
+  let described: { first: DescribeChangeSetCommandOutput; changes: Change[] };
+  try {
+    described = await describeAll(deps, opts.stackName, opts.changeSetName);
+  } catch (error) {
+    if ((error as { name?: unknown }).name === 'ChangeSetNotFoundException' || (error as { name?: unknown }).name === 'ChangeSetNotFound') {
+      throw new StaleChangeSetError(
+        `change set ${opts.changeSetName} no longer exists: another change reached ${opts.stackName} after it was planned ` +
+          '(CloudFormation deletes the other change sets of a stack when one is executed). Run the pipeline again to plan against the stack as it is now.',
+      );
+    }
+    throw error;
+  }
+  const { first, changes } = described;
+  if (first.Status !== 'CREATE_COMPLETE' || first.ExecutionStatus !== 'AVAILABLE') {
+    throw new StaleChangeSetError(
+      `change set ${opts.changeSetName} is ${first.Status}/${first.ExecutionStatus}, not CREATE_COMPLETE/AVAILABLE` +
+        `${first.StatusReason ? ` (${first.StatusReason})` : ''}: it cannot be applied as planned; run the pipeline again`,
+    );
+  }
+  const planned = plannedChanges(changes);
+  deps.log(`applying ${opts.changeSetName} to ${opts.stackName}:\n${describeChanges(planned).join('\n')}`);
+  // The live split may have moved since the plan (a rollback, or a deployment finished): check it again now.
+  for (const rule of opts.listenerRulesTouched) {
+    const check = await deps.checkListenerRule(rule);
+    if (!check.safe) throw new StaleChangeSetError(`listener rule ${rule}: ${check.reason} (docs/runbooks/listener-rule-reset.md)`);
+  }
+  await waitUntilUpdatable(deps, opts.stackName, opts.timeoutMs, pollMs);
+
+  // CloudFormation's clock and this build's may differ; events from just before the call are filtered by status anyway.
+  const startedAt = deps.now();
+  await withRetry(
+    () =>
+      deps.cfn.send(
+        new ExecuteChangeSetCommand({
+          StackName: opts.stackName,
+          ChangeSetName: opts.changeSetName,
+          ClientRequestToken: `apply-${opts.changeSetName}`.slice(0, 128),
+          DisableRollback: false,
+        }),
+      ),
+    { ...deps.retry, sleep: deps.sleep },
+  );
+  let status: string | undefined;
+  for (;;) {
+    await deps.sleep(pollMs);
+    status = await stackStatus(deps, opts.stackName);
+    if (status === undefined) throw new StackStateError(`stack ${opts.stackName} disappeared during the update`);
+    if (status in FINAL_UPDATE_STATUSES) break;
+    const waited = deps.now() - startedAt;
+    if (waited >= opts.timeoutMs) {
+      const message =
+        `${opts.stackName} is still ${status} after ${formatMs(waited)}: CloudFormation goes on and rolls back by itself if the update fails; ` +
+        'follow it in the stack events. The image deploy does not run on an update that has not finished.';
+      await announce(deps, opts, 'infrastructure change still running', [message]);
+      throw new ApplyFailedError(message);
+    }
+    deps.log(`${opts.stackName}: ${status} (${formatMs(waited)})`);
+  }
+  const took = formatMs(deps.now() - startedAt);
+  if (!FINAL_UPDATE_STATUSES[status]) {
+    const events = await eventsSince(deps, opts.stackName, new Date(startedAt - 60_000));
+    const cause = rootCause(events);
+    const why = cause ? describeEvent(cause) : 'no failed resource event found; see the stack events';
+    const advice =
+      status === 'UPDATE_ROLLBACK_FAILED'
+        ? 'The rollback failed too: the stack needs a person (docs/runbooks/infrastructure-change.md, "A failed rollback").'
+        : 'CloudFormation rolled the stack back to what ran before; the service was not redeployed.';
+    await announce(deps, opts, `infrastructure change FAILED (${status})`, [
+      `The update of ${opts.stackName} ended ${status} after ${took}.`,
+      `Cause: ${why}`,
+      advice,
+    ]);
+    throw new ApplyFailedError(`update of ${opts.stackName} ended ${status} after ${took}. Cause: ${why}. ${advice}`);
+  }
+  deps.log(`${opts.stackName}: ${status} after ${took}`);
+  const changesPipeline = planned.some((c) => PIPELINE_DEFINITION_TYPES.includes(c.type));
+  await announce(deps, opts, 'infrastructure change applied', [
+    `${opts.stackName} updated (${status}) in ${took}: ${planned.length} resource change(s).`,
+    ...describeChanges(planned),
+  ]);
+  if (changesPipeline) {
+    // CodePipeline finishes the running actions of an updated pipeline and then cancels their executions; the pipeline's
+    // RestartExecutionOnUpdate starts it again on the new definition (docs/aws-contracts.md, "Infrastructure through the pipeline").
+    deps.log('the change set changed the pipeline itself: CodePipeline ends this execution after this action and restarts on the new definition');
+  }
+  return { status: 'applied', changesPipeline };
+}
