@@ -109,13 +109,11 @@ function deployedStack(deployed: object = template(1)): void {
   cfnMock.on(GetTemplateCommand, { StackName: STACK, TemplateStage: 'Original' }).resolves({ TemplateBody: JSON.stringify(deployed) });
   const ids: Record<string, string> = { ProdRule: RULE_ARN, BlueTG: BLUE, GreenTG: GREEN };
   for (const [id, arn] of Object.entries(ids)) {
-    cfnMock
-      .on(DescribeStackResourcesCommand, { StackName: STACK, LogicalResourceId: id })
-      .resolves({
-        StackResources: [
-          { PhysicalResourceId: arn, LogicalResourceId: id, ResourceType: 'x', ResourceStatus: 'UPDATE_COMPLETE', Timestamp: new Date() },
-        ],
-      });
+    cfnMock.on(DescribeStackResourcesCommand, { StackName: STACK, LogicalResourceId: id }).resolves({
+      StackResources: [
+        { PhysicalResourceId: arn, LogicalResourceId: id, ResourceType: 'x', ResourceStatus: 'UPDATE_COMPLETE', Timestamp: new Date() },
+      ],
+    });
   }
 }
 
