@@ -574,6 +574,24 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
     expect(readFileSync(join(planDir, 'infra-plan.txt'), 'utf8')).toContain('Modify AWS::ElasticLoadBalancingV2::ListenerRule ProdRule [Priority]');
   });
 
+  test('plan: no changes exports none, and links the approver to the stack', async () => {
+    const planDir = mkdtempSync(join(tmpdir(), 'infra-plan-'));
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: STACK, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date() }] });
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: 'arn:cs' });
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'FAILED', StatusReason: "The submitted information didn't contain changes." });
+    expect(await main(['plan'], env(assembly(), planDir), clients(), fakeRuntime(0).runtime)).toBe(0);
+    const vars = execFileSync(
+      'bash',
+      ['-c', `set -a; . "${planDir}/infra-plan.env"; printf '%s|%s|%s' "$CHANGE_SET_NAME" "$CHANGE_SUMMARY" "$CHANGE_SET_URL"`],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(vars).toBe(
+      'none|no infrastructure changes|https://us-east-1.console.aws.amazon.com/cloudformation/home?region=us-east-1#/stacks/stackinfo?stackId=TapStack-prod',
+    );
+  });
+
   test('plan: the same change while live traffic is on green exits 1 and leaves no change set', async () => {
     const dir = assembly();
     cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: STACK, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date() }] });

@@ -85,6 +85,11 @@ export function changeSetUrl(region: string, stackId: string, changeSetId: strin
   return `https://${region}.console.aws.amazon.com/cloudformation/home?region=${region}#/stacks/changesets/changes?stackId=${q(stackId)}&changeSetId=${q(changeSetId)}`;
 }
 
+/** The stack in the CloudFormation console. */
+export function stackUrl(region: string, stackName: string): string {
+  return `https://${region}.console.aws.amazon.com/cloudformation/home?region=${region}#/stacks/stackinfo?stackId=${encodeURIComponent(stackName)}`;
+}
+
 /** AWS clients, injected for tests. */
 export interface InfraClients extends GuardClients {
   readonly sns: SNSClient;
@@ -138,7 +143,8 @@ async function plan(env: NodeJS.ProcessEnv, clients: InfraClients, runtime: Tool
   );
   const lines = describeChanges(result.review.changes);
   const summary = shortSummary(result.review);
-  const url = result.changeSetId ? changeSetUrl(region, common.stackName, result.changeSetId) : 'none';
+  // The approval's link: the change set, or the stack itself when there is nothing to change (never an empty link).
+  const url = result.changeSetId ? changeSetUrl(region, common.stackName, result.changeSetId) : stackUrl(region, common.stackName);
   mkdirSync(planDir, { recursive: true });
   writeFileSync(
     join(planDir, 'infra-plan.txt'),
