@@ -82,7 +82,7 @@ export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
       assertions: [
         {
           assert: Fn.conditionEquals(marker.valueAsString, 'deployable'),
-          assertDescription: `Synthesized with -c synthOnly=true, which skips the deploy preflight; deploy ${env} with npm run deploy:infra -- ${env}`,
+          assertDescription: `Synthesized with -c synthOnly=true, which skips the deploy preflight; deploy ${env} through its pipeline (break-glass: npm run deploy:infra -- ${env})`,
         },
       ],
     });

@@ -1,5 +1,5 @@
 import { INFRA_VARIABLES } from '../lib/pipeline/steps';
-import { ENVS, synthEnv } from './helpers';
+import { ENVS, shippedConfigs, synthEnv } from './helpers';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 interface Action {
@@ -22,6 +22,7 @@ const join = (...parts: unknown[]) => ({ 'Fn::Join': ['', parts] });
 const ACCOUNT = { Ref: 'AWS::AccountId' };
 
 describe.each(ENVS)('infrastructure through the %s pipeline', (env) => {
+  const approval = shippedConfigs()[env].pipeline.approvalRequired;
   const { template } = synthEnv(env);
   const resources = template.toJSON().Resources as Record<string, Resource>;
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -45,16 +46,28 @@ describe.each(ENVS)('infrastructure through the %s pipeline', (env) => {
   const stackArn = join(`arn:aws:cloudformation:us-east-1:`, ACCOUNT, `:stack/TapStack-${env}/*`);
   const execRole = join('arn:aws:iam::', ACCOUNT, ':role/cdk-hnb659fds-cfn-exec-role-', ACCOUNT, '-us-east-1');
 
-  test('the pipeline restarts itself on its new definition after an update (as CDK Pipelines does)', () => {
-    expect(pipeline.RestartExecutionOnUpdate).toBe(true);
+  test('CloudFormation does not restart the pipeline mid-update; Infra-Apply may start it, and only it, once the update completed', () => {
+    expect(pipeline.RestartExecutionOnUpdate).toBe(false);
+    const starters = ofType('AWS::IAM::Policy').filter(([, p]) =>
+      JSON.stringify(p.Properties.PolicyDocument).includes('codepipeline:StartPipelineExecution'),
+    );
+    expect(starters).toHaveLength(1);
+    const [, policy] = starters[0]!;
+    expect(policy.Properties.Roles).toEqual([{ Ref: expect.stringMatching(/^DeliveryInfraApplyProjectRole/) }]);
+    expect((policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'codepipeline:StartPipelineExecution',
+        Resource: join('arn:aws:codepipeline:us-east-1:', ACCOUNT, ':', { Ref: expect.stringMatching(/^DeliveryPipeline/) }),
+      },
+    ]);
   });
 
-  test('Infrastructure: one Infra-Plan action after the image, exporting the change set under the Infra namespace, keeping the plan', () => {
+  test('Infra-Plan after the image: its own stage before the approval in prod, else first in Deploy (no deploy between plan and apply)', () => {
     const names = stages.map((s) => s.Name);
-    expect(names.indexOf('Infrastructure')).toBe(names.indexOf('Image') + 1);
-    expect(names.indexOf('Deploy')).toBe(names.length - 1);
-    const [plan, ...others] = stage('Infrastructure').Actions;
-    expect(others).toEqual([]);
+    expect(names).toEqual(approval ? ['Source', 'Verify', 'Image', 'Infrastructure', 'Approve', 'Deploy'] : ['Source', 'Verify', 'Image', 'Deploy']);
+    const plan = approval ? stage('Infrastructure').Actions[0] : stage('Deploy').Actions[0];
+    if (approval) expect(stage('Infrastructure').Actions).toHaveLength(1);
     expect(plan).toMatchObject({ Name: 'Infra-Plan', RunOrder: 1, Namespace: 'Infra', OutputArtifacts: [{ Name: 'InfraPlan' }] });
     expect(JSON.parse(plan!.Configuration!.EnvironmentVariables as string)).toEqual([
       { name: 'COMMIT_SHA', type: 'PLAINTEXT', value: '#{Source.CommitId}' },
@@ -84,9 +97,22 @@ describe.each(ENVS)('infrastructure through the %s pipeline', (env) => {
     expect(spec.artifacts!.files).toEqual(['reports/infra-plan.txt', `cdk.out.${env}/TapStack-${env}.template.json`]);
   });
 
-  test('Infra-Apply runs first in Deploy with the planned change set, and announces on the alarm topic', () => {
+  test('Infra-Apply runs in Deploy before the image deploy, with the planned change set, and announces on the alarm topic', () => {
+    expect(stage('Deploy').Actions.map((a) => [a.Name, a.RunOrder])).toEqual(
+      approval
+        ? [
+            ['Infra-Apply', 1],
+            ['Deploy', 2],
+            ['Smoke-Production', 3],
+          ]
+        : [
+            ['Infra-Plan', 1],
+            ['Infra-Apply', 2],
+            ['Deploy', 3],
+            ['Smoke-Production', 4],
+          ],
+    );
     const apply = stage('Deploy').Actions.find((a) => a.Name === 'Infra-Apply')!;
-    expect(apply.RunOrder).toBe(1);
     expect(JSON.parse(apply.Configuration!.EnvironmentVariables as string)).toEqual([
       { name: 'COMMIT_SHA', type: 'PLAINTEXT', value: '#{Source.CommitId}' },
       { name: 'CHANGE_SET_NAME', type: 'PLAINTEXT', value: '#{Infra.CHANGE_SET_NAME}' },
@@ -96,7 +122,13 @@ describe.each(ENVS)('infrastructure through the %s pipeline', (env) => {
     expect(buildSpecOf('DeliveryInfraApplyProject').phases.build!.commands).toEqual(['npx tsx tools/infra/cli.ts apply']);
     const vars = (project('DeliveryInfraApplyProject').Properties.Environment as { EnvironmentVariables: { Name: string; Value: unknown }[] })
       .EnvironmentVariables;
-    expect(vars).toEqual([{ Name: 'TOPIC_ARN', Type: 'PLAINTEXT', Value: { Ref: expect.stringMatching(/^AlarmsTopic/) } }]);
+    expect(vars).toEqual([
+      { Name: 'TOPIC_ARN', Type: 'PLAINTEXT', Value: { Ref: expect.stringMatching(/^AlarmsTopic/) } },
+      { Name: 'IMAGE_PARAMETER_NAME', Type: 'PLAINTEXT', Value: `/tap/${env}/app/image-uri` },
+    ]);
+    const planVars = (project('DeliveryInfraPlanProject').Properties.Environment as { EnvironmentVariables: { Name: string; Value: unknown }[] })
+      .EnvironmentVariables;
+    expect(planVars).toEqual([{ Name: 'IMAGE_PARAMETER_NAME', Type: 'PLAINTEXT', Value: `/tap/${env}/app/image-uri` }]);
   });
 
   test('Infra-Plan may make change sets of this stack only, with the bootstrap execution role only, and nothing else of CloudFormation', () => {
@@ -104,7 +136,7 @@ describe.each(ENVS)('infrastructure through the %s pipeline', (env) => {
       {
         Effect: 'Allow',
         Action: 'cloudformation:CreateChangeSet',
-        Resource: stackArn,
+        Resource: ['arn:aws:cloudformation:us-east-1:aws:transform/SecretsManager-2024-09-16', stackArn],
         Condition: { StringEquals: { 'cloudformation:RoleArn': execRole } },
       },
       {
@@ -142,7 +174,7 @@ describe.each(ENVS)('infrastructure through the %s pipeline', (env) => {
     ]);
   });
 
-  test('Infra-Apply may execute and follow change sets of this stack only; it cannot make one, pass a role or change the pipeline', () => {
+  test('Infra-Apply may execute and follow change sets of this stack only; it cannot make one, pass a role, or do more to the pipeline than start it', () => {
     const statements = ownStatements('DeliveryInfraApplyProjectRole');
     expect(statements).toEqual([
       {
@@ -158,8 +190,23 @@ describe.each(ENVS)('infrastructure through the %s pipeline', (env) => {
         Resource: stackArn,
       },
       { Effect: 'Allow', Action: 'elasticloadbalancing:DescribeRules', Resource: '*' },
+      { Effect: 'Allow', Action: 'ssm:GetParameter', Resource: join('arn:aws:ssm:us-east-1:', ACCOUNT, `:parameter/tap/${env}/app/image-uri`) },
       { Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: expect.stringMatching(/^AlarmsTopic/) } },
+      {
+        Effect: 'Allow',
+        Action: 'codepipeline:StartPipelineExecution',
+        Resource: join('arn:aws:codepipeline:us-east-1:', ACCOUNT, ':', { Ref: expect.stringMatching(/^DeliveryPipeline/) }),
+      },
     ]);
+  });
+
+  test('CreateChangeSet covers every transform the template declares (CloudFormation authorizes each transform too)', () => {
+    const transforms = (template.toJSON() as { Transform?: string | string[] }).Transform;
+    const declared = [transforms ?? []].flat();
+    expect(declared.length).toBeGreaterThan(0);
+    const create = ownStatements('DeliveryInfraPlanProjectRole').find((s) => s.Action === 'cloudformation:CreateChangeSet')!;
+    const granted = ([create.Resource].flat() as unknown[]).filter((r): r is string => typeof r === 'string');
+    expect(granted.sort()).toEqual(declared.map((t) => `arn:aws:cloudformation:us-east-1:aws:transform/${t.replace(/^AWS::/, '')}`).sort());
   });
 
   test('no other step may touch CloudFormation, assume a bootstrap role or pass the execution role', () => {

@@ -131,7 +131,8 @@ describe('the entry point', () => {
       Assertions: [
         {
           Assert: { 'Fn::Equals': [{ Ref: 'SynthOnly' }, 'deployable'] },
-          AssertDescription: 'Synthesized with -c synthOnly=true, which skips the deploy preflight; deploy dev with npm run deploy:infra -- dev',
+          AssertDescription:
+            'Synthesized with -c synthOnly=true, which skips the deploy preflight; deploy dev through its pipeline (break-glass: npm run deploy:infra -- dev)',
         },
       ],
     });

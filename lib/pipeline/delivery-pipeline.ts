@@ -140,9 +140,10 @@ export class DeliveryPipeline extends Construct {
       pipelineType: codepipeline.PipelineType.V2,
       executionMode: codepipeline.ExecutionMode.SUPERSEDED,
       artifactBucket: props.artifactBucket,
-      // An update of the pipeline's definition (by Infra-Apply, or a break-glass deploy) ends the running execution once its
-      // running actions finish; CloudFormation then starts the pipeline again, on the new definition (as CDK Pipelines does).
-      restartExecutionOnUpdate: true,
+      // An update of the pipeline's definition ends the running execution once its running actions finish. CloudFormation
+      // does not restart it (RestartExecutionOnUpdate would start it while the stack update is still running, and again
+      // on its rollback): Infra-Apply starts it once the whole update completed (docs/pipeline.md, Self-update).
+      restartExecutionOnUpdate: false,
       triggers: [
         {
           providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
@@ -180,16 +181,17 @@ export class DeliveryPipeline extends Construct {
       onFailure: { result: codepipeline.Result.RETRY, retryMode: codepipeline.RetryMode.FAILED_ACTIONS },
     });
 
-    // Infrastructure: this commit's stack as a change set, judged before anything runs it (tools/infra plan).
+    // Infrastructure: this commit's stack as a change set, judged before anything runs it (tools/infra plan). Where a person
+    // approves, the plan is a stage of its own before the approval; elsewhere it is the first action of Deploy, so no
+    // other execution can deploy between the plan and its apply (one execution per stage).
     const stackName = stack.stackName;
-    const infraPlan = project(infraPlanStep(config.envName, stackName));
+    const approval = config.pipeline.approvalRequired;
+    const infraPlan = project(infraPlanStep(config.envName, stackName), { IMAGE_PARAMETER_NAME: props.imageParameterName });
     this.grantInfraPlan(infraPlan, stackName);
     this.infraPlan = new codepipeline.Artifact('InfraPlan');
     acknowledgeArtifactWrites(infraPlan);
-    this.pipeline.addStage({
-      stageName: 'Infrastructure',
-      actions: [this.codeBuildAction(infraPlan, source, 1, commit, INFRA_NAMESPACE, [this.infraPlan], true)],
-    });
+    const planAction = this.codeBuildAction(infraPlan, source, 1, commit, INFRA_NAMESPACE, [this.infraPlan], true);
+    if (approval) this.pipeline.addStage({ stageName: 'Infrastructure', actions: [planAction] });
 
     if (config.pipeline.approvalRequired) {
       const repoUrl = `https://github.com/${config.source.owner}/${config.source.repo}`;
@@ -244,24 +246,41 @@ export class DeliveryPipeline extends Construct {
     );
     // tools/promote mark: DescribeImages (the deployed-<env> tag must be there), BatchGetImage + PutImage (add a tag).
     props.repository.grant(smoke.project, 'ecr:DescribeImages', 'ecr:BatchGetImage', 'ecr:PutImage');
-    const infraApply = project(infraApplyStep(config.envName, stackName), { TOPIC_ARN: props.topic.topicArn });
+    const infraApply = project(infraApplyStep(config.envName, stackName), {
+      TOPIC_ARN: props.topic.topicArn,
+      IMAGE_PARAMETER_NAME: props.imageParameterName,
+    });
     this.grantInfraApply(infraApply, stackName, props.topic);
     const imageUri = { IMAGE_URI: '#{Image.IMAGE_URI}' };
     // One stage, so one execution at a time: no infrastructure update runs beside a blue/green deployment of this pipeline.
-    // Run orders 1-2-3: the image deploy starts only on applied infrastructure, the smoke test only after the deploy.
+    // In order: [plan,] apply, the image deploy only on applied infrastructure, the smoke test only after the deploy.
+    const first = approval ? 1 : 2;
     this.pipeline.addStage({
       stageName: 'Deploy',
       actions: [
-        this.codeBuildAction(infraApply, source, 1, {
+        ...(approval ? [] : [planAction]),
+        this.codeBuildAction(infraApply, source, first, {
           ...commit,
           CHANGE_SET_NAME: '#{Infra.CHANGE_SET_NAME}',
           LISTENER_RULES_TOUCHED: '#{Infra.LISTENER_RULES_TOUCHED}',
           PIPELINE_EXECUTION_ID: '#{codepipeline.PipelineExecutionId}',
         }),
-        this.codeBuildAction(deploy, source, 2, { ...commit, ...imageUri }),
-        this.codeBuildAction(smoke, source, 3, { ...commit, ...imageUri }),
+        this.codeBuildAction(deploy, source, first + 1, { ...commit, ...imageUri }),
+        this.codeBuildAction(smoke, source, first + 2, { ...commit, ...imageUri }),
       ],
     });
+    // Infra-Apply starts the pipeline again after a change of the pipeline itself completed. A separate policy, so the
+    // project (which the pipeline references) does not wait for a policy that references the pipeline.
+    const restart = new iam.Policy(this, 'InfraApplyRestart', {
+      roles: [infraApply.project.role!],
+      statements: [new iam.PolicyStatement({ actions: ['codepipeline:StartPipelineExecution'], resources: [this.pipeline.pipelineArn] })],
+    });
+    acknowledge(
+      restart,
+      ['PCI.DSS.321', 'NIST.800.53.R5'],
+      'IAMNoInlinePolicy',
+      "Infra-Apply's role alone may start this one pipeline; a policy of its own, since the role's default policy must not reference the pipeline that references the role's project",
+    );
 
     const rule = this.pipeline.notifyOn('Notify', props.topic, {
       events: [
@@ -349,10 +368,11 @@ export class DeliveryPipeline extends Construct {
   private grantInfraPlan(p: BuildProject, stackName: string): void {
     const b = this.bootstrap(stackName);
     const role = p.project.role!;
+    // A template with a transform also needs CreateChangeSet on the transform (the hosted rotations add one).
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['cloudformation:CreateChangeSet'],
-        resources: [b.stackArn],
+        resources: [b.stackArn, ...transformArns(Stack.of(this))],
         conditions: { StringEquals: { 'cloudformation:RoleArn': b.execRole } },
       }),
     );
@@ -408,6 +428,10 @@ export class DeliveryPipeline extends Construct {
     // No iam:PassRole: the change set already carries the stack's execution role, which CloudFormation uses "even if the
     // users don't have permission to pass it" (docs/aws-contracts.md, "Infrastructure through the pipeline").
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['elasticloadbalancing:DescribeRules'], resources: ['*'] }));
+    // The image the service runs now, against the one the change set froze when it was planned.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [imageParameterArn(Stack.of(this), this.imageParameterName)] }),
+    );
     topic.grantPublish(role);
     this.acknowledgeInfra(p);
   }
@@ -485,6 +509,17 @@ export class DeliveryPipeline extends Construct {
       'Revisions of the service task definition family, registered (and tagged while registering) one per release; ECS numbers the revision',
     );
   }
+}
+
+/**
+ * The ARNs of the transforms the stack's template declares (`arn:aws:cloudformation:<region>:aws:transform/<name>`).
+ * Read when the pipeline is built: every construct that adds one (the database's hosted rotations) is built before it,
+ * and test/pipeline-infra.test.ts checks the grant covers the synthesized template's list.
+ */
+function transformArns(stack: Stack): string[] {
+  return (stack.templateOptions.transforms ?? []).map(
+    (t) => `arn:${stack.partition}:cloudformation:${stack.region}:aws:transform/${t.replace(/^AWS::/, '')}`,
+  );
 }
 
 /** The ARN of the SSM parameter that names the running image (its name starts with `/`, the ARN's resource does not). */

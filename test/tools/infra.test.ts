@@ -11,7 +11,9 @@ import {
   ResourceChange,
 } from '@aws-sdk/client-cloudformation';
 import { DescribeRulesCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CodePipelineClient, StartPipelineExecutionCommand } from '@aws-sdk/client-codepipeline';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,6 +31,9 @@ import { fakeRuntime } from './fake-runtime';
 const cfnMock = mockClient(CloudFormationClient);
 const elbMock = mockClient(ElasticLoadBalancingV2Client);
 const snsMock = mockClient(SNSClient);
+const ssmMock = mockClient(SSMClient);
+const pipelineMock = mockClient(CodePipelineClient);
+const IMAGE_PARAM = '/tap/prod/app/image-uri';
 
 const STACK = 'TapStack-prod';
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
@@ -68,17 +73,35 @@ function template(priority = 1): Record<string, unknown> {
       GreenTG: { Type: 'AWS::ElasticLoadBalancingV2::TargetGroup' },
       Alarm: { Type: 'AWS::CloudWatch::Alarm' },
     },
+    Parameters: {
+      SsmParameterValuetapprodappimageuriC96584B6F00A464EAD1953AFF4B05118Parameter: {
+        Type: 'AWS::SSM::Parameter::Value<String>',
+        Default: IMAGE_PARAM,
+      },
+      BootstrapVersion: { Type: 'AWS::SSM::Parameter::Value<String>', Default: '/cdk-bootstrap/hnb659fds/version' },
+    },
   };
 }
 
-function change(logicalId: string, type: string, action: string, replacement?: string, props: string[] = []): { ResourceChange: ResourceChange } {
+function change(
+  logicalId: string,
+  type: string,
+  action: string,
+  replacement?: string,
+  props: string[] = [],
+  cause: { source: string; entity?: string } = { source: 'DirectModification' },
+): { ResourceChange: ResourceChange } {
   return {
     ResourceChange: {
       LogicalResourceId: logicalId,
       ResourceType: type,
       Action: action as ResourceChange['Action'],
       Replacement: replacement as ResourceChange['Replacement'],
-      Details: props.map((name) => ({ Target: { Attribute: 'Properties', Name: name } })),
+      Details: props.map((name) => ({
+        Target: { Attribute: 'Properties', Name: name },
+        ChangeSource: cause.source as never,
+        CausingEntity: cause.entity,
+      })),
     },
   };
 }
@@ -121,6 +144,8 @@ beforeEach(() => {
   cfnMock.reset();
   elbMock.reset();
   snsMock.reset();
+  ssmMock.reset();
+  pipelineMock.reset();
 });
 
 describe('reviewChangeSet', () => {
@@ -161,6 +186,11 @@ describe('reviewChangeSet', () => {
     ['a removed key', change('Key', 'AWS::KMS::Key', 'Remove')],
     ['a replaced pipeline', change('Pipeline', 'AWS::CodePipeline::Pipeline', 'Modify', 'Conditional', ['Name'])],
     ['an import', change('Bucket', 'AWS::S3::Bucket', 'Import')],
+    ['an action this code does not know', change('Bucket', 'AWS::S3::Bucket', 'SyncWithActual')],
+    ['a removed DNS record clients use', change('Alias', 'AWS::Route53::RecordSet', 'Remove')],
+    ['a replaced alarm topic', change('Topic', 'AWS::SNS::Topic', 'Modify', 'True', ['TopicName'])],
+    ['a replaced security group', change('Sg', 'AWS::EC2::SecurityGroup', 'Modify', 'True', ['GroupDescription'])],
+    ['a replaced role', change('Role', 'AWS::IAM::Role', 'Modify', 'True', ['RoleName'])],
   ])('GIVEN %s THEN refused, naming the resource', (_what, c) => {
     const r = review(c);
     expect(r.refusals).toHaveLength(1);
@@ -203,6 +233,7 @@ describe('planInfrastructure', () => {
     changeSetName: CS,
     description: `commit ${COMMIT}`,
     template: template(2),
+    imageParameterName: IMAGE_PARAM,
     timeoutMs: 600_000,
   };
   const deps = (checked: string[] = [], verdict = { safe: true, reason: 'ok' }) => {
@@ -264,6 +295,47 @@ describe('planInfrastructure', () => {
     expect(plan.changeSetName).toBeUndefined();
     expect(plan.review.headline).toBe('no infrastructure changes');
     expect(cfnMock.commandCalls(DeleteChangeSetCommand)[0]!.args[0].input).toEqual({ StackName: STACK, ChangeSetName: CS });
+  });
+
+  const IMAGE_SSM = 'SsmParameterValuetapprodappimageuriC96584B6F00A464EAD1953AFF4B05118Parameter';
+  const imageDriven = [
+    change('TaskDef', 'AWS::ECS::TaskDefinition', 'Modify', 'True', ['ContainerDefinitions'], { source: 'ParameterReference', entity: IMAGE_SSM }),
+    change('MigrationTaskDef', 'AWS::ECS::TaskDefinition', 'Modify', 'True', ['ContainerDefinitions'], {
+      source: 'ParameterReference',
+      entity: IMAGE_SSM,
+    }),
+    change('Service', 'AWS::ECS::Service', 'Modify', 'False', ['TaskDefinition'], { source: 'ResourceReference', entity: 'TaskDef' }),
+  ];
+
+  test('GIVEN a change set that only follows the image parameter the deploy step rewrote THEN nothing to apply, change set deleted', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: STACK, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date() }] });
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: 'arn:cs' });
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_COMPLETE', Changes: imageDriven });
+    const { f, deps: d } = deps();
+    const plan = await planInfrastructure(opts, d);
+    expect(plan.changeSetName).toBeUndefined();
+    expect(plan.review.headline).toBe('no infrastructure changes (only the recorded image moved, which the deploy step keeps)');
+    expect(cfnMock.commandCalls(DeleteChangeSetCommand)).toHaveLength(1);
+    expect(f.logs.join('\n')).toContain(`only follows the new value of ${IMAGE_PARAM}`);
+  });
+
+  test.each([
+    ['a real change beside it', [...imageDriven, change('Alarm', 'AWS::CloudWatch::Alarm', 'Modify', 'False', ['Threshold'])]],
+    [
+      'a task definition changed in the template too',
+      [change('TaskDef', 'AWS::ECS::TaskDefinition', 'Modify', 'True', ['Cpu']), ...imageDriven.slice(1)],
+    ],
+    [
+      'another parameter',
+      [change('X', 'AWS::Lambda::Function', 'Modify', 'False', ['Code'], { source: 'ParameterReference', entity: 'BootstrapVersion' })],
+    ],
+  ])('GIVEN %s THEN the whole change set is planned', async (_what, changes) => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: STACK, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date() }] });
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: 'arn:cs' });
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_COMPLETE', Changes: changes });
+    const plan = await planInfrastructure(opts, deps().deps);
+    expect(plan.changeSetName).toBe(CS);
+    expect(plan.review.changes).toHaveLength(changes.length);
   });
 
   test('GIVEN CloudFormation fails the change set for another reason THEN fails with that reason', async () => {
@@ -343,6 +415,7 @@ describe('applyInfrastructure', () => {
     executionId: '4f7e2c1a-1111',
     listenerRulesTouched: [] as string[],
     topicArn: TOPIC,
+    imageParameterName: IMAGE_PARAM,
     timeoutMs: 3_600_000,
   };
   const deps = (verdict = { safe: true, reason: 'ok' }) => {
@@ -353,6 +426,8 @@ describe('applyInfrastructure', () => {
         ...f.runtime,
         cfn: new CloudFormationClient({}),
         sns: new SNSClient({}),
+        ssm: new SSMClient({}),
+        codepipeline: new CodePipelineClient({}),
         checkListenerRule: async () => verdict,
       },
     };
@@ -466,12 +541,69 @@ describe('applyInfrastructure', () => {
     expect(cfnMock.commandCalls(ExecuteChangeSetCommand)).toHaveLength(0);
   });
 
-  test('GIVEN the change set changes the pipeline THEN applied, and the result says the pipeline restarts', async () => {
+  test('GIVEN the change set changes the pipeline THEN, once the update completed, starts the pipeline again and says so', async () => {
     available([change('Pipeline', 'AWS::CodePipeline::Pipeline', 'Modify', 'False', ['Stages'])]);
-    stackStatuses('UPDATE_COMPLETE', 'UPDATE_COMPLETE');
+    cfnMock
+      .on(DescribeStacksCommand)
+      .resolvesOnce({ Stacks: [{ StackName: STACK, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date() }] })
+      .resolvesOnce({ Stacks: [{ StackName: STACK, StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }] })
+      .resolves({
+        Stacks: [
+          {
+            StackName: STACK,
+            StackStatus: 'UPDATE_COMPLETE',
+            CreationTime: new Date(),
+            Outputs: [{ OutputKey: 'PipelineName', OutputValue: 'tap-prod-pipeline' }],
+          },
+        ],
+      });
+    pipelineMock.on(StartPipelineExecutionCommand).resolves({ pipelineExecutionId: 'exec-2' });
     const { f, deps: d } = deps();
-    await expect(applyInfrastructure(opts, d)).resolves.toEqual({ status: 'applied', changesPipeline: true });
-    expect(f.logs.join('\n')).toMatch(/restarts on the new definition/);
+    await expect(applyInfrastructure(opts, d)).resolves.toEqual({ status: 'applied', changesPipeline: true, restartedExecutionId: 'exec-2' });
+    expect(pipelineMock.commandCalls(StartPipelineExecutionCommand).map((c) => c.args[0].input)).toEqual([
+      { name: 'tap-prod-pipeline', clientRequestToken: `restart-${CS}` },
+    ]);
+    expect(f.logs.join('\n')).toMatch(/started execution exec-2 of tap-prod-pipeline on the new definition/);
+    expect(snsMock.commandCalls(PublishCommand).map((c) => c.args[0].input.Subject)).toEqual([
+      '[prod] infrastructure change applied',
+      '[prod] pipeline restarted on its new definition',
+    ]);
+  });
+
+  test('GIVEN a change of the pipeline that rolls back THEN the pipeline is not started again (no restart loop)', async () => {
+    available([change('Pipeline', 'AWS::CodePipeline::Pipeline', 'Modify', 'False', ['Stages'])]);
+    stackStatuses('UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE');
+    cfnMock.on(DescribeStackEventsCommand).resolves({ StackEvents: [] });
+    await expect(applyInfrastructure(opts, deps().deps)).rejects.toThrow(/ended UPDATE_ROLLBACK_COMPLETE/);
+    expect(pipelineMock.commandCalls(StartPipelineExecutionCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN a newer image was deployed after the plan THEN stale: executing would put the service back on the older image', async () => {
+    cfnMock.on(DescribeChangeSetCommand).resolves({
+      Status: 'CREATE_COMPLETE',
+      ExecutionStatus: 'AVAILABLE',
+      Parameters: [{ ParameterKey: 'SsmImage', ParameterValue: IMAGE_PARAM, ResolvedValue: 'repo@sha256:old' }],
+      Changes: [change('Alarm', 'AWS::CloudWatch::Alarm', 'Modify', 'False')],
+    });
+    ssmMock.on(GetParameterCommand, { Name: IMAGE_PARAM }).resolves({ Parameter: { Value: 'repo@sha256:new' } });
+    stackStatuses('UPDATE_COMPLETE');
+    await expect(applyInfrastructure(opts, deps().deps)).rejects.toThrow(
+      /planned when \/tap\/prod\/app\/image-uri was repo@sha256:old; it is repo@sha256:new now/,
+    );
+    expect(cfnMock.commandCalls(ExecuteChangeSetCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN the image the change set froze is still the one running THEN it executes', async () => {
+    cfnMock.on(DescribeChangeSetCommand).resolves({
+      Status: 'CREATE_COMPLETE',
+      ExecutionStatus: 'AVAILABLE',
+      Parameters: [{ ParameterKey: 'SsmImage', ParameterValue: IMAGE_PARAM, ResolvedValue: 'repo@sha256:same' }],
+      Changes: [change('Alarm', 'AWS::CloudWatch::Alarm', 'Modify', 'False')],
+    });
+    ssmMock.on(GetParameterCommand, { Name: IMAGE_PARAM }).resolves({ Parameter: { Value: 'repo@sha256:same' } });
+    stackStatuses('UPDATE_COMPLETE', 'UPDATE_COMPLETE');
+    await expect(applyInfrastructure(opts, deps().deps)).resolves.toMatchObject({ status: 'applied' });
+    expect(cfnMock.commandCalls(ExecuteChangeSetCommand)).toHaveLength(1);
   });
 
   test('GIVEN the update outlasts the bound THEN fails saying CloudFormation goes on', async () => {
@@ -535,9 +667,16 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
     AWS_REGION: 'us-east-1',
     COMMIT_SHA: COMMIT,
     PIPELINE_EXECUTION_ID: '4f7e2c1a-1111-2222-3333-444444444444',
+    IMAGE_PARAMETER_NAME: IMAGE_PARAM,
     PLAN_DIR: planDir,
   });
-  const clients = () => ({ cfn: new CloudFormationClient({}), elbv2: new ElasticLoadBalancingV2Client({}), sns: new SNSClient({}) });
+  const clients = () => ({
+    cfn: new CloudFormationClient({}),
+    elbv2: new ElasticLoadBalancingV2Client({}),
+    sns: new SNSClient({}),
+    ssm: new SSMClient({}),
+    codepipeline: new CodePipelineClient({}),
+  });
 
   test('readStackArtifact resolves the placeholders into the URL and role CloudFormation is given', () => {
     expect(readStackArtifact(assembly(), STACK, '123456789012', 'us-east-1')).toMatchObject({
@@ -640,6 +779,7 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
           COMMIT_SHA: COMMIT,
           PIPELINE_EXECUTION_ID: 'abc',
           TOPIC_ARN: TOPIC,
+          IMAGE_PARAMETER_NAME: IMAGE_PARAM,
         },
         clients(),
         fakeRuntime(0).runtime,
@@ -692,7 +832,13 @@ describe('setup flags carried from the deployed stack', () => {
       const code = await main(
         ['context'],
         { STACK_NAME: STACK },
-        { cfn: new CloudFormationClient({}), elbv2: new ElasticLoadBalancingV2Client({}), sns: new SNSClient({}) },
+        {
+          cfn: new CloudFormationClient({}),
+          elbv2: new ElasticLoadBalancingV2Client({}),
+          sns: new SNSClient({}),
+          ssm: new SSMClient({}),
+          codepipeline: new CodePipelineClient({}),
+        },
         fakeRuntime(0).runtime,
       );
       return { code, out, errors };

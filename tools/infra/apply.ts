@@ -1,11 +1,14 @@
 /**
  * Applies a planned (and in prod approved) infrastructure change set, follows the stack to the end of the update,
  * announces the outcome on the environment's topic. When the change set changed the pipeline itself, CodePipeline
- * ends this execution after the apply and the pipeline restarts on its new definition. A failed update is rolled back by CloudFormation; this fails with the stack event
+ * ends this execution after the apply, and this starts the pipeline again on its new definition once the update completed. A failed update is rolled back by CloudFormation; this fails with the stack event
  * that caused it, so the image deploy after it never runs on a failed infrastructure change.
  */
 import { Change, DescribeChangeSetCommand, DescribeChangeSetCommandOutput, ExecuteChangeSetCommand } from '@aws-sdk/client-cloudformation';
+import { CodePipelineClient, StartPipelineExecutionCommand } from '@aws-sdk/client-codepipeline';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { withRetry } from '../common/retry';
 import { formatMs } from '../common/runtime';
 import { describeChanges, PIPELINE_DEFINITION_TYPES, plannedChanges } from './change-set';
@@ -41,6 +44,11 @@ export interface ApplyOptions {
   readonly listenerRulesTouched: readonly string[];
   /** Where the outcome is announced. */
   readonly topicArn: string;
+  /**
+   * The SSM parameter naming the running image: the change set resolved it when it was planned, and must not put the
+   * service back on an older image the deploy step has since replaced.
+   */
+  readonly imageParameterName: string;
   /** Bound on the update (CloudFormation goes on, and rolls back by itself, if this runs out). */
   readonly timeoutMs: number;
   /** @default 15 000 ms */
@@ -50,14 +58,17 @@ export interface ApplyOptions {
 /** Dependencies of {@link applyInfrastructure}. */
 export interface ApplyDeps extends StackDeps {
   readonly sns: SNSClient;
+  readonly ssm: SSMClient;
+  readonly codepipeline: CodePipelineClient;
   readonly checkListenerRule: (logicalId: string) => Promise<{ readonly safe: boolean; readonly reason: string }>;
 }
 
 /** The outcome. */
 export interface ApplyResult {
   readonly status: 'applied' | 'nothing-to-apply';
-  /** The change set changed the pipeline (or a step's project): this execution ends after the apply, and the pipeline restarts. */
+  /** The change set changed the pipeline itself: this execution ends after the apply, and this started a new one. */
   readonly changesPipeline?: boolean;
+  readonly restartedExecutionId?: string;
 }
 
 async function describeAll(deps: StackDeps, stackName: string, name: string): Promise<{ first: DescribeChangeSetCommandOutput; changes: Change[] }> {
@@ -129,6 +140,21 @@ export async function applyInfrastructure(opts: ApplyOptions, deps: ApplyDeps): 
         `${first.StatusReason ? ` (${first.StatusReason})` : ''}: it cannot be applied as planned; run the pipeline again`,
     );
   }
+  // The change set froze the image parameter's value when it was planned; executing it after a newer release would put
+  // the service back on the older image (docs/deployments.md, trap 1).
+  const frozen = (first.Parameters ?? []).filter((p) => p.ParameterValue === opts.imageParameterName && p.ResolvedValue !== undefined);
+  if (frozen.length > 0) {
+    const current = (
+      await withRetry(() => deps.ssm.send(new GetParameterCommand({ Name: opts.imageParameterName })), { ...deps.retry, sleep: deps.sleep })
+    ).Parameter?.Value;
+    const behind = frozen.find((p) => p.ResolvedValue !== current);
+    if (behind) {
+      throw new StaleChangeSetError(
+        `change set ${opts.changeSetName} was planned when ${opts.imageParameterName} was ${behind.ResolvedValue}; it is ${current ?? '(absent)'} now, so ` +
+          'executing it would put the service back on the older image. Run the pipeline again to plan against the image that runs.',
+      );
+    }
+  }
   const planned = plannedChanges(changes);
   deps.log(`applying ${opts.changeSetName} to ${opts.stackName}:\n${describeChanges(planned).join('\n')}`);
   // The live split may have moved since the plan (a rollback, or a deployment finished): check it again now.
@@ -190,10 +216,28 @@ export async function applyInfrastructure(opts: ApplyOptions, deps: ApplyDeps): 
     `${opts.stackName} updated (${status}) in ${took}: ${planned.length} resource change(s).`,
     ...describeChanges(planned),
   ]);
-  if (changesPipeline) {
-    // CodePipeline finishes the running actions of an updated pipeline and then cancels their executions; the pipeline's
-    // RestartExecutionOnUpdate starts it again on the new definition (docs/aws-contracts.md, "Infrastructure through the pipeline").
-    deps.log('the change set changed the pipeline itself: CodePipeline ends this execution after this action and restarts on the new definition');
-  }
-  return { status: 'applied', changesPipeline };
+  if (!changesPipeline) return { status: 'applied', changesPipeline };
+  // CodePipeline lets the running actions of an updated pipeline finish and then fails their execution
+  // (docs/aws-contracts.md, "Infrastructure through the pipeline"). Only now that the whole update completed does the
+  // pipeline start again, on its new definition: a change that rolled back never restarts it, so it cannot loop.
+  const stacks = await withRetry(() => deps.cfn.send(new DescribeStacksCommand({ StackName: opts.stackName })), { ...deps.retry, sleep: deps.sleep });
+  const pipelineName = stacks.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'PipelineName')?.OutputValue;
+  if (!pipelineName) throw new ApplyFailedError(`${opts.stackName} has no PipelineName output: start the pipeline by hand (Release change)`);
+  const started = await withRetry(
+    () =>
+      deps.codepipeline.send(
+        new StartPipelineExecutionCommand({ name: pipelineName, clientRequestToken: `restart-${opts.changeSetName}`.slice(0, 128) }),
+      ),
+    { ...deps.retry, sleep: deps.sleep },
+  );
+  const restarted = started.pipelineExecutionId ?? '(unknown)';
+  deps.log(
+    `the change set changed the pipeline itself: started execution ${restarted} of ${pipelineName} on the new definition; ` +
+      'CodePipeline ends this execution (as failed) once this action returns',
+  );
+  await announce(deps, opts, 'pipeline restarted on its new definition', [
+    `${opts.changeSetName} changed the pipeline itself. CodePipeline ends execution ${opts.executionId} (it shows as failed: the definition changed under it).`,
+    `Execution ${restarted} runs the branch through every gate again on the new definition.`,
+  ]);
+  return { status: 'applied', changesPipeline, restartedExecutionId: restarted };
 }

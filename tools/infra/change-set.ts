@@ -15,6 +15,8 @@ export interface PlannedChange {
   readonly replacement?: string;
   /** The property names a Modify changes (`Details[].Target.Name`). */
   readonly properties: readonly string[];
+  /** Why each detail changes: `ChangeSource` (DirectModification, ParameterReference, ResourceReference, ...) and `CausingEntity`. */
+  readonly causes: readonly { readonly source: string; readonly entity?: string }[];
 }
 
 /** Reads DescribeChangeSet's `Changes` into {@link PlannedChange}s (nested-stack and other non-resource entries are kept by type). */
@@ -28,6 +30,7 @@ export function plannedChanges(changes: readonly Change[]): PlannedChange[] {
       action: r.Action ?? '(no action)',
       replacement: r.Replacement,
       properties: [...new Set((r.Details ?? []).map((d) => d.Target?.Name).filter((n): n is string => typeof n === 'string'))].sort(),
+      causes: (r.Details ?? []).map((d) => ({ source: d.ChangeSource ?? '(none)', entity: d.CausingEntity })),
     }));
 }
 
@@ -52,7 +55,21 @@ export const PROTECTED_TYPES: Readonly<Record<string, string>> = {
   'AWS::ElasticLoadBalancingV2::TargetGroup': 'a target group ECS blue/green routes to',
   'AWS::CodePipeline::Pipeline': 'the pipeline applying this change: CloudFormation would delete it mid-run',
   'AWS::EC2::VPC': 'the network every task, build and the database run in',
+  'AWS::EC2::Subnet': 'a subnet the tasks, builds or database run in',
+  'AWS::EC2::SecurityGroup': 'a security group running tasks, builds or the database hold: a replacement cuts their connections',
+  'AWS::EC2::NatGateway': 'the way out of the VPC for the builds (this apply included)',
+  'AWS::EC2::RouteTable': 'the routes of running tasks and builds (this apply included)',
+  'AWS::EC2::VPCEndpoint': 'a private way to AWS APIs that running tasks and builds use (this apply included)',
+  'AWS::Route53::RecordSet': 'the DNS name clients reach the service by',
+  'AWS::CertificateManager::Certificate': 'the certificate the listeners present: a new one must be validated first',
+  'AWS::SNS::Topic': 'the alarm topic: a new topic has no confirmed subscriptions, so alarms and approvals go nowhere',
+  'AWS::IAM::Role': 'a role running tasks, functions or builds (this apply included) hold credentials of',
+  'AWS::Route53Resolver::FirewallRuleGroupAssociation': 'the DNS Firewall of the VPC: replacing it leaves the VPC unfiltered for a while',
+  'AWS::WAFv2::WebACL': 'the web firewall in front of the service: replacing it leaves the load balancer unprotected for a while',
 };
+
+/** The change actions the pipeline understands; anything else (Import, Dynamic, SyncWithActual, a future one) is refused. */
+export const KNOWN_ACTIONS: readonly string[] = ['Add', 'Modify', 'Remove'];
 
 /** What ECS blue/green owns in a template: its listener rules and target groups (from the services' `LoadBalancers`). */
 export interface BlueGreenRouting {
@@ -131,7 +148,7 @@ function replaces(c: PlannedChange): boolean {
  * Judges a change set against the synthesized template it was made from. Refused: a Remove, or a replacement (True or
  * Conditional, since Conditional may replace) of a {@link PROTECTED_TYPES} resource; a Remove or replacement of a listener
  * rule or target group ECS owns; any change of an ECS service's `LoadBalancers` (ECS owns that wiring during
- * blue/green); Import and Dynamic actions (nothing in this app produces them, so they are not understood here). A plain
+ * blue/green); any action but Add, Modify and Remove (Import, Dynamic, SyncWithActual: fail closed). A plain
  * Modify of an ECS-owned listener rule is not refused here: it is safe exactly when the live split already matches the
  * template, which only the live check can tell ({@link ChangeSetReview.listenerRulesTouched}).
  */
@@ -143,7 +160,7 @@ export function reviewChangeSet(changes: readonly PlannedChange[], template: unk
   for (const c of changes) {
     const what = `${c.action} ${c.type} ${c.logicalId}${replaces(c) ? ` (replacement: ${c.replacement})` : ''}`;
     const reason = PROTECTED_TYPES[c.type];
-    if (c.action === 'Import' || c.action === 'Dynamic') {
+    if (!KNOWN_ACTIONS.includes(c.action)) {
       refusals.push(`${what}: the pipeline does not apply ${c.action} changes; apply it through the break-glass path`);
     } else if (reason && (c.action === 'Remove' || replaces(c))) {
       refusals.push(`${what}: ${reason}`);
@@ -185,8 +202,46 @@ export function describeChanges(changes: readonly PlannedChange[]): string[] {
  * The approval's text must fit CodePipeline's limit on a manual approval's custom data, so the summary is cut to
  * `max` characters, ending in `...` when cut. The full plan is in the step's log and its plan artifact.
  */
-export function shortSummary(review: ChangeSetReview, max = 300): string {
+export function shortSummary(review: ChangeSetReview, max = 200): string {
   const touched = review.changes.filter((c) => c.action === 'Remove' || replaces(c)).map((c) => `${c.action === 'Remove' ? '-' : '~'}${c.logicalId}`);
   const text = touched.length > 0 ? `${review.headline}; ${touched.join(' ')}` : review.headline;
   return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
+}
+
+/**
+ * True when every change follows from a new value of the image parameters alone (the SSM parameter the deploy step
+ * rewrites after each release) and from resources so changed: `ParameterReference` to one of `imageParameters`, or a
+ * reference to a resource that itself changes only for that reason. Such a change set would only redeploy, through
+ * CloudFormation and a full blue/green deployment, the image the service already runs; the deploy step keeps the service
+ * on the recorded image, so the plan treats it as nothing to apply. Empty change sets are not image-only.
+ */
+export function imageOnly(changes: readonly PlannedChange[], imageParameters: readonly string[]): boolean {
+  if (changes.length === 0 || imageParameters.length === 0) return false;
+  const driven = new Set<string>();
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const c of changes) {
+      if (driven.has(c.logicalId) || c.action !== 'Modify' || c.causes.length === 0) continue;
+      const follows = c.causes.every(
+        (d) =>
+          (d.source === 'ParameterReference' && d.entity !== undefined && imageParameters.includes(d.entity)) ||
+          ((d.source === 'ResourceReference' || d.source === 'ResourceAttribute') && d.entity !== undefined && driven.has(d.entity.split('.')[0]!)),
+      );
+      if (follows) {
+        driven.add(c.logicalId);
+        grew = true;
+      }
+    }
+  }
+  return changes.every((c) => driven.has(c.logicalId));
+}
+
+/** The template parameters that read `parameterName` from SSM (CDK names them after the parameter path). */
+export function ssmParametersReading(template: unknown, parameterName: string): string[] {
+  const params = (template as { Parameters?: Record<string, { Type?: unknown; Default?: unknown }> } | undefined)?.Parameters ?? {};
+  return Object.entries(params)
+    .filter(([, p]) => typeof p?.Type === 'string' && p.Type.startsWith('AWS::SSM::Parameter::Value') && p.Default === parameterName)
+    .map(([id]) => id)
+    .sort();
 }

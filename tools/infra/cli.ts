@@ -5,18 +5,21 @@
  * names (nothing when `none`), for Infra-Plan's synth.
  *
  * plan, after `cdk synth` into ASSEMBLY_DIR and `cdk-assets publish` of its asset manifest: STACK_NAME, DEPLOY_ENV,
- * ASSEMBLY_DIR, ACCOUNT_ID, AWS_REGION, COMMIT_SHA, PIPELINE_EXECUTION_ID, INFRA_TIMEOUT_MINUTES (optional, default 60).
+ * ASSEMBLY_DIR, ACCOUNT_ID, AWS_REGION, COMMIT_SHA, PIPELINE_EXECUTION_ID, IMAGE_PARAMETER_NAME, INFRA_TIMEOUT_MINUTES
+ * (optional, default 60).
  * Writes PLAN_DIR (default `reports`)/infra-plan.txt (every change) and infra-plan.env (the variables the pipeline
  * passes on: CHANGE_SET_NAME, or `none`; CHANGE_SUMMARY; LISTENER_RULES_TOUCHED; CHANGE_SET_URL).
  *
  * apply: STACK_NAME, DEPLOY_ENV, CHANGE_SET_NAME, LISTENER_RULES_TOUCHED, COMMIT_SHA, PIPELINE_EXECUTION_ID,
- * TOPIC_ARN, INFRA_TIMEOUT_MINUTES (optional, default 60).
+ * TOPIC_ARN, IMAGE_PARAMETER_NAME, INFRA_TIMEOUT_MINUTES (optional, default 60).
  *
  * Exit codes: 0 planned or applied (or nothing to do), 1 refused, failed or an AWS call failed, 2 bad configuration.
  */
 import { CloudFormationClient, GetTemplateCommand } from '@aws-sdk/client-cloudformation';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, intEnv, matchEnv, optionalEnv, requireEnv } from '../common/env';
@@ -93,6 +96,8 @@ export function stackUrl(region: string, stackName: string): string {
 /** AWS clients, injected for tests. */
 export interface InfraClients extends GuardClients {
   readonly sns: SNSClient;
+  readonly ssm: SSMClient;
+  readonly codepipeline: CodePipelineClient;
 }
 
 const realRuntime: ToolRuntime = { sleep: realSleep, now: Date.now, log: (line) => console.log(line) };
@@ -137,6 +142,7 @@ async function plan(env: NodeJS.ProcessEnv, clients: InfraClients, runtime: Tool
       changeSetName,
       description: `commit ${common.commit}, pipeline execution ${common.executionId}`,
       template,
+      imageParameterName: requireEnv(env, 'IMAGE_PARAMETER_NAME'),
       timeoutMs: common.timeoutMs,
     },
     { ...runtime, cfn: clients.cfn, checkListenerRule: ruleChecker(common.stackName, async () => template, clients) },
@@ -144,7 +150,7 @@ async function plan(env: NodeJS.ProcessEnv, clients: InfraClients, runtime: Tool
   const lines = describeChanges(result.review.changes);
   const summary = shortSummary(result.review);
   // The approval's link: the change set, or the stack itself when there is nothing to change (never an empty link).
-  const url = result.changeSetId ? changeSetUrl(region, common.stackName, result.changeSetId) : stackUrl(region, common.stackName);
+  const url = result.changeSetId ? changeSetUrl(region, result.stackId ?? common.stackName, result.changeSetId) : stackUrl(region, common.stackName);
   mkdirSync(planDir, { recursive: true });
   writeFileSync(
     join(planDir, 'infra-plan.txt'),
@@ -200,9 +206,17 @@ async function apply(env: NodeJS.ProcessEnv, clients: InfraClients, runtime: Too
       executionId: common.executionId,
       listenerRulesTouched,
       topicArn: matchEnv(env, 'TOPIC_ARN', /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'an SNS topic ARN'),
+      imageParameterName: requireEnv(env, 'IMAGE_PARAMETER_NAME'),
       timeoutMs: common.timeoutMs,
     },
-    { ...runtime, cfn: clients.cfn, sns: clients.sns, checkListenerRule: ruleChecker(common.stackName, plannedTemplate, clients) },
+    {
+      ...runtime,
+      cfn: clients.cfn,
+      sns: clients.sns,
+      ssm: clients.ssm,
+      codepipeline: clients.codepipeline,
+      checkListenerRule: ruleChecker(common.stackName, plannedTemplate, clients),
+    },
   );
   runtime.log(`infrastructure: ${result.status}${result.changesPipeline ? ' (the pipeline restarts on its new definition)' : ''}`);
   return 0;
@@ -216,7 +230,13 @@ export async function main(
   runtime: ToolRuntime = realRuntime,
 ): Promise<number> {
   const command = argv[0];
-  const aws = clients ?? { cfn: new CloudFormationClient({}), elbv2: new ElasticLoadBalancingV2Client({}), sns: new SNSClient({}) };
+  const aws = clients ?? {
+    cfn: new CloudFormationClient({}),
+    elbv2: new ElasticLoadBalancingV2Client({}),
+    sns: new SNSClient({}),
+    ssm: new SSMClient({}),
+    codepipeline: new CodePipelineClient({}),
+  };
   try {
     if (command === 'plan') return await plan(env, aws, runtime);
     if (command === 'apply') return await apply(env, aws, runtime);

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { withRetry } from '../common/retry';
 import { formatMs } from '../common/runtime';
-import { ChangeSetReview, plannedChanges, reviewChangeSet } from './change-set';
+import { ChangeSetReview, imageOnly, plannedChanges, reviewChangeSet, ssmParametersReading } from './change-set';
 import { StackDeps, waitUntilUpdatable } from './stack';
 
 /** What `cdk deploy` passes: the templates create named IAM resources and may use transforms. */
@@ -68,6 +68,11 @@ export interface PlanOptions {
   readonly description: string;
   /** The synthesized template, parsed: tells which resources ECS blue/green owns. */
   readonly template: unknown;
+  /**
+   * The SSM parameter naming the running image, which the deploy step rewrites after every release: a change set that
+   * follows only from its new value is not applied ({@link imageOnly}).
+   */
+  readonly imageParameterName: string;
   /** Bound on waiting for another stack operation to end, and for the change set to be computed. */
   readonly timeoutMs: number;
   /** @default 5 000 ms */
@@ -83,6 +88,8 @@ export interface PlanDeps extends StackDeps {
 export interface Plan {
   readonly changeSetName?: string;
   readonly changeSetId?: string;
+  /** The stack's ARN, for the console link. */
+  readonly stackId?: string;
   readonly review: ChangeSetReview;
 }
 
@@ -153,7 +160,14 @@ export async function planInfrastructure(opts: PlanOptions, deps: PlanDeps): Pro
     const { first, changes } = await describeAll(deps, opts.stackName, opts.changeSetName);
     const s = first.Status;
     if (s === 'CREATE_COMPLETE') {
-      const review = reviewChangeSet(plannedChanges(changes), opts.template);
+      const planned = plannedChanges(changes);
+      if (imageOnly(planned, ssmParametersReading(opts.template, opts.imageParameterName))) {
+        await deleteChangeSet(deps, opts.stackName, opts.changeSetName);
+        deps.log(`the change set only follows the new value of ${opts.imageParameterName} (the image the service runs): nothing to apply`);
+        const empty = reviewChangeSet([], opts.template);
+        return { review: { ...empty, headline: `${empty.headline} (only the recorded image moved, which the deploy step keeps)` } };
+      }
+      const review = reviewChangeSet(planned, opts.template);
       const refusals = [...review.refusals];
       for (const rule of review.listenerRulesTouched) {
         const check = await deps.checkListenerRule(rule);
@@ -168,7 +182,7 @@ export async function planInfrastructure(opts: PlanOptions, deps: PlanDeps): Pro
           { ...review, refusals },
         );
       }
-      return { changeSetName: opts.changeSetName, changeSetId: first.ChangeSetId ?? created.Id, review };
+      return { changeSetName: opts.changeSetName, changeSetId: first.ChangeSetId ?? created.Id, stackId: first.StackId, review };
     }
     if (s === 'FAILED') {
       if (NO_CHANGES.test(first.StatusReason ?? '')) {
