@@ -160,6 +160,13 @@ describe('reviewChangeSet', () => {
     });
   });
 
+  test('reads ECS-owned rules and groups referenced by Ref or Fn::GetAtt', () => {
+    const t = template();
+    const service = (t.Resources as Record<string, { Properties: { LoadBalancers: Record<string, unknown>[] } }>).Service!;
+    service.Properties.LoadBalancers[0]!.TargetGroupArn = { 'Fn::GetAtt': ['BlueTG', 'TargetGroupArn'] };
+    expect(blueGreenRouting(t)).toEqual({ listenerRules: ['ProdRule', 'TestRule'], targetGroups: ['BlueTG', 'GreenTG'], services: ['Service'] });
+  });
+
   test('GIVEN changes that touch nothing ECS owns THEN nothing refused and no live check needed', () => {
     const r = review(change('Alarm', 'AWS::CloudWatch::Alarm', 'Modify', 'False', ['Threshold']), change('NewTopic', 'AWS::SNS::Topic', 'Add'));
     expect(r).toMatchObject({
@@ -187,6 +194,7 @@ describe('reviewChangeSet', () => {
     ['a replaced pipeline', change('Pipeline', 'AWS::CodePipeline::Pipeline', 'Modify', 'Conditional', ['Name'])],
     ['an import', change('Bucket', 'AWS::S3::Bucket', 'Import')],
     ['an action this code does not know', change('Bucket', 'AWS::S3::Bucket', 'SyncWithActual')],
+    ['a dynamic change', change('Fn', 'AWS::Lambda::Function', 'Dynamic')],
     ['a removed DNS record clients use', change('Alias', 'AWS::Route53::RecordSet', 'Remove')],
     ['a replaced alarm topic', change('Topic', 'AWS::SNS::Topic', 'Modify', 'True', ['TopicName'])],
     ['a replaced security group', change('Sg', 'AWS::EC2::SecurityGroup', 'Modify', 'True', ['GroupDescription'])],
@@ -336,6 +344,48 @@ describe('planInfrastructure', () => {
     const plan = await planInfrastructure(opts, deps().deps);
     expect(plan.changeSetName).toBe(CS);
     expect(plan.review.changes).toHaveLength(changes.length);
+  });
+
+  test('GIVEN a task definition changed both by the image parameter and in the template THEN the change set is planned', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: STACK, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date() }] });
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: 'arn:cs' });
+    const both: ResourceChange = {
+      LogicalResourceId: 'TaskDef',
+      ResourceType: 'AWS::ECS::TaskDefinition',
+      Action: 'Modify',
+      Replacement: 'True',
+      Details: [
+        { Target: { Attribute: 'Properties', Name: 'ContainerDefinitions' }, ChangeSource: 'ParameterReference', CausingEntity: IMAGE_SSM },
+        { Target: { Attribute: 'Properties', Name: 'Cpu' }, ChangeSource: 'DirectModification' },
+      ],
+    };
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_COMPLETE', Changes: [{ ResourceChange: both }, ...imageDriven.slice(1)] });
+    await expect(planInfrastructure(opts, deps().deps)).resolves.toMatchObject({ changeSetName: CS });
+    expect(cfnMock.commandCalls(DeleteChangeSetCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN a change set with no resource change (outputs only) THEN it is planned, not dropped', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: STACK, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date() }] });
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: 'arn:cs' });
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'CREATE_COMPLETE', Changes: [] });
+    const plan = await planInfrastructure(opts, deps().deps);
+    expect(plan.changeSetName).toBe(CS);
+    expect(plan.review.headline).toBe('no resource changes (outputs only)');
+  });
+
+  test('GIVEN the no-changes change set cannot be deleted THEN the plan still stands and says so', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: STACK, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date() }] });
+    cfnMock.on(CreateChangeSetCommand).resolves({ Id: 'arn:cs' });
+    cfnMock.on(DescribeChangeSetCommand).resolves({ Status: 'FAILED', StatusReason: "The submitted information didn't contain changes." });
+    cfnMock.on(DeleteChangeSetCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDenied' }));
+    const { f, deps: d } = deps();
+    await expect(planInfrastructure(opts, d)).resolves.toMatchObject({ review: { headline: 'no infrastructure changes' } });
+    expect(f.logs.join('\n')).toContain('could not delete change set');
+  });
+
+  test('GIVEN a template URL that is not https THEN refused before any AWS call', async () => {
+    await expect(planInfrastructure({ ...opts, templateUrl: 's3://bucket/key.json' }, deps().deps)).rejects.toThrow(/must be an https S3 URL/);
+    expect(cfnMock.calls()).toHaveLength(0);
   });
 
   test('GIVEN CloudFormation fails the change set for another reason THEN fails with that reason', async () => {
@@ -621,6 +671,28 @@ describe('applyInfrastructure', () => {
     expect(f.logs.join('\n')).toContain('could not announce');
   });
 
+  test('rootCause prefers the failure over a cancellation, whichever came first', () => {
+    const ev = (id: string, seconds: number, reason: string) => ({
+      StackId: 's',
+      EventId: id,
+      StackName: STACK,
+      Timestamp: new Date(1_000_000 + seconds * 1000),
+      LogicalResourceId: id,
+      ResourceType: 'AWS::SNS::Topic',
+      ResourceStatus: 'UPDATE_FAILED' as const,
+      ResourceStatusReason: reason,
+    });
+    expect(rootCause([ev('Cancelled', 1, 'Resource update cancelled'), ev('Real', 2, 'Topic name taken')])?.LogicalResourceId).toBe('Real');
+    expect(rootCause([ev('OnlyCancelled', 1, 'Resource update cancelled')])?.LogicalResourceId).toBe('OnlyCancelled');
+  });
+
+  test('GIVEN the stack has no PipelineName output after a change of the pipeline THEN fails saying to start it by hand', async () => {
+    available([change('Pipeline', 'AWS::CodePipeline::Pipeline', 'Modify', 'False', ['Stages'])]);
+    stackStatuses('UPDATE_COMPLETE', 'UPDATE_COMPLETE');
+    await expect(applyInfrastructure(opts, deps().deps)).rejects.toThrow(/no PipelineName output: start the pipeline by hand/);
+    expect(pipelineMock.commandCalls(StartPipelineExecutionCommand)).toHaveLength(0);
+  });
+
   test('rootCause skips the stack and cancelled resources', () => {
     expect(
       rootCause([
@@ -729,6 +801,63 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
     expect(vars).toBe(
       'none|no infrastructure changes|https://us-east-1.console.aws.amazon.com/cloudformation/home?region=us-east-1#/stacks/stackinfo?stackId=TapStack-prod',
     );
+    // AND the variables, as the pipeline passes them on, are what apply accepts: it does nothing and exits 0
+    const passed = Object.fromEntries(
+      execFileSync('bash', ['-c', `set -a; . "${planDir}/infra-plan.env"; env`], { encoding: 'utf8', env: {} })
+        .split('\n')
+        .filter((l) => /^(CHANGE_SET_NAME|LISTENER_RULES_TOUCHED)=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    expect(passed).toEqual({ CHANGE_SET_NAME: 'none', LISTENER_RULES_TOUCHED: 'none' });
+    cfnMock.reset();
+    const applyEnv = {
+      STACK_NAME: STACK,
+      DEPLOY_ENV: 'prod',
+      COMMIT_SHA: COMMIT,
+      PIPELINE_EXECUTION_ID: 'abc',
+      TOPIC_ARN: TOPIC,
+      IMAGE_PARAMETER_NAME: IMAGE_PARAM,
+    };
+    expect(await main(['apply'], { ...applyEnv, ...passed }, clients(), fakeRuntime(0).runtime)).toBe(0);
+    expect(cfnMock.calls()).toHaveLength(0);
+  });
+
+  test('apply: a touched rule missing from the change set template is refused, nothing executes', async () => {
+    cfnMock.on(DescribeChangeSetCommand).resolves({
+      Status: 'CREATE_COMPLETE',
+      ExecutionStatus: 'AVAILABLE',
+      Changes: [change('ProdRule', 'AWS::ElasticLoadBalancingV2::ListenerRule', 'Modify', 'False')],
+    });
+    const withoutRule = template(2);
+    delete (withoutRule.Resources as Record<string, unknown>).ProdRule;
+    deployedStack(template(1));
+    cfnMock
+      .on(GetTemplateCommand, { StackName: STACK, ChangeSetName: CS, TemplateStage: 'Original' })
+      .resolves({ TemplateBody: JSON.stringify(withoutRule) });
+    const errors: string[] = [];
+    const spy = jest.spyOn(console, 'error').mockImplementation((m) => errors.push(String(m)));
+    try {
+      const code = await main(
+        ['apply'],
+        {
+          STACK_NAME: STACK,
+          DEPLOY_ENV: 'prod',
+          CHANGE_SET_NAME: CS,
+          LISTENER_RULES_TOUCHED: 'ProdRule',
+          COMMIT_SHA: COMMIT,
+          PIPELINE_EXECUTION_ID: 'abc',
+          TOPIC_ARN: TOPIC,
+          IMAGE_PARAMETER_NAME: IMAGE_PARAM,
+        },
+        clients(),
+        fakeRuntime(0).runtime,
+      );
+      expect(code).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errors.join('\n')).toMatch(/rule ProdRule is not in the planned template/);
+    expect(cfnMock.commandCalls(ExecuteChangeSetCommand)).toHaveLength(0);
   });
 
   test('plan: the same change while live traffic is on green exits 1 and leaves no change set', async () => {

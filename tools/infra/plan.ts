@@ -167,7 +167,9 @@ export async function planInfrastructure(opts: PlanOptions, deps: PlanDeps): Pro
         const empty = reviewChangeSet([], opts.template);
         return { review: { ...empty, headline: `${empty.headline} (only the recorded image moved, which the deploy step keeps)` } };
       }
-      const review = reviewChangeSet(planned, opts.template);
+      const reviewed = reviewChangeSet(planned, opts.template);
+      // CloudFormation makes a change set for a change of outputs alone; it has no resource change but must still run.
+      const review = planned.length === 0 ? { ...reviewed, headline: 'no resource changes (outputs only)' } : reviewed;
       const refusals = [...review.refusals];
       for (const rule of review.listenerRulesTouched) {
         const check = await deps.checkListenerRule(rule);
