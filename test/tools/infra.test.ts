@@ -742,6 +742,15 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
     IMAGE_PARAMETER_NAME: IMAGE_PARAM,
     PLAN_DIR: planDir,
   });
+  /** What the pipeline gives Infra-Apply besides the plan's variables. */
+  const APPLY_ENV = {
+    STACK_NAME: STACK,
+    DEPLOY_ENV: 'prod',
+    COMMIT_SHA: COMMIT,
+    PIPELINE_EXECUTION_ID: 'abc',
+    TOPIC_ARN: TOPIC,
+    IMAGE_PARAMETER_NAME: IMAGE_PARAM,
+  };
   const clients = () => ({
     cfn: new CloudFormationClient({}),
     elbv2: new ElasticLoadBalancingV2Client({}),
@@ -810,15 +819,7 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
     );
     expect(passed).toEqual({ CHANGE_SET_NAME: 'none', LISTENER_RULES_TOUCHED: 'none' });
     cfnMock.reset();
-    const applyEnv = {
-      STACK_NAME: STACK,
-      DEPLOY_ENV: 'prod',
-      COMMIT_SHA: COMMIT,
-      PIPELINE_EXECUTION_ID: 'abc',
-      TOPIC_ARN: TOPIC,
-      IMAGE_PARAMETER_NAME: IMAGE_PARAM,
-    };
-    expect(await main(['apply'], { ...applyEnv, ...passed }, clients(), fakeRuntime(0).runtime)).toBe(0);
+    expect(await main(['apply'], { ...APPLY_ENV, ...passed }, clients(), fakeRuntime(0).runtime)).toBe(0);
     expect(cfnMock.calls()).toHaveLength(0);
   });
 
@@ -839,16 +840,7 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
     try {
       const code = await main(
         ['apply'],
-        {
-          STACK_NAME: STACK,
-          DEPLOY_ENV: 'prod',
-          CHANGE_SET_NAME: CS,
-          LISTENER_RULES_TOUCHED: 'ProdRule',
-          COMMIT_SHA: COMMIT,
-          PIPELINE_EXECUTION_ID: 'abc',
-          TOPIC_ARN: TOPIC,
-          IMAGE_PARAMETER_NAME: IMAGE_PARAM,
-        },
+        { ...APPLY_ENV, CHANGE_SET_NAME: CS, LISTENER_RULES_TOUCHED: 'ProdRule' },
         clients(),
         fakeRuntime(0).runtime,
       );
@@ -900,16 +892,7 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
     try {
       const code = await main(
         ['apply'],
-        {
-          STACK_NAME: STACK,
-          DEPLOY_ENV: 'prod',
-          CHANGE_SET_NAME: CS,
-          LISTENER_RULES_TOUCHED: 'ProdRule',
-          COMMIT_SHA: COMMIT,
-          PIPELINE_EXECUTION_ID: 'abc',
-          TOPIC_ARN: TOPIC,
-          IMAGE_PARAMETER_NAME: IMAGE_PARAM,
-        },
+        { ...APPLY_ENV, CHANGE_SET_NAME: CS, LISTENER_RULES_TOUCHED: 'ProdRule' },
         clients(),
         fakeRuntime(0).runtime,
       );

@@ -4,16 +4,15 @@
  * ends this execution after the apply, and this starts the pipeline again on its new definition once the update completed. A failed update is rolled back by CloudFormation; this fails with the stack event
  * that caused it, so the image deploy after it never runs on a failed infrastructure change.
  */
-import { Change, DescribeChangeSetCommand, DescribeChangeSetCommandOutput, ExecuteChangeSetCommand } from '@aws-sdk/client-cloudformation';
+import { Change, DescribeChangeSetCommandOutput, DescribeStacksCommand, ExecuteChangeSetCommand } from '@aws-sdk/client-cloudformation';
 import { CodePipelineClient, StartPipelineExecutionCommand } from '@aws-sdk/client-codepipeline';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { withRetry } from '../common/retry';
 import { formatMs } from '../common/runtime';
 import { describeChanges, PIPELINE_DEFINITION_TYPES, plannedChanges } from './change-set';
 import { CHANGE_SET_NAME } from './plan';
-import { describeEvent, eventsSince, rootCause, stackStatus, StackDeps, StackStateError, waitUntilUpdatable } from './stack';
+import { describeChangeSet, describeEvent, eventsSince, rootCause, stackStatus, StackDeps, StackStateError, waitUntilUpdatable } from './stack';
 
 /** Statuses that end an update, and whether the update took. */
 export const FINAL_UPDATE_STATUSES: Readonly<Record<string, boolean>> = {
@@ -71,22 +70,6 @@ export interface ApplyResult {
   readonly restartedExecutionId?: string;
 }
 
-async function describeAll(deps: StackDeps, stackName: string, name: string): Promise<{ first: DescribeChangeSetCommandOutput; changes: Change[] }> {
-  const changes: Change[] = [];
-  let token: string | undefined;
-  let first: DescribeChangeSetCommandOutput | undefined;
-  do {
-    const out = await withRetry(() => deps.cfn.send(new DescribeChangeSetCommand({ StackName: stackName, ChangeSetName: name, NextToken: token })), {
-      ...deps.retry,
-      sleep: deps.sleep,
-    });
-    first ??= out;
-    changes.push(...(out.Changes ?? []));
-    token = out.NextToken;
-  } while (token);
-  return { first: first!, changes };
-}
-
 async function announce(deps: ApplyDeps, opts: ApplyOptions, subject: string, lines: readonly string[]): Promise<void> {
   const message = [
     ...lines,
@@ -123,7 +106,7 @@ export async function applyInfrastructure(opts: ApplyOptions, deps: ApplyDeps): 
 
   let described: { first: DescribeChangeSetCommandOutput; changes: Change[] };
   try {
-    described = await describeAll(deps, opts.stackName, opts.changeSetName);
+    described = await describeChangeSet(deps, opts.stackName, opts.changeSetName);
   } catch (error) {
     if ((error as { name?: unknown }).name === 'ChangeSetNotFoundException' || (error as { name?: unknown }).name === 'ChangeSetNotFound') {
       throw new StaleChangeSetError(

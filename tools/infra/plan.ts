@@ -4,18 +4,11 @@
  * in prod, for the approver to read); a refused one is deleted. Change set API:
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html
  */
-import {
-  Capability,
-  Change,
-  CreateChangeSetCommand,
-  DeleteChangeSetCommand,
-  DescribeChangeSetCommand,
-  DescribeChangeSetCommandOutput,
-} from '@aws-sdk/client-cloudformation';
+import { Capability, CreateChangeSetCommand, DeleteChangeSetCommand } from '@aws-sdk/client-cloudformation';
 import { withRetry } from '../common/retry';
 import { formatMs } from '../common/runtime';
 import { ChangeSetReview, imageOnly, plannedChanges, reviewChangeSet, ssmParametersReading } from './change-set';
-import { StackDeps, waitUntilUpdatable } from './stack';
+import { describeChangeSet, StackDeps, waitUntilUpdatable } from './stack';
 
 /** What `cdk deploy` passes: the templates create named IAM resources and may use transforms. */
 export const CAPABILITIES: readonly Capability[] = ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'];
@@ -93,26 +86,6 @@ export interface Plan {
   readonly review: ChangeSetReview;
 }
 
-async function describeAll(
-  deps: StackDeps,
-  stackName: string,
-  changeSetName: string,
-): Promise<{ first: DescribeChangeSetCommandOutput; changes: Change[] }> {
-  const changes: Change[] = [];
-  let token: string | undefined;
-  let first: DescribeChangeSetCommandOutput | undefined;
-  do {
-    const out = await withRetry(
-      () => deps.cfn.send(new DescribeChangeSetCommand({ StackName: stackName, ChangeSetName: changeSetName, NextToken: token })),
-      { ...deps.retry, sleep: deps.sleep },
-    );
-    first ??= out;
-    changes.push(...(out.Changes ?? []));
-    token = out.NextToken;
-  } while (token);
-  return { first: first!, changes };
-}
-
 async function deleteChangeSet(deps: StackDeps, stackName: string, changeSetName: string): Promise<void> {
   try {
     await withRetry(() => deps.cfn.send(new DeleteChangeSetCommand({ StackName: stackName, ChangeSetName: changeSetName })), {
@@ -157,7 +130,7 @@ export async function planInfrastructure(opts: PlanOptions, deps: PlanDeps): Pro
   );
   const started = deps.now();
   for (;;) {
-    const { first, changes } = await describeAll(deps, opts.stackName, opts.changeSetName);
+    const { first, changes } = await describeChangeSet(deps, opts.stackName, opts.changeSetName);
     const s = first.Status;
     if (s === 'CREATE_COMPLETE') {
       const planned = plannedChanges(changes);

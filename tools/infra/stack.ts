@@ -2,7 +2,15 @@
  * Reading the environment's stack: its status, waiting while another operation runs, and the event that caused a
  * failed update. Status values: https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Stack.html
  */
-import { CloudFormationClient, DescribeStackEventsCommand, DescribeStacksCommand, StackEvent } from '@aws-sdk/client-cloudformation';
+import {
+  Change,
+  CloudFormationClient,
+  DescribeChangeSetCommand,
+  DescribeChangeSetCommandOutput,
+  DescribeStackEventsCommand,
+  DescribeStacksCommand,
+  StackEvent,
+} from '@aws-sdk/client-cloudformation';
 import { withRetry } from '../common/retry';
 import { formatMs, ToolRuntime } from '../common/runtime';
 
@@ -136,4 +144,25 @@ export async function pendingSetupFlags(deps: StackDeps, stackName: string): Pro
   const unknown = flags.filter((f) => !SETUP_FLAGS.includes(f));
   if (unknown.length > 0) throw new StackStateError(`output PendingSetup of ${stackName} names unknown flags: ${JSON.stringify(unknown.join(','))}`);
   return flags.flatMap((f) => ['-c', `${f}=true`]);
+}
+
+/** A change set with every page of its changes (DescribeChangeSet pages them with NextToken); `first` is the first page. */
+export async function describeChangeSet(
+  deps: StackDeps,
+  stackName: string,
+  changeSetName: string,
+): Promise<{ first: DescribeChangeSetCommandOutput; changes: Change[] }> {
+  const changes: Change[] = [];
+  let token: string | undefined;
+  let first: DescribeChangeSetCommandOutput | undefined;
+  do {
+    const out = await withRetry(
+      () => deps.cfn.send(new DescribeChangeSetCommand({ StackName: stackName, ChangeSetName: changeSetName, NextToken: token })),
+      { ...deps.retry, sleep: deps.sleep },
+    );
+    first ??= out;
+    changes.push(...(out.Changes ?? []));
+    token = out.NextToken;
+  } while (token);
+  return { first: first!, changes };
 }
