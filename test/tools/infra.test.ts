@@ -835,19 +835,8 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
     cfnMock
       .on(GetTemplateCommand, { StackName: STACK, ChangeSetName: CS, TemplateStage: 'Original' })
       .resolves({ TemplateBody: JSON.stringify(withoutRule) });
-    const errors: string[] = [];
-    const spy = jest.spyOn(console, 'error').mockImplementation((m) => errors.push(String(m)));
-    try {
-      const code = await main(
-        ['apply'],
-        { ...APPLY_ENV, CHANGE_SET_NAME: CS, LISTENER_RULES_TOUCHED: 'ProdRule' },
-        clients(),
-        fakeRuntime(0).runtime,
-      );
-      expect(code).toBe(1);
-    } finally {
-      spy.mockRestore();
-    }
+    const { code, errors } = await runCli(['apply'], { ...APPLY_ENV, CHANGE_SET_NAME: CS, LISTENER_RULES_TOUCHED: 'ProdRule' }, clients());
+    expect(code).toBe(1);
     expect(errors.join('\n')).toMatch(/rule ProdRule is not in the planned template/);
     expect(cfnMock.commandCalls(ExecuteChangeSetCommand)).toHaveLength(0);
   });
@@ -887,19 +876,8 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
       .on(GetTemplateCommand, { StackName: STACK, ChangeSetName: CS, TemplateStage: 'Original' })
       .resolves({ TemplateBody: JSON.stringify(template(2)) });
     liveWeights(0, 100);
-    const errors: string[] = [];
-    const spy = jest.spyOn(console, 'error').mockImplementation((m) => errors.push(String(m)));
-    try {
-      const code = await main(
-        ['apply'],
-        { ...APPLY_ENV, CHANGE_SET_NAME: CS, LISTENER_RULES_TOUCHED: 'ProdRule' },
-        clients(),
-        fakeRuntime(0).runtime,
-      );
-      expect(code).toBe(1);
-    } finally {
-      spy.mockRestore();
-    }
+    const { code, errors } = await runCli(['apply'], { ...APPLY_ENV, CHANGE_SET_NAME: CS, LISTENER_RULES_TOUCHED: 'ProdRule' }, clients());
+    expect(code).toBe(1);
     expect(errors.join('\n')).toMatch(/StaleChangeSetError: listener rule ProdRule: .*live traffic is \[tap-blue 0%, tap-green 100%\]/);
     expect(cfnMock.commandCalls(ExecuteChangeSetCommand)).toHaveLength(0);
   });
@@ -988,4 +966,15 @@ describe('setup flags carried from the deployed stack', () => {
 
 function synthEnvWith(flags: Record<string, string>): Template {
   return Template.fromStack(buildEnv('dev', 'agnostic', flags));
+}
+
+/** Runs the CLI as the pipeline does, with console.error captured: the exit code and what it printed there. */
+async function runCli(argv: string[], env: NodeJS.ProcessEnv, aws: Parameters<typeof main>[2]): Promise<{ code: number; errors: string[] }> {
+  const errors: string[] = [];
+  const spy = jest.spyOn(console, 'error').mockImplementation((m) => errors.push(String(m)));
+  try {
+    return { code: await main(argv, env, aws, fakeRuntime(0).runtime), errors };
+  } finally {
+    spy.mockRestore();
+  }
 }
