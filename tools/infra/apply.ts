@@ -4,7 +4,7 @@
  * ends this execution after the apply, and this starts the pipeline again on its new definition once the update completed. A failed update is rolled back by CloudFormation; this fails with the stack event
  * that caused it, so the image deploy after it never runs on a failed infrastructure change.
  */
-import { Change, DescribeChangeSetCommandOutput, DescribeStacksCommand, ExecuteChangeSetCommand } from '@aws-sdk/client-cloudformation';
+import { Change, DescribeChangeSetCommandOutput, ExecuteChangeSetCommand } from '@aws-sdk/client-cloudformation';
 import { CodePipelineClient, StartPipelineExecutionCommand } from '@aws-sdk/client-codepipeline';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -12,7 +12,18 @@ import { withRetry } from '../common/retry';
 import { formatMs } from '../common/runtime';
 import { describeChanges, PIPELINE_DEFINITION_TYPES, plannedChanges } from './change-set';
 import { CHANGE_SET_NAME } from './plan';
-import { describeChangeSet, describeEvent, eventsSince, rootCause, stackStatus, StackDeps, StackStateError, waitUntilUpdatable } from './stack';
+import {
+  describeChangeSet,
+  describeEvent,
+  describeStack,
+  retryOf,
+  eventsSince,
+  rootCause,
+  stackStatus,
+  StackDeps,
+  StackStateError,
+  waitUntilUpdatable,
+} from './stack';
 
 /** Statuses that end an update, and whether the update took. */
 export const FINAL_UPDATE_STATUSES: Readonly<Record<string, boolean>> = {
@@ -82,7 +93,7 @@ async function announce(deps: ApplyDeps, opts: ApplyOptions, subject: string, li
   try {
     await withRetry(
       () => deps.sns.send(new PublishCommand({ TopicArn: opts.topicArn, Subject: `[${opts.envName}] ${subject}`.slice(0, 99), Message: message })),
-      { ...deps.retry, sleep: deps.sleep },
+      retryOf(deps),
     );
   } catch (error) {
     // The record is also in the pipeline's history and CloudTrail; a lost announcement must not hide the outcome.
@@ -127,9 +138,8 @@ export async function applyInfrastructure(opts: ApplyOptions, deps: ApplyDeps): 
   // the service back on the older image (docs/deployments.md, trap 1).
   const frozen = (first.Parameters ?? []).filter((p) => p.ParameterValue === opts.imageParameterName && p.ResolvedValue !== undefined);
   if (frozen.length > 0) {
-    const current = (
-      await withRetry(() => deps.ssm.send(new GetParameterCommand({ Name: opts.imageParameterName })), { ...deps.retry, sleep: deps.sleep })
-    ).Parameter?.Value;
+    const current = (await withRetry(() => deps.ssm.send(new GetParameterCommand({ Name: opts.imageParameterName })), retryOf(deps))).Parameter
+      ?.Value;
     const behind = frozen.find((p) => p.ResolvedValue !== current);
     if (behind) {
       throw new StaleChangeSetError(
@@ -159,7 +169,7 @@ export async function applyInfrastructure(opts: ApplyOptions, deps: ApplyDeps): 
           DisableRollback: false,
         }),
       ),
-    { ...deps.retry, sleep: deps.sleep },
+    retryOf(deps),
   );
   let status: string | undefined;
   for (;;) {
@@ -203,15 +213,14 @@ export async function applyInfrastructure(opts: ApplyOptions, deps: ApplyDeps): 
   // CodePipeline lets the running actions of an updated pipeline finish and then fails their execution
   // (docs/aws-contracts.md, "Infrastructure through the pipeline"). Only now that the whole update completed does the
   // pipeline start again, on its new definition: a change that rolled back never restarts it, so it cannot loop.
-  const stacks = await withRetry(() => deps.cfn.send(new DescribeStacksCommand({ StackName: opts.stackName })), { ...deps.retry, sleep: deps.sleep });
-  const pipelineName = stacks.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'PipelineName')?.OutputValue;
+  const pipelineName = (await describeStack(deps, opts.stackName))?.Outputs?.find((o) => o.OutputKey === 'PipelineName')?.OutputValue;
   if (!pipelineName) throw new ApplyFailedError(`${opts.stackName} has no PipelineName output: start the pipeline by hand (Release change)`);
   const started = await withRetry(
     () =>
       deps.codepipeline.send(
         new StartPipelineExecutionCommand({ name: pipelineName, clientRequestToken: `restart-${opts.changeSetName}`.slice(0, 128) }),
       ),
-    { ...deps.retry, sleep: deps.sleep },
+    retryOf(deps),
   );
   const restarted = started.pipelineExecutionId ?? '(unknown)';
   deps.log(

@@ -8,7 +8,7 @@ import { Capability, CreateChangeSetCommand, DeleteChangeSetCommand } from '@aws
 import { withRetry } from '../common/retry';
 import { formatMs } from '../common/runtime';
 import { ChangeSetReview, imageOnly, plannedChanges, reviewChangeSet, ssmParametersReading } from './change-set';
-import { describeChangeSet, StackDeps, waitUntilUpdatable } from './stack';
+import { describeChangeSet, retryOf, StackDeps, waitUntilUpdatable } from './stack';
 
 /** What `cdk deploy` passes: the templates create named IAM resources and may use transforms. */
 export const CAPABILITIES: readonly Capability[] = ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'];
@@ -88,10 +88,7 @@ export interface Plan {
 
 async function deleteChangeSet(deps: StackDeps, stackName: string, changeSetName: string): Promise<void> {
   try {
-    await withRetry(() => deps.cfn.send(new DeleteChangeSetCommand({ StackName: stackName, ChangeSetName: changeSetName })), {
-      ...deps.retry,
-      sleep: deps.sleep,
-    });
+    await withRetry(() => deps.cfn.send(new DeleteChangeSetCommand({ StackName: stackName, ChangeSetName: changeSetName })), retryOf(deps));
   } catch (error) {
     deps.log(`could not delete change set ${changeSetName} (${(error as Error).name}); CloudFormation deletes it with the next execution`);
   }
@@ -126,7 +123,7 @@ export async function planInfrastructure(opts: PlanOptions, deps: PlanDeps): Pro
           Description: opts.description.slice(0, 1024),
         }),
       ),
-    { ...deps.retry, sleep: deps.sleep },
+    retryOf(deps),
   );
   const started = deps.now();
   for (;;) {

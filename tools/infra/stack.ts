@@ -9,9 +9,10 @@ import {
   DescribeChangeSetCommandOutput,
   DescribeStackEventsCommand,
   DescribeStacksCommand,
+  Stack,
   StackEvent,
 } from '@aws-sdk/client-cloudformation';
-import { withRetry } from '../common/retry';
+import { RetryOptions, withRetry } from '../common/retry';
 import { formatMs, ToolRuntime } from '../common/runtime';
 
 /** Statuses from which an update may start. */
@@ -47,16 +48,26 @@ export interface StackDeps extends ToolRuntime {
   readonly cfn: CloudFormationClient;
 }
 
-/** The stack's current status, or undefined when it does not exist. */
-export async function stackStatus(deps: StackDeps, stackName: string): Promise<string | undefined> {
+/** Retry settings for one AWS call of these tools: the runtime's, with its sleep. */
+export function retryOf(deps: StackDeps): RetryOptions {
+  return { ...deps.retry, sleep: deps.sleep };
+}
+
+/** The stack (status, outputs), or undefined when it does not exist. */
+export async function describeStack(deps: StackDeps, stackName: string): Promise<Stack | undefined> {
   try {
-    const out = await withRetry(() => deps.cfn.send(new DescribeStacksCommand({ StackName: stackName })), { ...deps.retry, sleep: deps.sleep });
-    return out.Stacks?.[0]?.StackStatus;
+    const out = await withRetry(() => deps.cfn.send(new DescribeStacksCommand({ StackName: stackName })), retryOf(deps));
+    return out.Stacks?.[0];
   } catch (error) {
     const e = error as { name?: unknown; message?: unknown };
     if (e.name === 'ValidationError' && typeof e.message === 'string' && /does not exist/.test(e.message)) return undefined;
     throw error;
   }
+}
+
+/** The stack's current status, or undefined when it does not exist. */
+export async function stackStatus(deps: StackDeps, stackName: string): Promise<string | undefined> {
+  return (await describeStack(deps, stackName))?.StackStatus;
 }
 
 /**
@@ -93,10 +104,7 @@ export async function eventsSince(deps: StackDeps, stackName: string, since: Dat
   const events: StackEvent[] = [];
   let token: string | undefined;
   for (let page = 0; page < maxPages; page++) {
-    const out = await withRetry(() => deps.cfn.send(new DescribeStackEventsCommand({ StackName: stackName, NextToken: token })), {
-      ...deps.retry,
-      sleep: deps.sleep,
-    });
+    const out = await withRetry(() => deps.cfn.send(new DescribeStackEventsCommand({ StackName: stackName, NextToken: token })), retryOf(deps));
     const batch = out.StackEvents ?? [];
     let older = false;
     for (const e of batch) {
@@ -137,8 +145,12 @@ export const SETUP_FLAGS: readonly string[] = ['firstDeploy', 'newDatabase'];
  * pipeline synth keeps what a person set for the first deploy. Throws on a value it does not know.
  */
 export async function pendingSetupFlags(deps: StackDeps, stackName: string): Promise<string[]> {
-  const out = await withRetry(() => deps.cfn.send(new DescribeStacksCommand({ StackName: stackName })), { ...deps.retry, sleep: deps.sleep });
-  const value = out.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'PendingSetup')?.OutputValue ?? 'none';
+  const stack = await describeStack(deps, stackName);
+  if (!stack)
+    throw new StackStateError(
+      `stack ${stackName} does not exist: the first deployment of an environment is made by hand (docs/runbooks/first-deploy.md)`,
+    );
+  const value = stack.Outputs?.find((o) => o.OutputKey === 'PendingSetup')?.OutputValue ?? 'none';
   if (value === 'none') return [];
   const flags = value.split(',');
   const unknown = flags.filter((f) => !SETUP_FLAGS.includes(f));
@@ -158,7 +170,7 @@ export async function describeChangeSet(
   do {
     const out = await withRetry(
       () => deps.cfn.send(new DescribeChangeSetCommand({ StackName: stackName, ChangeSetName: changeSetName, NextToken: token })),
-      { ...deps.retry, sleep: deps.sleep },
+      retryOf(deps),
     );
     first ??= out;
     changes.push(...(out.Changes ?? []));
