@@ -32,7 +32,42 @@ export const ENV = {
   /** Migration task only: the app login's secret (ARN) or, locally, its JSON credentials. */
   databaseAppSecretArn: 'DATABASE_APP_SECRET_ARN',
   databaseAppCredentials: 'DATABASE_APP_CREDENTIALS',
+  /** The environment's name (dev, staging, prod): the `Environment` dimension of every metric the service emits. */
+  environmentName: 'ENVIRONMENT_NAME',
+  /** `true` sends OpenTelemetry traces to the collector beside the service; anything else but `false` is refused. */
+  tracingEnabled: 'TRACING_ENABLED',
+  /** Share of new traces (0 to 1) the service samples; a caller's sampled trace is always continued. */
+  tracingSampleRatio: 'TRACING_SAMPLE_RATIO',
+  /** The collector's OTLP/HTTP endpoint (the ADOT sidecar listens on 127.0.0.1:4318 in the task). */
+  otlpEndpoint: 'OTEL_EXPORTER_OTLP_ENDPOINT',
 } as const;
+
+/**
+ * The metrics the service writes in CloudWatch Embedded Metric Format, one log line per request: no API call, the
+ * log group's ingestion extracts them. The platform's alarms and dashboard read these names.
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+ */
+export const METRICS = {
+  namespace: 'TapPayments',
+  dimensions: { environment: 'Environment', route: 'Route', status: 'Status', declineCode: 'DeclineCode' },
+  names: {
+    /** Count per created payment; dimension sets [Environment] and [Environment, Status]. */
+    paymentsCreated: 'PaymentsCreated',
+    /** Count per declined payment; dimension sets [Environment] and [Environment, DeclineCode]. */
+    paymentsDeclined: 'PaymentsDeclined',
+    /** Milliseconds per request; dimension set [Environment, Route] (`METHOD /pattern`, or `unrouted`). */
+    requestLatency: 'RequestLatency',
+    /** Count per answered idempotent replay; [Environment]. */
+    idempotentReplays: 'IdempotentReplays',
+    /** Count per request refused for a missing or wrong API key; [Environment]. */
+    authFailures: 'AuthFailures',
+    /** Count per request that failed on the database (503); [Environment]. */
+    databaseErrors: 'DatabaseErrors',
+  },
+} as const;
+
+/** Where the ADOT collector sidecar receives OTLP over HTTP inside the task. */
+export const DEFAULT_OTLP_ENDPOINT = 'http://127.0.0.1:4318';
 
 /** Secrets (inject with ecs.Secret.fromSecretsManager, never as plain environment values). */
 export const SECRET_ENV_NAMES: readonly string[] = [ENV.apiKey, ENV.tokenizationKey, ENV.databaseCredentials, ENV.databaseAppCredentials];
