@@ -18,7 +18,11 @@ import {
 } from './contract';
 import { ServiceUnavailableError } from './errors';
 import { Health } from './health';
+import { requestMetrics } from './metrics';
+import type { PaymentMetricOutcome, RouteMetricScope } from './metrics';
 import { IdempotencyConflictError, IdempotencyInProgressError, PaymentService } from './payments';
+import { AMZN_TRACE_ID_HEADER, traceIdFromAmznHeader, traceLogFields } from './trace-ids';
+import type { TraceLogFields } from './trace-ids';
 import { answerUnroutedMethodsFirst } from './unrouted-methods';
 import { IDEMPOTENCY_KEY_PATTERN, PAYMENT_ID_PATTERN, validatePaymentRequest } from './validation';
 import type { FieldError } from './validation';
@@ -35,6 +39,14 @@ declare module 'fastify' {
     logOutcome: Readonly<Record<string, unknown>> | null;
     /** Set when the request's "request completed" line has been written: it is written exactly once. */
     lineWritten: boolean;
+    /** What the matched route's metrics count (metrics.ts); null when no route matched. */
+    metricScope: RouteMetricScope | null;
+    /** The API key was missing or wrong (AuthFailures). */
+    authFailed: boolean;
+    /** The request failed on the database and was answered 503 (DatabaseErrors). */
+    databaseError: boolean;
+    /** The payment a creation request answered with (PaymentsCreated, PaymentsDeclined, IdempotentReplays). */
+    paymentOutcome: PaymentMetricOutcome | null;
   }
 }
 
@@ -45,8 +57,21 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly health: Health;
   readonly clock: () => Date;
+  /** The `Environment` dimension of the request metrics (ENVIRONMENT_NAME). */
+  readonly environmentName: string;
   /** @default - REQUEST_BODY_TIMEOUT_MS (contract.ts) */
   readonly requestBodyTimeoutMs?: number;
+  /**
+   * Tracing on: names the active span after the matched route; the logger's mixin adds the span's trace ids to every
+   * line. Unset (tracing off): each request's lines carry the trace ids of its X-Amzn-Trace-Id header, when well formed.
+   */
+  readonly routeMatched?: (method: string, route: string) => void;
+}
+
+/** `traceId` and `xrayTraceId` from a request's X-Amzn-Trace-Id header (tracing off), or nothing. */
+function headerTraceFields(req: IncomingMessage): Partial<TraceLogFields> {
+  const traceId = traceIdFromAmznHeader(req.headers[AMZN_TRACE_ID_HEADER]);
+  return (traceId !== undefined ? traceLogFields(traceId) : undefined) ?? {};
 }
 
 /** An error whose status and JSON body are safe to send as they are. */
@@ -96,34 +121,59 @@ function toHttpError(err: Error & { statusCode?: number; code?: string }): HttpE
 
 const NOT_FOUND_BODY = '{"error":"not_found"}';
 
+/** Health checks: polled every few seconds by the load balancer and the container runtime, not client traffic. */
+function isHealthRoute(route: string | null): boolean {
+  return route === HEALTH_LIVE_PATH || route === HEALTH_READY_PATH;
+}
+
+/** Routes that read or write payments in the database, and the one that creates them (metric scopes). */
+const DATABASE_ROUTES: ReadonlySet<string> = new Set(['/v1/payments', '/v1/payments/:id']);
+const PAYMENT_CREATION = 'POST /v1/payments';
+
 /**
  * The request's one "request completed" line (the first call writes it, later calls do nothing). `aborted: true`
  * when the response did not finish: the client closed the connection first. The outcome fields (payment id, error
  * code) are there either way.
  */
-function writeRequestLine(request: FastifyRequest, reply: FastifyReply): void {
+function writeRequestLine(request: FastifyRequest, reply: FastifyReply, environmentName: string, clock: () => Date): void {
   if (request.lineWritten) return;
   request.lineWritten = true;
   // The matched route pattern (e.g. /v1/payments/:id), never the request target: a URL can carry anything.
   const route = request.routePattern;
+  const elapsedMs = reply.elapsedTime;
   const line = {
     method: request.method,
     route,
     statusCode: reply.statusCode,
-    responseTimeMs: Math.round(reply.elapsedTime),
+    responseTimeMs: Math.round(elapsedMs),
     ...(reply.raw.writableFinished ? {} : { aborted: true }),
     ...request.logOutcome,
   };
-  // Health checks arrive every few seconds from the ALB and the container runtime: debug, not info.
-  if (route === HEALTH_LIVE_PATH || route === HEALTH_READY_PATH) request.log.debug(line, 'request completed');
-  else request.log.info(line, 'request completed');
+  // Health checks arrive every few seconds from the ALB and the container runtime: debug, not info, and no metrics
+  // (a line written only at debug level cannot carry metrics; the load balancer reports target health itself).
+  if (isHealthRoute(route)) {
+    request.log.debug(line, 'request completed');
+    return;
+  }
+  // The same line carries the request's metrics (metrics.ts): one log event per request, written once.
+  const metrics = requestMetrics(environmentName, {
+    scope: request.metricScope ?? undefined,
+    latencyMs: elapsedMs,
+    timestamp: clock().getTime(),
+    authFailed: request.authFailed,
+    databaseError: request.databaseError,
+    payment: request.paymentOutcome ?? undefined,
+  });
+  request.log.info({ ...line, ...metrics }, 'request completed');
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
-  const { health, payments, clock } = deps;
+  const { health, payments, clock, environmentName } = deps;
   const verifyBearer = createBearerVerifier(deps.apiKeys);
   const bodyTimeoutMs = deps.requestBodyTimeoutMs ?? REQUEST_BODY_TIMEOUT_MS;
   const logger: FastifyBaseLogger = deps.logger;
+  const { routeMatched } = deps;
+  const traceFromHeader = routeMatched === undefined;
 
   const app = Fastify({
     logger,
@@ -142,7 +192,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       const status = err.code === 'FST_ERR_BAD_URL' ? 400 : 500;
       reply.header(REQUEST_ID_HEADER, request.id);
       reply.header('connection', 'close');
-      request.log.info({ method: request.method, route: null, statusCode: status, errorCode: 'bad_request' }, 'request completed');
+      request.log.info(
+        {
+          method: request.method,
+          route: null,
+          statusCode: status,
+          errorCode: 'bad_request',
+          ...requestMetrics(environmentName, {
+            scope: undefined,
+            latencyMs: reply.elapsedTime,
+            timestamp: clock().getTime(),
+            authFailed: false,
+            databaseError: false,
+            payment: undefined,
+          }),
+        },
+        'request completed',
+      );
       void reply
         .code(status)
         .send(status === 400 ? { error: 'bad_request', message: 'the request target is not a valid URL' } : { error: 'internal_error' });
@@ -156,6 +222,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       rejectConnection(socket, status);
     },
   });
+
+  // Tracing off: each request's lines carry the Root of its X-Amzn-Trace-Id (the load balancer's trace id). Set
+  // before any route: each route takes the factory in place when it is registered.
+  if (traceFromHeader) {
+    app.setChildLoggerFactory((parent, bindings, opts, rawReq) => parent.child({ ...bindings, ...headerTraceFields(rawReq) }, opts));
+  }
 
   // A method no route is declared for (QUERY, PURGE, DELETE, ...) gets the not-found answer before routing, with the
   // same headers and the same one request line as any other 404, and nothing from the request target in the log.
@@ -171,7 +243,26 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       res.setHeader('content-length', NOT_FOUND_BODY.length);
       if (health.state === 'draining' || bodyPending(req)) res.setHeader('connection', 'close');
       res.end(NOT_FOUND_BODY);
-      deps.logger.info({ requestId: id, method: req.method, route: null, statusCode: 404, responseTimeMs: 0 }, 'request completed');
+      deps.logger.info(
+        {
+          requestId: id,
+          ...(traceFromHeader ? headerTraceFields(req) : {}),
+          method: req.method,
+          route: null,
+          statusCode: 404,
+          responseTimeMs: 0,
+          // Answered at once, before routing: no time worth measuring has passed.
+          ...requestMetrics(environmentName, {
+            scope: undefined,
+            latencyMs: 0,
+            timestamp: clock().getTime(),
+            authFailed: false,
+            databaseError: false,
+            payment: undefined,
+          }),
+        },
+        'request completed',
+      );
     },
   });
 
@@ -200,6 +291,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
     // Nothing but the error code: no hint whether the header was missing, malformed or wrong.
     // Replying without calling done() ends the request here: no further hook or handler runs.
+    request.authFailed = true;
     void reply.code(401).send({ error: 'unauthorized' });
   };
   // Per-request log fields live on the request itself (declared here, so every request has the same shape): no
@@ -207,15 +299,30 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.decorateRequest('routePattern', null);
   app.decorateRequest('logOutcome', null);
   app.decorateRequest('lineWritten', false);
+  app.decorateRequest('metricScope', null);
+  app.decorateRequest('authFailed', false);
+  app.decorateRequest('databaseError', false);
+  app.decorateRequest('paymentOutcome', null);
   app.addHook('onRoute', (route) => {
-    for (const method of Array.isArray(route.method) ? route.method : [route.method]) routedMethods.add(method);
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) routedMethods.add(method);
     const pattern = route.url;
+    const authenticated = route.config?.public !== true;
+    // One scope per method of the route, built once: the Route dimension is `METHOD /pattern`, from the route table.
+    const scopes = new Map<string, RouteMetricScope>(
+      methods.map((method) => {
+        const name = `${method} ${pattern}`;
+        return [method, { route: name, authenticated, database: DATABASE_ROUTES.has(pattern), createsPayments: name === PAYMENT_CREATION }];
+      }),
+    );
     const markRoute: onRequestHookHandler = (request, _reply, done) => {
       request.routePattern = pattern;
+      request.metricScope = scopes.get(request.method) ?? null;
+      if (routeMatched) routeMatched(request.method, pattern);
       done();
     };
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
-    route.onRequest = route.config?.public === true ? [markRoute, ...existing] : [markRoute, requireApiKey, ...existing];
+    route.onRequest = authenticated ? [markRoute, requireApiKey, ...existing] : [markRoute, ...existing];
   });
 
   // Hooks take a callback rather than being async: no promise (and no extra microtask) per hook per request.
@@ -232,19 +339,21 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Fastify runs onResponse only when the response finishes (or errors). A client that left first (a payment
     // committed after it disconnected) still gets its request line: now if it is already gone, else when the
     // connection closes before the response finished.
-    if (reply.raw.destroyed) writeRequestLine(request, reply);
-    else reply.raw.once('close', () => writeRequestLine(request, reply));
+    if (reply.raw.destroyed) writeRequestLine(request, reply, environmentName, clock);
+    else reply.raw.once('close', () => writeRequestLine(request, reply, environmentName, clock));
     done(null, payload);
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    writeRequestLine(request, reply);
+    writeRequestLine(request, reply, environmentName, clock);
     done();
   });
 
   app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (err instanceof ServiceUnavailableError) {
       request.logOutcome = { errorCode: 'service_unavailable' };
+      // Every ServiceUnavailableError comes from the database layer (db/database.ts, db/errors.ts).
+      request.databaseError = true;
       request.log.warn({ err }, 'service unavailable');
       const seconds = Number.isFinite(err.retryAfterSeconds) ? Math.max(1, Math.ceil(err.retryAfterSeconds)) : 1;
       return reply.code(503).header('retry-after', String(seconds)).send({ error: 'service_unavailable' });
@@ -280,6 +389,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       const { payment, replayed } = await payments.create(key, validation.value);
       if (replayed) reply.header('idempotent-replayed', 'true');
       request.logOutcome = { paymentId: payment.id, paymentStatus: payment.status, declineCode: payment.declineCode, replayed };
+      request.paymentOutcome = { status: payment.status, ...(payment.declineCode ? { declineCode: payment.declineCode } : {}), replayed };
       return await reply.code(201).send(payment);
     } catch (err) {
       if (err instanceof IdempotencyConflictError) {

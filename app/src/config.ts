@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import { isIP } from 'net';
-import { DEFAULT_PORT, DEFAULT_SHUTDOWN_DEADLINE_MS, ENV, FARGATE_MAX_STOP_TIMEOUT_MS, MIN_SECRET_LENGTH } from './contract';
+import { DEFAULT_OTLP_ENDPOINT, DEFAULT_PORT, DEFAULT_SHUTDOWN_DEADLINE_MS, ENV, FARGATE_MAX_STOP_TIMEOUT_MS, MIN_SECRET_LENGTH } from './contract';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -53,7 +53,23 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly shutdownDeadlineMs: number;
   readonly database: DatabaseConfig;
+  /** ENVIRONMENT_NAME: the `Environment` dimension of every metric (contract.ts, METRICS). */
+  readonly environmentName: EnvironmentName;
+  readonly tracing: TracingConfig;
 }
+
+/** TRACING_ENABLED, TRACING_SAMPLE_RATIO, OTEL_EXPORTER_OTLP_ENDPOINT. */
+export interface TracingConfig {
+  /** Send OpenTelemetry traces to the collector. Off: no OpenTelemetry module is loaded at all. */
+  readonly enabled: boolean;
+  /** Share of new traces sampled (0 to 1); a trace the caller sampled is always continued. */
+  readonly sampleRatio: number;
+  /** The collector's OTLP/HTTP base URL (scheme, host, port); spans go to `<endpoint>/v1/traces`. */
+  readonly otlpEndpoint: string;
+}
+
+/** Default share of new traces sampled: enough to see every kind of request in X-Ray at a small cost. */
+export const DEFAULT_TRACING_SAMPLE_RATIO = 0.05;
 
 /**
  * Thrown when the environment is invalid. Its message names the variable and says what is wrong with the value, but
@@ -291,6 +307,93 @@ export function loadLogLevel(env: NodeJS.ProcessEnv): LogLevel {
   return logLevel;
 }
 
+/** The environments the platform deploys (the `Environment` metric dimension), and `local` for runs outside ECS. */
+export type EnvironmentName = 'dev' | 'staging' | 'prod' | 'local';
+export const DEPLOYED_ENVIRONMENT_NAMES: readonly EnvironmentName[] = ['dev', 'staging', 'prod'];
+export const LOCAL_ENVIRONMENT_NAME: EnvironmentName = 'local';
+
+/**
+ * Set by the ECS agent in every task (Fargate platform 1.4.0 and later): its presence means the service runs in ECS.
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint-v4-fargate.html
+ */
+export const ECS_METADATA_ENV = 'ECS_CONTAINER_METADATA_URI_V4';
+
+/**
+ * ENVIRONMENT_NAME. In ECS it is required and must be dev, staging or prod: a task without it would put its metrics
+ * under another Environment than the alarms watch, and they would never fire. Outside ECS (a laptop, the tests) it
+ * defaults to `local`, which is accepted only there.
+ */
+export function loadEnvironmentName(env: NodeJS.ProcessEnv): EnvironmentName {
+  const raw = env[ENV.environmentName];
+  const inEcs = (env[ECS_METADATA_ENV] ?? '') !== '';
+  const allowed: readonly string[] = inEcs ? DEPLOYED_ENVIRONMENT_NAMES : [...DEPLOYED_ENVIRONMENT_NAMES, LOCAL_ENVIRONMENT_NAME];
+  if (raw === undefined || raw === '') {
+    if (inEcs) {
+      throw new ConfigError(
+        `${ENV.environmentName} is required in ECS (${ECS_METADATA_ENV} is set): one of ${DEPLOYED_ENVIRONMENT_NAMES.join(', ')}`,
+      );
+    }
+    return LOCAL_ENVIRONMENT_NAME;
+  }
+  if (!allowed.includes(raw)) {
+    throw new ConfigError(
+      `${ENV.environmentName} must be one of ${allowed.join(', ')}${inEcs ? ' in ECS' : ''}, got ${describeValue(raw, allowed)}`,
+    );
+  }
+  return raw as EnvironmentName;
+}
+
+/** A decimal from 0 to 1 (at most 6 decimals): 0, 1, 0.05, .5, 1.0. */
+const RATIO = /^(?:0|1|0?\.[0-9]{1,6}|0\.|1\.0{0,6})$/;
+
+/** TRACING_ENABLED, TRACING_SAMPLE_RATIO and OTEL_EXPORTER_OTLP_ENDPOINT (read even when tracing is off: a bad value fails fast). */
+export function loadTracingConfig(env: NodeJS.ProcessEnv): TracingConfig {
+  const rawEnabled = env[ENV.tracingEnabled] ?? '';
+  if (rawEnabled !== '' && rawEnabled !== 'true' && rawEnabled !== 'false') {
+    throw new ConfigError(`${ENV.tracingEnabled} must be true or false, got ${describeValue(rawEnabled, ['true', 'false'])}`);
+  }
+  const rawRatio = env[ENV.tracingSampleRatio] ?? '';
+  let sampleRatio = DEFAULT_TRACING_SAMPLE_RATIO;
+  if (rawRatio !== '') {
+    if (!RATIO.test(rawRatio)) {
+      // A plain number out of range is shown (it is no secret); anything else is described, as every value is.
+      const shown = /^-?[0-9]{1,6}(?:\.[0-9]{1,6})?$/.test(rawRatio) ? `: ${rawRatio}` : ` ${describeValue(rawRatio)}`;
+      throw new ConfigError(`${ENV.tracingSampleRatio} must be a number from 0 to 1 (e.g. 0.05), got${shown}`);
+    }
+    sampleRatio = Number(rawRatio);
+  }
+  const rawEndpoint = env[ENV.otlpEndpoint] ?? '';
+  const otlpEndpoint = rawEndpoint === '' ? DEFAULT_OTLP_ENDPOINT : parseOtlpEndpoint(rawEndpoint);
+  return { enabled: rawEnabled === 'true', sampleRatio, otlpEndpoint };
+}
+
+/** An http(s) URL with a host and optionally a port, nothing else (no login, path, query): the collector's base URL. */
+function parseOtlpEndpoint(raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  const ok =
+    url !== undefined &&
+    (url.protocol === 'http:' || url.protocol === 'https:') &&
+    url.hostname !== '' &&
+    url.username === '' &&
+    url.password === '' &&
+    (url.pathname === '/' || url.pathname === '') &&
+    url.search === '' &&
+    url.hash === '' &&
+    !raw.includes('@');
+  if (!ok || url === undefined) {
+    throw new ConfigError(
+      `${ENV.otlpEndpoint} must be the collector's base URL, http:// or https:// with a host and port only ` +
+        `(e.g. http://127.0.0.1:4318; /v1/traces is added), got ${describeValue(raw)}`,
+    );
+  }
+  return url.origin;
+}
+
 /** Reads and validates the whole configuration at start, so a bad task definition fails fast and says why. */
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const rawPort = env[ENV.port];
@@ -311,6 +414,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   }
 
   const database = loadDatabaseConfig(env);
+  const environmentName = loadEnvironmentName(env);
+  const tracing = loadTracingConfig(env);
 
-  return { port, apiKeys, tokenizationKey, logLevel, shutdownDeadlineMs, database };
+  return { port, apiKeys, tokenizationKey, logLevel, shutdownDeadlineMs, database, environmentName, tracing };
 }

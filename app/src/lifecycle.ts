@@ -25,6 +25,11 @@ export interface StartOptions {
   readonly host?: string;
   /** @default - the contract values (contract.ts); tests shorten them */
   readonly httpTimeouts?: Partial<HttpTimeouts>;
+  /**
+   * Set when tracing is on (tracing.ts): called with each request's matched route. Unset: log lines take their trace
+   * ids from the X-Amzn-Trace-Id header instead of the active span.
+   */
+  readonly routeMatched?: (method: string, route: string) => void;
 }
 
 export interface RunningServer {
@@ -56,7 +61,16 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     duplicateWaitMs: sessionTimeouts(config.database).lock_timeout,
   });
   const timeouts = resolveHttpTimeouts(options.httpTimeouts);
-  const app = buildApp({ apiKeys: config.apiKeys, payments, logger, health, clock, requestBodyTimeoutMs: timeouts.bodyMs });
+  const app = buildApp({
+    apiKeys: config.apiKeys,
+    payments,
+    logger,
+    health,
+    clock,
+    environmentName: config.environmentName,
+    requestBodyTimeoutMs: timeouts.bodyMs,
+    ...(options.routeMatched ? { routeMatched: options.routeMatched } : {}),
+  });
   const server = app.server;
   // See contract.ts: above the ALB idle timeout, headers timeout above keep-alive (docs/deployments.md, trap 6).
   // The tracker enforces headers, body and drain bounds itself on every Node version; Node's own requestTimeout

@@ -88,6 +88,8 @@ export interface LoggerOptions {
   readonly level: LogLevel;
   /** @default - stdout (synchronous writes, so nothing is lost when the process exits after draining) */
   readonly destination?: DestinationStream;
+  /** Fields added to every line (the trace ids of the active span when tracing is on: tracing.ts). */
+  readonly mixin?: () => object;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -102,6 +104,7 @@ export function createLogger(options: LoggerOptions): Logger {
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
       serializers: { err: serializeError, req: serializeRequest, res: serializeResponse },
+      ...(options.mixin ? { mixin: options.mixin } : {}),
     },
     // `dest: 1`, not `fd: 1`: pino.destination reads `process.stdout.fd` when `dest` is missing, and creating
     // process.stdout switches a pipe on fd 1 to non-blocking. A full pipe (a slow log reader) then makes each

@@ -1,8 +1,12 @@
 import type { DestinationStream } from 'pino';
 import { ConfigError, loadConfig } from './config';
-import { startServer } from './lifecycle';
 import type { RunningServer } from './lifecycle';
-import { createLogger } from './logger';
+import type { Tracing } from './tracing';
+
+// This module imports only configuration at load time. What loads `http` and `pg` (the logger, lifecycle.ts and
+// everything under it) is required inside main(), after tracing has started when it is on: OpenTelemetry can only
+// instrument modules required after it. With tracing off, nothing of OpenTelemetry is loaded at all.
+/* eslint-disable @typescript-eslint/no-require-imports */
 
 export interface MainOptions {
   readonly env: NodeJS.ProcessEnv;
@@ -24,8 +28,20 @@ export async function main(options: MainOptions): Promise<RunningServer | undefi
     options.exit(1);
     return undefined;
   }
-  const logger = createLogger({ level: config.logLevel, ...(options.logDestination ? { destination: options.logDestination } : {}) });
-  const running = await startServer({ config, logger });
+  let tracing: Tracing | undefined;
+  if (config.tracing.enabled) {
+    const { startTracing } = require('./tracing') as typeof import('./tracing');
+    tracing = startTracing({ config: config.tracing, environmentName: config.environmentName });
+  }
+  const { createLogger } = require('./logger') as typeof import('./logger');
+  const { startServer } = require('./lifecycle') as typeof import('./lifecycle');
+  const logger = createLogger({
+    level: config.logLevel,
+    ...(options.logDestination ? { destination: options.logDestination } : {}),
+    ...(tracing ? { mixin: tracing.logFields } : {}),
+  });
+  tracing?.attachLogger(logger);
+  const running = await startServer({ config, logger, ...(tracing ? { routeMatched: tracing.routeMatched } : {}) });
   // The first SIGTERM or SIGINT starts the drain. Later ones (an orchestrator or an operator repeating the signal)
   // are logged and ignored: with `process.once`, the second would hit Node's default handler and kill the process
   // mid-drain, dropping the requests in flight. The process exits with the drain's code; SIGKILL still ends it.
@@ -36,11 +52,19 @@ export async function main(options: MainOptions): Promise<RunningServer | undefi
       return;
     }
     draining = signal;
-    void running.shutdown(signal).then((code) => {
-      process.removeListener('SIGTERM', onSignal);
-      process.removeListener('SIGINT', onSignal);
-      options.exit(code);
-    });
+    const started = Date.now();
+    void running
+      .shutdown(signal)
+      .then(async (code) => {
+        // Spans still queued are sent within what is left of the drain deadline (never past it).
+        if (tracing) await tracing.shutdown(config.shutdownDeadlineMs - (Date.now() - started));
+        return code;
+      })
+      .then((code) => {
+        process.removeListener('SIGTERM', onSignal);
+        process.removeListener('SIGINT', onSignal);
+        options.exit(code);
+      });
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

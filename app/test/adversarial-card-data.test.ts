@@ -263,6 +263,7 @@ describe('ServiceUnavailableError -> 503 service_unavailable with Retry-After, n
       logger: createLogger({ level: 'trace', destination: logs }),
       health: Object.assign(new Health(), { state: 'ready' }),
       clock: () => NOW,
+      environmentName: 'local',
     });
     const headers = { authorization: `Bearer ${apiKey}` };
     const created = await app.inject({
@@ -291,6 +292,7 @@ describe('ServiceUnavailableError -> 503 service_unavailable with Retry-After, n
       logger: createLogger({ level: 'info', destination: logs }),
       health: Object.assign(new Health(), { state: 'ready' }),
       clock: () => NOW,
+      environmentName: 'local',
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as { port: number }).port;

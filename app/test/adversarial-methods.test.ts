@@ -143,6 +143,7 @@ describe('req and res serializers: whatever object a log call passes, never the 
       logger: createLogger({ level: 'trace', destination: logs }),
       health: new Health(),
       clock: () => NOW,
+      environmentName: 'local',
     });
     await app.ready();
     app.log.info({ req: fakeIncoming() }, 'incoming request');

@@ -43,6 +43,8 @@ describe('loadConfig', () => {
         statementTimeoutMs: 5000,
         connectTimeoutMs: 3000,
       },
+      environmentName: 'local',
+      tracing: { enabled: false, sampleRatio: 0.05, otlpEndpoint: 'http://127.0.0.1:4318' },
     });
   });
 
@@ -61,8 +63,13 @@ describe('loadConfig', () => {
       DATABASE_POOL_MAX: '25',
       DATABASE_STATEMENT_TIMEOUT_MS: '2500',
       DATABASE_CONNECT_TIMEOUT_MS: '1500',
+      ENVIRONMENT_NAME: 'prod',
+      TRACING_ENABLED: 'true',
+      TRACING_SAMPLE_RATIO: '0.25',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector.internal:4318/',
     });
-    expect(config).toMatchObject({ port: 9090, logLevel: 'warn', shutdownDeadlineMs: 45000 });
+    expect(config).toMatchObject({ port: 9090, logLevel: 'warn', shutdownDeadlineMs: 45000, environmentName: 'prod' });
+    expect(config.tracing).toEqual({ enabled: true, sampleRatio: 0.25, otlpEndpoint: 'http://collector.internal:4318' });
     expect(config.database).toEqual({
       host: '127.0.0.1',
       port: 6543,
@@ -118,8 +125,49 @@ describe('loadConfig', () => {
     [{ DATABASE_SECRET_ARN: '', DATABASE_CREDENTIALS: '{not json' }, /DATABASE_CREDENTIALS must be a JSON object .*not valid JSON/],
     [{ DATABASE_SECRET_ARN: '', DATABASE_CREDENTIALS: '[1]' }, /DATABASE_CREDENTIALS must be a JSON object/],
     [{ DATABASE_SECRET_ARN: '', DATABASE_CREDENTIALS: '{"username":"app"}' }, /DATABASE_CREDENTIALS .*missing or empty: password/],
+    [{ ENVIRONMENT_NAME: 'production' }, /ENVIRONMENT_NAME must be one of dev, staging, prod, local, got a value of 10 characters/],
+    [{ ENVIRONMENT_NAME: 'Prod' }, /ENVIRONMENT_NAME must be one of .*, got a value of 4 characters .*: did you mean "prod"\?/],
+    [{ ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc' }, /ENVIRONMENT_NAME is required in ECS \(ECS_CONTAINER_METADATA_URI_V4 is set\): one of dev, staging, prod/],
+    [
+      { ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc', ENVIRONMENT_NAME: 'local' },
+      /ENVIRONMENT_NAME must be one of dev, staging, prod in ECS, got a value of 5 characters/,
+    ],
+    [{ TRACING_ENABLED: 'yes' }, /TRACING_ENABLED must be true or false, got a value of 3 characters/],
+    [{ TRACING_ENABLED: 'TRUE' }, /TRACING_ENABLED must be true or false, got a value of 4 characters .*: did you mean "true"\?/],
+    [{ TRACING_SAMPLE_RATIO: '1.5' }, /TRACING_SAMPLE_RATIO must be a number from 0 to 1 \(e.g. 0.05\), got: 1.5$/],
+    [{ TRACING_SAMPLE_RATIO: '-0.1' }, /TRACING_SAMPLE_RATIO must be a number from 0 to 1 \(e.g. 0.05\), got: -0.1$/],
+    [{ TRACING_SAMPLE_RATIO: '5%' }, /TRACING_SAMPLE_RATIO must be a number from 0 to 1 .*, got a value of 2 characters/],
+    [{ TRACING_SAMPLE_RATIO: 'NaN' }, /TRACING_SAMPLE_RATIO must be a number from 0 to 1 .*, got a value of 3 characters/],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: '127.0.0.1:4318' }, /OTEL_EXPORTER_OTLP_ENDPOINT must be the collector's base URL.*, got a value of 14 characters/],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318/v1/traces' }, /OTEL_EXPORTER_OTLP_ENDPOINT must be the collector's base URL/],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://127.0.0.1:4317' }, /OTEL_EXPORTER_OTLP_ENDPOINT must be the collector's base URL/],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://user:fake-pw-0@collector.example.com' },
+      /OTEL_EXPORTER_OTLP_ENDPOINT must be .*, got a value of 44 characters that contains ':\/\/' and '@'/,
+    ],
   ])('rejects %p with a message naming the variable', (env, message) => {
     expect(() => loadConfig({ ...base, ...env })).toThrow(message);
+  });
+
+  test.each([
+    ['0', 0],
+    ['1', 1],
+    ['1.0', 1],
+    ['0.05', 0.05],
+    ['.5', 0.5],
+    ['', 0.05],
+  ])('TRACING_SAMPLE_RATIO %p is %p', (raw, ratio) => {
+    expect(loadConfig({ ...base, TRACING_SAMPLE_RATIO: raw }).tracing.sampleRatio).toBe(ratio);
+  });
+
+  test('ENVIRONMENT_NAME: dev, staging and prod everywhere; local (the default) only outside ECS', () => {
+    const ecs = { ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc' };
+    for (const name of ['dev', 'staging', 'prod']) {
+      expect(loadConfig({ ...base, ENVIRONMENT_NAME: name }).environmentName).toBe(name);
+      expect(loadConfig({ ...base, ...ecs, ENVIRONMENT_NAME: name }).environmentName).toBe(name);
+    }
+    expect(loadConfig({ ...base, ENVIRONMENT_NAME: 'local' }).environmentName).toBe('local');
+    expect(loadConfig({ ...base, ENVIRONMENT_NAME: '' }).environmentName).toBe('local');
   });
 
   test('loopback hosts are 127.0.0.0/8, ::1 and localhost, nothing else', () => {

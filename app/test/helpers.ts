@@ -30,6 +30,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     logLevel: 'debug',
     shutdownDeadlineMs: 5000,
     database: databaseConfig(),
+    environmentName: 'local',
+    tracing: { enabled: false, sampleRatio: 0, otlpEndpoint: 'http://127.0.0.1:4318' },
     ...overrides,
   };
 }

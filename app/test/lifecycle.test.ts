@@ -29,7 +29,24 @@ describe('contract', () => {
       databaseConnectTimeoutMs: 'DATABASE_CONNECT_TIMEOUT_MS',
       databaseAppSecretArn: 'DATABASE_APP_SECRET_ARN',
       databaseAppCredentials: 'DATABASE_APP_CREDENTIALS',
+      environmentName: 'ENVIRONMENT_NAME',
+      tracingEnabled: 'TRACING_ENABLED',
+      tracingSampleRatio: 'TRACING_SAMPLE_RATIO',
+      otlpEndpoint: 'OTEL_EXPORTER_OTLP_ENDPOINT',
     });
+    expect(contract.METRICS).toEqual({
+      namespace: 'TapPayments',
+      dimensions: { environment: 'Environment', route: 'Route', status: 'Status', declineCode: 'DeclineCode' },
+      names: {
+        paymentsCreated: 'PaymentsCreated',
+        paymentsDeclined: 'PaymentsDeclined',
+        requestLatency: 'RequestLatency',
+        idempotentReplays: 'IdempotentReplays',
+        authFailures: 'AuthFailures',
+        databaseErrors: 'DatabaseErrors',
+      },
+    });
+    expect(contract.DEFAULT_OTLP_ENDPOINT).toBe('http://127.0.0.1:4318');
     expect(contract.DEFAULT_SHUTDOWN_DEADLINE_MS).toBe(30000);
     expect(contract.DEFAULT_SHUTDOWN_DEADLINE_MS).toBeLessThan(contract.FARGATE_MAX_STOP_TIMEOUT_MS);
     expect(contract.CONTAINER_HEALTHCHECK_COMMAND).toEqual(['/nodejs/bin/node', 'dist/healthcheck.js']);
