@@ -3,6 +3,9 @@ import { Construct } from 'constructs';
 import { allowedDomainsOf, EnvironmentConfig, imageParameterNameOf, PROMOTION_ORDER, repositoryNameOf } from './config';
 import { MigrationTask, PaymentsDatabase } from './database';
 import { AlarmTopic } from './monitoring/alarm-topic';
+import { DeploymentEvents } from './monitoring/deployment-events';
+import { PaymentCanary } from './monitoring/canary';
+import { AuditLogReview } from './monitoring/log-review';
 import { ServiceMonitoring } from './monitoring/service-monitoring';
 import { DnsFirewall } from './network/dns-firewall';
 import { Network } from './network/network';
@@ -61,6 +64,13 @@ export class TapStack extends Stack {
   public readonly migration: MigrationTask;
   public readonly pipeline: DeliveryPipeline;
   public readonly monitoring: ServiceMonitoring;
+  /** The page topic: Critical alarms, and rollbacks where config pages on them. `alarms` is the notice topic. */
+  public readonly pages: AlarmTopic;
+  public readonly deploymentEvents: DeploymentEvents;
+  /** Metric filters and alarms on the audit trail, and the saved Logs Insights queries of the runbooks. */
+  public readonly auditLogReview: AuditLogReview;
+  /** The synthetic check: the pipeline's smoke test against the public URL on a schedule. */
+  public readonly canary: PaymentCanary;
 
   private readonly zones: readonly string[];
 
@@ -85,6 +95,7 @@ export class TapStack extends Stack {
       logsKey: this.keys.logs,
       logRetentionDays: config.logs.retentionDays,
       logRemovalPolicy: logRemoval,
+      tracing: config.monitoring.tracing.enabled,
     });
     this.artifactStore = new ArtifactStore(this, 'ArtifactStore', {
       key: this.keys.artifacts,
@@ -114,7 +125,9 @@ export class TapStack extends Stack {
       logRetentionDays: config.logs.retentionDays,
       logRemovalPolicy: fixedNameRemovalPolicyOf(config.removal.logs),
     });
-    this.alarms = new AlarmTopic(this, 'Alarms', { key: this.keys.data, emails: config.alarms.emails });
+    this.alarms = new AlarmTopic(this, 'Alarms', { key: this.keys.data, emails: config.alarms.emails, displayName: 'Payment platform alarms' });
+    this.pages = new AlarmTopic(this, 'Pages', { key: this.keys.data, emails: config.alarms.pageEmails, displayName: 'Payment platform pages' });
+    const topics = { notice: this.alarms.topic, page: this.pages.topic };
     this.dnsFirewall = new DnsFirewall(this, 'DnsFirewall', {
       vpc: this.network.vpc,
       allowedDomains: allowedDomainsOf(config),
@@ -123,7 +136,7 @@ export class TapStack extends Stack {
       logsKey: this.keys.logs,
       logRetentionDays: config.logs.retentionDays,
       logRemovalPolicy: fixedNameRemovalPolicyOf(config.removal.logs),
-      topic: this.alarms.topic,
+      topics,
       severity: config.envName === 'prod' ? 'Critical' : 'Warning',
     });
     this.database = new PaymentsDatabase(this, 'Database', {
@@ -161,14 +174,6 @@ export class TapStack extends Stack {
       logGroup: this.paymentService.logGroup,
       network: this.network,
     });
-    this.monitoring = new ServiceMonitoring(this, 'Monitoring', {
-      service: this.paymentService.service,
-      loadBalancer: this.loadBalancer.alb,
-      webAcl: this.firewall.webAcl,
-      smokeTest: this.paymentService.smokeTest.function,
-      topic: this.alarms.topic,
-      minTasks: config.service.minCapacity,
-    });
     const upstream = props.upstream;
     this.pipeline = new DeliveryPipeline(this, 'Delivery', {
       config,
@@ -195,6 +200,48 @@ export class TapStack extends Stack {
         timeout: Duration.minutes(60 * PROMOTION_ORDER.indexOf(config.envName)),
       },
       upstreamUrl: upstream && urlOf(upstream),
+    });
+    this.deploymentEvents = new DeploymentEvents(this, 'DeploymentEvents', {
+      envName: config.envName,
+      service: this.paymentService.service,
+      pipeline: this.pipeline.pipeline,
+      projects: Object.values(this.pipeline.projects).map((p) => p.project),
+      notice: this.alarms.topic,
+      page: this.pages.topic,
+      pageOnRollback: config.monitoring.pageOnRollback,
+    });
+    this.auditLogReview = new AuditLogReview(this, 'AuditLogReview', {
+      logGroup: this.auditTrail.logGroup,
+      pageTopic: this.pages.topic,
+      noticeTopic: this.alarms.topic,
+      alarmNamePrefix: this.stackName,
+      serviceLogGroup: this.paymentService.logGroup,
+      wafLogGroup: this.firewall.logGroup,
+    });
+    this.canary = new PaymentCanary(this, 'SmokeCanary', {
+      baseUrl: this.loadBalancer.productionUrl,
+      apiKey: this.secrets.apiKey,
+      dataKey: this.keys.data,
+      logsKey: this.keys.logs,
+      retentionDays: config.logs.retentionDays,
+      accessLogsBucket: this.accessLogs.bucket,
+      rateMinutes: config.monitoring.canaryRateMinutes,
+      topics,
+      alarmNamePrefix: this.stackName,
+    });
+    this.monitoring = new ServiceMonitoring(this, 'Monitoring', {
+      service: this.paymentService.service,
+      loadBalancer: this.loadBalancer.alb,
+      webAcl: this.firewall.webAcl,
+      smokeTest: this.paymentService.smokeTest.function,
+      topic: this.alarms.topic,
+      pageTopic: this.pages.topic,
+      minTasks: config.service.minCapacity,
+      envName: config.envName,
+      thresholds: config.monitoring.thresholds,
+      databaseCluster: this.database.cluster,
+      databaseMaxCapacityAcu: config.database.maxCapacityAcu,
+      deploymentEventRules: this.deploymentEvents.ruleNames,
     });
 
     // What the on-call and the runbooks look up (docs/runbooks/*.md read them by these keys; test/outputs.test.ts
@@ -249,7 +296,14 @@ export class TapStack extends Stack {
       PipelineName: { value: this.pipeline.pipeline.pipelineName, description: "This environment's delivery pipeline" },
       RepositoryUri: { value: this.images.repository.repositoryUri, description: "This environment's image repository" },
       ImageParameterName: { value: imageParameterNameOf(config.envName), description: 'The image the service runs (docs/deployments.md, trap 1)' },
-      AlarmTopicArn: { value: this.alarms.topic.topicArn, description: 'Alarms and pipeline notifications; its email subscriptions need confirming' },
+      AlarmTopicArn: {
+        value: this.alarms.topic.topicArn,
+        description: 'The notice topic: every alarm and deployment event; its email subscriptions need confirming',
+      },
+      PageTopicArn: {
+        value: this.pages.topic.topicArn,
+        description: 'The page topic: Critical alarms (and rollbacks in prod); subscribe the on-call pager (docs/operations.md)',
+      },
       // The pipeline's Infra-Plan synthesizes with the same setup flags the stack was last deployed with, so its first runs
       // after a first deploy keep the service at 0 tasks and the app login without rotation until a person clears them.
       PendingSetup: {

@@ -106,6 +106,56 @@ describe('rejected values name the field and the bad value', () => {
   test('prod without an alarm recipient', () => {
     expect(() => validateChanged('prod', (c) => (c.alarms.emails = []))).toThrow(/alarms.emails: prod needs at least one alarm recipient, got: \[\]/);
   });
+  test('prod with nobody to page', () => {
+    expect(() => validateChanged('prod', (c) => (c.alarms.pageEmails = []))).toThrow(
+      /alarms.pageEmails: prod needs at least one on-call to page, got: \[\]/,
+    );
+    // dev and staging may page nobody
+    expect(validateChanged('staging', (c) => (c.alarms.pageEmails = [])).alarms.pageEmails).toEqual([]);
+  });
+  test('prod where a rollback does not page', () => {
+    expect(() => validateChanged('prod', (c) => (c.monitoring.pageOnRollback = false))).toThrow(
+      /monitoring.pageOnRollback: a rollback in prod must page, got: false/,
+    );
+    expect(validateChanged('dev', (c) => (c.monitoring.pageOnRollback = false)).monitoring.pageOnRollback).toBe(false);
+  });
+  test('prod whose synthetic check runs less often than every 5 minutes', () => {
+    expect(() => validateChanged('prod', (c) => (c.monitoring.canaryRateMinutes = 6))).toThrow(
+      /monitoring.canaryRateMinutes: prod checks its public URL at least every 5 minutes, got: 6/,
+    );
+    expect(validateChanged('prod', (c) => (c.monitoring.canaryRateMinutes = 5)).monitoring.canaryRateMinutes).toBe(5);
+    expect(validateChanged('dev', (c) => (c.monitoring.canaryRateMinutes = 60)).monitoring.canaryRateMinutes).toBe(60);
+  });
+  test.each([
+    [
+      'tracing.sampleRatio',
+      (c: Mutable<EnvironmentConfig>) => (c.monitoring.tracing.sampleRatio = 1.5),
+      /monitoring.tracing.sampleRatio: .*got: 1.5/,
+    ],
+    [
+      'tracing.sampleRatio',
+      (c: Mutable<EnvironmentConfig>) => (c.monitoring.tracing.sampleRatio = -0.1),
+      /monitoring.tracing.sampleRatio: .*got: -0.1/,
+    ],
+    ['canaryRateMinutes', (c: Mutable<EnvironmentConfig>) => (c.monitoring.canaryRateMinutes = 0), /monitoring.canaryRateMinutes: .*got: 0/],
+    [
+      'thresholds.declineRatePercent',
+      (c: Mutable<EnvironmentConfig>) => (c.monitoring.thresholds.declineRatePercent = 101),
+      /monitoring.thresholds.declineRatePercent: .*got: 101/,
+    ],
+    [
+      'thresholds.authFailuresPer5Minutes',
+      (c: Mutable<EnvironmentConfig>) => (c.monitoring.thresholds.authFailuresPer5Minutes = 0),
+      /monitoring.thresholds.authFailuresPer5Minutes: .*got: 0/,
+    ],
+    [
+      'pageEmails',
+      (c: Mutable<EnvironmentConfig>) => (c.alarms.pageEmails = ['pager']),
+      /alarms.pageEmails.0: must be an email address.*got: "pager"/,
+    ],
+  ])('monitoring: a bad %s is refused, naming the value', (_, change, message) => {
+    expect(() => validateChanged('dev', change)).toThrow(message);
+  });
   test.each(['logs', 'artifacts', 'keys'] as const)('prod that destroys %s on delete', (what) => {
     expect(() => validateChanged('prod', (c) => (c.removal[what] = 'destroy'))).toThrow(
       new RegExp(`removal.${what}: prod must retain ${what}.*got: "destroy"`),
@@ -212,7 +262,7 @@ describe('the deploy preflight', () => {
         certificateArn: 'arn:aws:acm:us-east-1:444455556666:certificate/9f1c2d3e-4b5a-6c7d-8e9f-0a1b2c3d4e5f',
         domainName: 'pay.acme-payments.io',
       },
-      alarms: { emails: ['oncall@payments.internal'] },
+      alarms: { emails: ['oncall@payments.internal'], pageEmails: ['pager@payments.internal'] },
       source: {
         ...shippedConfigs().staging.source,
         owner: 'acme-payments',

@@ -140,7 +140,7 @@ describe.each(ENVS)('%s: the DNS Firewall lets the VPC resolve the allowed names
     });
   });
 
-  test('a name outside the list (blocked, or logged in alert mode) raises an alarm to the environment topic within 5 minutes', () => {
+  test('a name outside the list (blocked, or logged in alert mode) raises an alarm to the environment topics within 5 minutes (prod pages)', () => {
     const logGroup = stack.getLogicalId(stack.dnsFirewall.queryLogGroup.node.defaultChild as never);
     template.hasResourceProperties('AWS::Logs::MetricFilter', {
       LogGroupName: { Ref: logGroup },
@@ -149,6 +149,8 @@ describe.each(ENVS)('%s: the DNS Firewall lets the VPC resolve the allowed names
         { MetricNamespace: BLOCKED_QUERIES_METRIC.namespace, MetricName: BLOCKED_QUERIES_METRIC.name, MetricValue: '1', DefaultValue: 0 },
       ],
     });
+    const ref = (t: { node: { defaultChild?: unknown } }) => ({ Ref: stack.getLogicalId(t.node.defaultChild as never) });
+    const topics = env === 'prod' ? [ref(stack.alarms.topic), ref(stack.pages.topic)] : [ref(stack.alarms.topic)];
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: `${stack.stackName}-egress-dns-blocked-${env === 'prod' ? 'Critical' : 'Warning'}`,
       Namespace: BLOCKED_QUERIES_METRIC.namespace,
@@ -159,8 +161,8 @@ describe.each(ENVS)('%s: the DNS Firewall lets the VPC resolve the allowed names
       EvaluationPeriods: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
-      AlarmActions: [{ Ref: stack.getLogicalId(stack.alarms.topic.node.defaultChild as never) }],
-      OKActions: [{ Ref: stack.getLogicalId(stack.alarms.topic.node.defaultChild as never) }],
+      AlarmActions: topics,
+      OKActions: topics,
     });
   });
 });
@@ -315,7 +317,7 @@ describe('DnsFirewall in alert mode', () => {
       logsKey: key,
       logRetentionDays: 365,
       logRemovalPolicy: RemovalPolicy.DESTROY,
-      topic,
+      topics: { notice: topic, page: topic },
       severity: 'Warning',
     });
     const template = Template.fromStack(stack);

@@ -1,3 +1,4 @@
+import { WAF_BLOCKED_PERCENT } from '../lib/monitoring/service-monitoring';
 import { ENVS, shippedConfigs, synthEnv } from './helpers';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -25,6 +26,13 @@ describe.each(ENVS)('monitoring in %s', (env) => {
         .map((m) => m.MetricStat!.Metric.Dimensions),
     );
     expect(dims.length).toBeGreaterThan(0);
+    // The threshold is a percentage of the requests WAF saw (not a fraction): 5 %, over the construct's expression.
+    const [, rate] = waf.find(([, a]) => String(a.Properties.AlarmName).endsWith('-Waf-Blocked-Rate-Warning'))!;
+    expect(rate.Properties.Threshold).toBe(WAF_BLOCKED_PERCENT);
+    expect(WAF_BLOCKED_PERCENT).toBe(5);
+    expect((rate.Properties.Metrics as { Expression?: string }[]).find((m) => m.Expression)!.Expression).toBe(
+      '100 * (blocked / (allowed + blocked))',
+    );
     for (const d of dims)
       expect(d).toEqual(
         expect.arrayContaining([
@@ -33,19 +41,32 @@ describe.each(ENVS)('monitoring in %s', (env) => {
         ]),
       );
   });
-  const topicId = Object.keys(resources).find((id) => id.startsWith('AlarmsTopic') && resources[id]!.Type === 'AWS::SNS::Topic')!;
-  const topicRef = { Ref: topicId };
+  const topicRefOf = (prefix: string) => ({
+    Ref: Object.keys(resources).find((id) => id.startsWith(prefix) && resources[id]!.Type === 'AWS::SNS::Topic')!,
+  });
+  const notice = topicRefOf('AlarmsTopic');
+  const page = topicRefOf('PagesTopic');
 
   test('one dashboard for the service', () => {
     expect(Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Dashboard').length).toBeGreaterThanOrEqual(1);
   });
 
-  test('every alarm in the stack notifies the topic when it fires and when it clears', () => {
+  // Severity decides the topic: every alarm reaches the notice topic when it fires and when it clears; Critical ones
+  // page as well, Warning ones never do.
+  test('every alarm notifies the notice topic; exactly the Critical ones also page', () => {
     expect(alarms.length).toBeGreaterThan(6);
+    const seen = { critical: 0, warning: 0 };
     for (const [id, alarm] of alarms) {
-      expect({ id, actions: alarm.Properties.AlarmActions }).toEqual({ id, actions: [topicRef] });
-      expect({ id, ok: alarm.Properties.OKActions }).toEqual({ id, ok: [topicRef] });
+      const name = String(alarm.Properties.AlarmName);
+      const critical = name.endsWith('-Critical');
+      if (critical) seen.critical += 1;
+      else seen.warning += 1;
+      const expected = critical ? [notice, page] : [notice];
+      expect({ id, actions: alarm.Properties.AlarmActions }).toEqual({ id, actions: expected });
+      expect({ id, ok: alarm.Properties.OKActions }).toEqual({ id, ok: expected });
     }
+    expect(seen.critical).toBeGreaterThan(2);
+    expect(seen.warning).toBeGreaterThan(2);
   });
 
   test('operational alarms carry a severity in their name', () => {
@@ -70,42 +91,53 @@ describe.each(ENVS)('monitoring in %s', (env) => {
       expect({ id, name: alarm.Properties.AlarmName }).toEqual({ id, name: expect.stringMatching(`^${stack.stackName}-`) });
   });
 
-  // A topic policy replaces SNS's default one: whoever it does not name cannot publish. Without these statements the
-  // alarms' SNS:Publish was denied and only the pipeline's notification rule could reach the on-call.
-  test("the alarm topic admits exactly its publishers: this stack's alarms and CodeStar Notifications of this account", () => {
-    const policies = Object.values(resources).filter((r) => r.Type === 'AWS::SNS::TopicPolicy');
+  // A topic policy replaces SNS's default one: whoever it does not name cannot publish. Without the CloudWatch statement
+  // the alarms' SNS:Publish was denied. No service principal besides CloudWatch is admitted: EventBridge and the
+  // pipeline publish as identities of this account, through their own IAM grants.
+  test.each([
+    ['notice', 'AlarmsTopic'],
+    ['page', 'PagesTopic'],
+  ])("the %s topic admits exactly this stack's alarms, over TLS only", (_, prefix) => {
+    const ref = topicRefOf(prefix);
+    const policies = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::SNS::TopicPolicy' && JSON.stringify(r.Properties.Topics) === JSON.stringify([ref]),
+    );
     expect(policies).toHaveLength(1);
-    const { Topics, PolicyDocument } = policies[0]!.Properties as { Topics: unknown; PolicyDocument: { Statement: Statement[] } };
-    expect(Topics).toEqual([topicRef]);
-    const publish = (sid: string, service: string, condition?: Statement): Statement => ({
-      Sid: sid,
-      Effect: 'Allow',
-      Principal: { Service: service },
-      Action: 'sns:Publish',
-      Resource: topicRef,
-      ...(condition ? { Condition: condition } : {}),
-    });
+    const { PolicyDocument } = policies[0]!.Properties as { PolicyDocument: { Statement: Statement[] } };
     expect(PolicyDocument.Statement).toEqual([
       {
         Sid: 'AllowPublishThroughSSLOnly',
         Effect: 'Deny',
         Principal: '*',
         Action: 'sns:Publish',
-        Resource: topicRef,
+        Resource: ref,
         Condition: { Bool: { 'aws:SecureTransport': 'false' } },
       },
-      publish('AllowCloudWatchAlarmsOfThisStack', 'cloudwatch.amazonaws.com', {
-        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
-        ArnLike: { 'aws:SourceArn': arnInThisAccount('cloudwatch', `:alarm:${stack.stackName}-*`) },
-      }),
-      publish('AllowCodeStarNotificationsOfThisAccount', 'codestar-notifications.amazonaws.com', {
-        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
-      }),
+      {
+        Sid: 'AllowCloudWatchAlarmsOfThisStack',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: ref,
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnLike: { 'aws:SourceArn': arnInThisAccount('cloudwatch', `:alarm:${stack.stackName}-*`) },
+        },
+      },
     ]);
   });
 
-  test('the pipeline notification rule targets the topic (CodeStar Notifications is its publisher)', () => {
-    const rules = Object.values(resources).filter((r) => r.Type === 'AWS::CodeStarNotifications::NotificationRule');
-    expect(rules.map((r) => r.Properties.Targets)).toEqual([[{ TargetType: 'SNS', TargetAddress: topicRef }]]);
+  test('no CodeStar Notifications rule: pipeline events reach the topics through EventBridge', () => {
+    expect(Object.values(resources).filter((r) => r.Type === 'AWS::CodeStarNotifications::NotificationRule')).toEqual([]);
+  });
+
+  test('the page topic subscribes exactly the configured pagers, the notice topic the configured emails', () => {
+    const subs = (ref: { Ref: string }) =>
+      Object.values(resources)
+        .filter((r) => r.Type === 'AWS::SNS::Subscription' && JSON.stringify(r.Properties.TopicArn) === JSON.stringify(ref))
+        .map((r) => [r.Properties.Protocol, r.Properties.Endpoint]);
+    const { alarms: configured } = shippedConfigs()[env];
+    expect(subs(page)).toEqual(configured.pageEmails.map((e) => ['email', e]));
+    expect(subs(notice)).toEqual(configured.emails.map((e) => ['email', e]));
   });
 });

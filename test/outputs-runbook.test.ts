@@ -104,17 +104,16 @@ describe('the first-deploy runbook', () => {
   });
 
   test('the runbook creates the service-linked roles a fresh account lacks before the first deploy', () => {
-    // ECS's CreateCluster and CodeStar Notifications' first rule each create their role on first use and can fail
-    // while it is not yet usable, rolling the whole first create back.
+    // ECS's CreateCluster creates its role on first use and can fail while it is not yet usable, rolling the whole
+    // first create back.
     const deploy = firstDeploy.indexOf('npx cdk deploy -c env=$ENV -c firstDeploy=true');
     expect(deploy).toBeGreaterThan(0);
     const before = firstDeploy.slice(0, deploy);
     const created = [...before.matchAll(/for service in ([^;]+); do\s+aws iam create-service-linked-role --aws-service-name "\$service"/g)].flatMap(
       (m) => m[1]!.trim().split(/\s+/),
     );
-    expect(created.sort()).toEqual(['codestar-notifications.amazonaws.com', 'ecs.amazonaws.com']);
-    for (const role of ['AWSServiceRoleForECS', 'AWSServiceRoleForCodeStarNotifications'])
-      expect(before).toContain(`aws iam get-role --role-name ${role}`);
+    expect(created.sort()).toEqual(['ecs.amazonaws.com']);
+    for (const role of ['AWSServiceRoleForECS']) expect(before).toContain(`aws iam get-role --role-name ${role}`);
   });
 
   test('orders the one-time steps before the first pipeline run that needs them', () => {

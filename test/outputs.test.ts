@@ -21,6 +21,7 @@ const OUTPUT_KEYS = [
   'LoadBalancerDnsName',
   'LoadBalancerHostedZoneId',
   'MigrationTaskDefinitionFamily',
+  'PageTopicArn',
   'PendingSetup',
   'PipelineName',
   'ProductionListenerRuleArn',
@@ -132,6 +133,16 @@ describe.each(ENVS)('stack outputs of %s point at the resources the runbooks mea
   test('the outputs that were there before keep their values', () => {
     expect(valueOf('ImageParameterName')).toBe(`/tap/${env}/app/image-uri`);
     expect(valueOf('PipelineName')).toEqual({ Ref: only('AWS::CodePipeline::Pipeline')[0] });
-    expect(valueOf('AlarmTopicArn')).toEqual({ Ref: only('AWS::SNS::Topic')[0] });
+    expect(valueOf('AlarmTopicArn')).toEqual({ Ref: only('AWS::SNS::Topic', (r) => r.Properties.DisplayName === 'Payment platform alarms')[0] });
+  });
+
+  test('PageTopicArn is the topic Critical alarms page through', () => {
+    const [pages] = only('AWS::SNS::Topic', (r) => r.Properties.DisplayName === 'Payment platform pages');
+    expect(valueOf('PageTopicArn')).toEqual({ Ref: pages });
+    const critical = Object.values(template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>).filter(
+      (r) => r.Type === 'AWS::CloudWatch::Alarm' && String(r.Properties.AlarmName).endsWith('-Critical'),
+    );
+    expect(critical.length).toBeGreaterThan(3);
+    for (const alarm of critical) expect(alarm.Properties.AlarmActions).toContainEqual({ Ref: pages });
   });
 });

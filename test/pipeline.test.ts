@@ -1,5 +1,4 @@
 import { Token } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { BUILD_CACHE_TAG, DEPLOYED_TAG_PREFIX } from '../lib/registry/image-repository';
 import { useConnectionActions } from '../lib/pipeline/source-action';
@@ -347,28 +346,6 @@ describe.each(ENVS)('pipeline of %s', (env) => {
     expect(stage('Source')!.Actions[0]!.Configuration!.OutputArtifactFormat).toBeUndefined();
   });
 
-  test('the notification rule is created only after the topic policy that lets CodeStar Notifications publish', () => {
-    const rules = ofType('AWS::CodeStarNotifications::NotificationRule');
-    expect(rules).toHaveLength(1);
-    const [, rule] = rules[0]!;
-    const topicRef = (rule.Properties.Targets as { TargetAddress: { Ref: string } }[])[0]!.TargetAddress.Ref;
-    const policies = ofType('AWS::SNS::TopicPolicy').filter(([, p]) => JSON.stringify(p.Properties.Topics) === JSON.stringify([{ Ref: topicRef }]));
-    expect(policies).toHaveLength(1);
-    const [policyId, policy] = policies[0]!;
-    // The policy the rule waits for is the one that admits codestar-notifications.amazonaws.com
-    expect((policy.Properties.PolicyDocument as { Statement: { Principal?: unknown; Action: unknown; Effect: string }[] }).Statement).toContainEqual(
-      expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'codestar-notifications.amazonaws.com' }, Action: 'sns:Publish' }),
-    );
-    expect((rule as unknown as { DependsOn?: string[] }).DependsOn).toContain(policyId);
-  });
-
-  test('the stack leaves the CodeStar Notifications service-linked role to the account: it never declares it', () => {
-    // CreateNotificationRule creates AWSServiceRoleForCodeStarNotifications on first use; a stack that declared it would
-    // fail in every account where it already exists. docs/pipeline.md says how to create it before the first deploy.
-    const linked = ofType('AWS::IAM::ServiceLinkedRole').filter(([, r]) => r.Properties.AWSServiceName === 'codestar-notifications.amazonaws.com');
-    expect(linked).toEqual([]);
-  });
-
   test('only a production smoke test that passed marks the image promotable; the deploy step never does', () => {
     // GIVEN the Deploy stage: Deploy, then Smoke-Production (the next run order: runs only after Deploy succeeded)
     const [deploy, smoke] = stage('Deploy')!.Actions.slice(-2);
@@ -417,13 +394,6 @@ describe.each(ENVS)('pipeline of %s', (env) => {
         spec: expect.not.arrayContaining(['cache']),
       });
     }
-  });
-
-  test('notifications for failures and approvals go to the alarm topic', () => {
-    template.hasResourceProperties('AWS::CodeStarNotifications::NotificationRule', {
-      EventTypeIds: Match.arrayWith(['codepipeline-pipeline-pipeline-execution-failed', 'codepipeline-pipeline-manual-approval-needed']),
-      Targets: [{ TargetType: 'SNS', TargetAddress: { Ref: Match.stringLikeRegexp('^AlarmsTopic') } }],
-    });
   });
 
   test('ECR: KMS, scan on push, immutable tags (one excluded cache tag where images are built), deployed images shielded', () => {

@@ -35,7 +35,8 @@ describe.each(ENVS)('KMS grants in %s', (env) => {
       ),
     );
     // The task's execution role (ECS secrets), the service and migration task roles (the database secrets they read
-    // themselves), the smoke-test hook and the production smoke step. The rotation functions' roles are the
+    // themselves), the smoke-test hook, the production smoke step and the synthetic check (the API key, read at each
+    // run). The rotation functions' roles are the
     // AWS::SecretsManager transform's, outside this template.
     expect(readers.map(([id]) => id.replace(/DefaultPolicy.*/, '')).sort()).toEqual(
       [
@@ -44,6 +45,7 @@ describe.each(ENVS)('KMS grants in %s', (env) => {
         'PaymentServiceSmokeTestFunctionServiceRole',
         'PaymentServiceTaskDefinitionExecutionRole',
         'PaymentServiceTaskDefinitionTaskRole',
+        'SmokeCanaryRole',
       ].sort(),
     );
     for (const [id, p] of readers) {

@@ -48,21 +48,10 @@ describe.each(ENVS)('security baseline in %s', (env) => {
         },
       },
     ]);
-    for (const [sid, service] of [['AllowCodeStarNotificationsToPublish', 'codestar-notifications.amazonaws.com']]) {
-      expect(bySid(data, sid!)).toEqual([
-        {
-          Sid: sid,
-          Effect: 'Allow',
-          Principal: { Service: service },
-          Action: keyUse,
-          Resource: '*',
-          Condition: { StringLike: { 'kms:EncryptionContext:aws:sns:topicArn': arnInThisAccount('sns', ':*') } },
-        },
-      ]);
-    }
-    // No other statement names these services (CDK's default notification-rule grant had no condition at all).
+    // No other statement names a publishing service: EventBridge and the pipeline use the key through IAM grants of
+    // roles of this account, so no service principal is admitted without a condition.
     const services = data.map((s) => JSON.stringify((s.Principal as { Service?: unknown } | undefined)?.Service ?? null));
-    expect(services.filter((s) => /cloudwatch|events|codestar/.test(s))).toHaveLength(2);
+    expect(services.filter((s) => /cloudwatch|events|codestar|sns/.test(s))).toHaveLength(1);
   });
 
   test('the logs key admits CloudWatch Logs and CloudTrail of this account only', () => {

@@ -156,10 +156,14 @@ describe.each(ENVS)('runtime in %s', (env) => {
         'DATABASE_PORT',
         'DATABASE_SECRET_ARN',
         'DATABASE_SSL_MODE',
+        'ENVIRONMENT_NAME',
         'LOG_LEVEL',
         'NODE_ENV',
+        'OTEL_EXPORTER_OTLP_ENDPOINT',
         'PORT',
         'SHUTDOWN_DEADLINE_MS',
+        'TRACING_ENABLED',
+        'TRACING_SAMPLE_RATIO',
       ].sort(),
     );
     const secretArn = (c.Environment as { Name: string; Value: unknown }[]).find((e) => e.Name === 'DATABASE_SECRET_ARN')!.Value as { Ref: string };

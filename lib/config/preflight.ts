@@ -16,9 +16,10 @@ export function findExampleValues(c: EnvironmentConfig): string[] {
   if (c.tls.certificateArn && ZERO_UUID.test(c.tls.certificateArn)) found.push('tls.certificateArn (all-zero id)');
   if (c.tls.domainName && EXAMPLE_DOMAIN.test(c.tls.domainName)) found.push(`tls.domainName (${c.tls.domainName})`);
   if (c.tls.hostedZoneId?.includes('EXAMPLE')) found.push(`tls.hostedZoneId (${c.tls.hostedZoneId})`);
-  c.alarms.emails.forEach((e, i) => {
-    if (EXAMPLE_DOMAIN.test(e.split('@')[1] ?? '')) found.push(`alarms.emails.${i} (${e})`);
-  });
+  for (const list of ['emails', 'pageEmails'] as const)
+    c.alarms[list].forEach((e, i) => {
+      if (EXAMPLE_DOMAIN.test(e.split('@')[1] ?? '')) found.push(`alarms.${list}.${i} (${e})`);
+    });
   return found;
 }
 

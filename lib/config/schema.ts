@@ -168,7 +168,42 @@ export const environmentConfigSchema = z
       })
       .strict(),
     removal: z.object({ logs: retain, artifacts: retain, keys: retain }).strict(),
-    alarms: z.object({ emails: z.array(z.email('must be an email address')) }).strict(),
+    alarms: z
+      .object({
+        /** Told of every alarm and deployment event (the notice topic). Validated non-empty in prod. */
+        emails: z.array(z.email('must be an email address')),
+        /** Paged: Critical alarms, and in environments that page on rollback, rollbacks (the page topic). */
+        pageEmails: z.array(z.email('must be an email address')),
+      })
+      .strict(),
+    monitoring: z
+      .object({
+        /** A deployment ECS rolled back pages (prod) or is only noticed (dev, staging). Validated true in prod. */
+        pageOnRollback: z.boolean(),
+        /** How often the synthetic check runs the smoke test against the public URL. Validated <= 5 in prod. */
+        canaryRateMinutes: z.number().int().min(1).max(60),
+        tracing: z
+          .object({
+            /** Runs the ADOT collector beside the service and sends OpenTelemetry traces to X-Ray. */
+            enabled: z.boolean(),
+            /** Share of new traces sampled (a caller's sampled trace is always continued). */
+            sampleRatio: z.number().min(0).max(1),
+          })
+          .strict(),
+        thresholds: z
+          .object({
+            /** Declined share of created payments, in percent, over 5 minutes. */
+            declineRatePercent: z.number().min(1).max(100),
+            /** The decline-rate alarm waits for this many payments in 5 minutes (a few declines of a few payments is noise). */
+            declineRateMinPayments: z.number().int().min(1),
+            /** Requests refused for a missing or wrong API key in 5 minutes. */
+            authFailuresPer5Minutes: z.number().int().min(1),
+            /** Requests that failed on the database (503) in 5 minutes. */
+            databaseErrorsPer5Minutes: z.number().int().min(1),
+          })
+          .strict(),
+      })
+      .strict(),
     source: z
       .object({
         owner: z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, 'must be a GitHub user or organisation name'),

@@ -154,6 +154,11 @@ function crossFieldProblems(c: EnvironmentConfig): string[] {
   });
 
   if (isProd && c.alarms.emails.length === 0) p.push('alarms.emails: prod needs at least one alarm recipient, got: []');
+  if (isProd && c.alarms.pageEmails.length === 0) p.push('alarms.pageEmails: prod needs at least one on-call to page, got: []');
+  const m = c.monitoring;
+  if (isProd && !m.pageOnRollback) p.push('monitoring.pageOnRollback: a rollback in prod must page, got: false');
+  if (isProd && m.canaryRateMinutes > 5)
+    p.push(`monitoring.canaryRateMinutes: prod checks its public URL at least every 5 minutes, got: ${m.canaryRateMinutes}`);
   for (const what of ['logs', 'artifacts', 'keys'] as const) {
     if (isProd && c.removal[what] !== 'retain')
       p.push(`removal.${what}: prod must retain ${what} on stack deletion (PCI DSS 10.7), got: ${show(c.removal[what])}`);

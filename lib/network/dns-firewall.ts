@@ -1,13 +1,12 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53resolver from 'aws-cdk-lib/aws-route53resolver';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { EncryptedLogGroup } from '../common/encrypted-log-group';
+import { notifyBySeverity, Severity, SeverityTopics } from '../monitoring/topics';
 
 export interface DnsFirewallProps {
   readonly vpc: ec2.IVpc;
@@ -22,9 +21,9 @@ export interface DnsFirewallProps {
   /** The query log group has a fixed name: `fixedNameRemovalPolicyOf`. */
   readonly logRemovalPolicy: RemovalPolicy;
   /** Told when a query is blocked: a name missing from the list, or something in the VPC calling where it should not. */
-  readonly topic: sns.ITopic;
-  /** The alarm's severity, the suffix of its name: `Critical` in prod, where a blocked name may be a task calling out. */
-  readonly severity: 'Critical' | 'Warning';
+  readonly topics: SeverityTopics;
+  /** The alarm's severity, the suffix of its name: `Critical` in prod (it pages), where a blocked name may be a task calling out. */
+  readonly severity: Severity;
 }
 
 /**
@@ -137,7 +136,6 @@ export class DnsFirewall extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.blockedQueriesAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.topic));
-    this.blockedQueriesAlarm.addOkAction(new cloudwatchActions.SnsAction(props.topic));
+    notifyBySeverity(this.blockedQueriesAlarm, props.severity, props.topics);
   }
 }

@@ -19,6 +19,11 @@ export interface NetworkProps {
   /** Flow log retention in days (>= 365). */
   readonly logRetentionDays: number;
   readonly logRemovalPolicy: RemovalPolicy;
+  /**
+   * The tasks send traces (config monitoring.tracing.enabled): adds the X-Ray endpoint the collector sidecar exports to.
+   * @default false
+   */
+  readonly tracing?: boolean;
 }
 
 /** Interface endpoints the tasks and builds call without leaving the VPC (docs/deployments.md, trap 12). */
@@ -32,6 +37,11 @@ export const INTERFACE_ENDPOINTS: Readonly<Record<string, ec2.InterfaceVpcEndpoi
   Ssm: ec2.InterfaceVpcEndpointAwsService.SSM,
   // The smoke-test hook's deployment lookups: with it, the hook needs no HTTPS to the internet.
   Ecs: ec2.InterfaceVpcEndpointAwsService.ECS,
+};
+
+/** The interface endpoint of the tracing collector, only in environments that trace. */
+export const TRACING_ENDPOINTS: Readonly<Record<string, ec2.InterfaceVpcEndpointAwsService>> = {
+  XRay: ec2.InterfaceVpcEndpointAwsService.XRAY,
 };
 
 /**
@@ -124,7 +134,7 @@ export class Network extends Construct implements PrivateAwsAccess {
     });
     // The literal CIDR, not the VPC's token, so the rule is checkable at synth (a token reads as 'open' to cdk-nag).
     this.endpointSecurityGroup.addIngressRule(ec2.Peer.ipv4(props.cidr), ec2.Port.tcp(443), 'HTTPS from the VPC');
-    for (const [name, service] of Object.entries(INTERFACE_ENDPOINTS)) {
+    for (const [name, service] of Object.entries({ ...INTERFACE_ENDPOINTS, ...(props.tracing ? TRACING_ENDPOINTS : {}) })) {
       this.vpc.addInterfaceEndpoint(name, {
         service,
         privateDnsEnabled: true,

@@ -282,22 +282,7 @@ export class DeliveryPipeline extends Construct {
       "Infra-Apply's role alone may start this one pipeline; a policy of its own, since the role's default policy must not reference the pipeline that references the role's project",
     );
 
-    const rule = this.pipeline.notifyOn('Notify', props.topic, {
-      events: [
-        codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
-        codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_SUCCEEDED,
-        codepipeline.PipelineNotificationEvents.ACTION_EXECUTION_FAILED,
-        codepipeline.PipelineNotificationEvents.MANUAL_APPROVAL_NEEDED,
-      ],
-    });
-    // CodeStar Notifications checks that it may publish to the target when the rule is created, so the rule waits
-    // for the topic policy that admits it (aws-cdk #29484: CDK does not add this dependency itself). An imported
-    // topic's policy is managed elsewhere and is already in place.
-    const topicPolicy = props.topic.node.tryFindChild('Policy');
-    if (props.topic instanceof sns.Topic && !topicPolicy) {
-      throw new Error(`${props.topic.node.path} has no topic policy, so nothing admits CodeStar Notifications to publish to it`);
-    }
-    if (topicPolicy) rule.node.addDependency(topicPolicy);
+    // Failures, successes and approvals waiting reach the topics through EventBridge (lib/monitoring/deployment-events.ts).
     // The pipeline's service role and the per-action roles CDK creates under it.
     acknowledgeGrantPolicy(this.pipeline, 'CodePipeline service and action roles: start these builds, use this artifact bucket and key');
     acknowledgeArtifactGrants(this.pipeline, props.artifactBucket, { write: true });

@@ -56,21 +56,8 @@ export class Keys extends Construct {
         conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnLike: { 'aws:SourceArn': stackAlarmArns(this) } },
       }),
     );
-    // CodeStar Notifications (the pipeline's notification rule), bound to the encryption context SNS sets: the key
-    // serves it only for messages to a topic of this account, never for secrets or images.
-    // https://docs.aws.amazon.com/sns/latest/dg/sns-enable-encryption-for-topic.html
-    const topicsOfThisAccount = stack.formatArn({ service: 'sns', resource: '*', arnFormat: ArnFormat.NO_RESOURCE_NAME });
-    for (const { sid, service } of [{ sid: 'AllowCodeStarNotificationsToPublish', service: 'codestar-notifications.amazonaws.com' }]) {
-      this.data.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid,
-          principals: [new iam.ServicePrincipal(service)],
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          resources: ['*'],
-          conditions: { StringLike: { 'kms:EncryptionContext:aws:sns:topicArn': topicsOfThisAccount } },
-        }),
-      );
-    }
+    // Every other publisher of the topics (the pipeline's steps, EventBridge's publisher role) is an identity of this
+    // account, allowed the key by its own IAM grant (lib/monitoring/alarm-topic.ts).
     // CloudWatch Logs encrypts with the key only for log groups of this account and region.
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
     this.logs.addToResourcePolicy(

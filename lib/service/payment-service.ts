@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
@@ -8,7 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { CONTAINER_HEALTHCHECK_COMMAND, ENV } from '../../app/src/contract';
+import { CONTAINER_HEALTHCHECK_COMMAND, DEFAULT_OTLP_ENDPOINT, ENV } from '../../app/src/contract';
 import { acknowledge, acknowledgeGrantPolicy } from '../compliance/acknowledge';
 import { EnvironmentConfig } from '../config';
 import { databaseEnvironment, PaymentsDatabase } from '../database';
@@ -21,7 +21,7 @@ import { SmokeTestHook } from './smoke-test-hook';
 
 export interface PaymentServiceProps {
   readonly vpc: ec2.IVpc;
-  readonly config: Pick<EnvironmentConfig, 'service' | 'deployment' | 'logs' | 'database'>;
+  readonly config: Pick<EnvironmentConfig, 'envName' | 'service' | 'deployment' | 'logs' | 'database' | 'monitoring'>;
   readonly loadBalancer: LoadBalancer;
   readonly secrets: ServiceSecrets;
   /**
@@ -54,6 +54,47 @@ export interface PaymentServiceProps {
 
 /** The container's name in the task definition; the deploy step replaces this container's image. */
 export const CONTAINER_NAME = 'app';
+
+/**
+ * The ADOT collector beside the service when tracing is on. Pulled through this account's ECR pull-through cache of
+ * ECR Public, so the tasks reach it through the ECR endpoints like their own image (they have no route to the
+ * internet) and ECR keeps the copy the environment runs. The version is pinned; bump it deliberately.
+ * https://github.com/aws-observability/aws-otel-collector (VERSION), https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html
+ */
+export const COLLECTOR = {
+  containerName: 'otel-collector',
+  upstreamRepository: 'aws-observability/aws-otel-collector',
+  version: 'v0.45.1',
+} as const;
+
+/**
+ * The collector's whole configuration (ADOT reads it from AOT_CONFIG_CONTENT): OTLP over HTTP on the task's loopback
+ * only, batched, exported to X-Ray. Nothing else is received or exported; no health or debug port is opened.
+ * https://aws-otel.github.io/docs/setup/ecs (AOT_CONFIG_CONTENT), https://aws-otel.github.io/docs/getting-started/x-ray
+ */
+export const COLLECTOR_CONFIG = [
+  'receivers:',
+  '  otlp:',
+  '    protocols:',
+  '      http:',
+  `        endpoint: ${new URL(DEFAULT_OTLP_ENDPOINT).host}`,
+  'processors:',
+  '  batch/traces:',
+  '    timeout: 1s',
+  '    send_batch_size: 50',
+  'exporters:',
+  '  awsxray:',
+  'service:',
+  '  pipelines:',
+  '    traces:',
+  '      receivers: [otlp]',
+  '      processors: [batch/traces]',
+  '      exporters: [awsxray]',
+  '',
+].join('\n');
+
+/** The repository prefix of this environment's pull-through cache of ECR Public. */
+export const publicEcrCachePrefixOf = (envName: string): string => `tap-${envName}-ecr-public`;
 
 /**
  * The payment API on Fargate: private subnets, no public IP, read-only root filesystem, non-root, secrets only through
@@ -107,6 +148,10 @@ export class PaymentService extends Construct {
         ...databaseEnvironment(props.database),
         [ENV.databaseSecretArn]: props.database.appUserSecret.secretArn,
         [ENV.databasePoolMax]: String(props.config.database.poolMaxPerTask),
+        [ENV.environmentName]: props.config.envName,
+        [ENV.tracingEnabled]: String(props.config.monitoring.tracing.enabled),
+        [ENV.tracingSampleRatio]: String(props.config.monitoring.tracing.sampleRatio),
+        ...(props.config.monitoring.tracing.enabled ? { [ENV.otlpEndpoint]: DEFAULT_OTLP_ENDPOINT } : {}),
       },
       secrets: {
         [ENV.apiKey]: ecs.Secret.fromSecretsManager(props.secrets.apiKey),
@@ -123,6 +168,7 @@ export class PaymentService extends Construct {
       stopTimeout: Duration.seconds(s.stopTimeoutSeconds),
     });
     container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
+    if (props.config.monitoring.tracing.enabled) this.addCollector(props.config.envName);
     props.repository.grantPull(this.taskDefinition.obtainExecutionRole());
     props.database.appUserSecret.grantGetValue(this.taskDefinition.taskRole);
     acknowledge(
@@ -244,6 +290,56 @@ export class PaymentService extends Construct {
         .filter((policy): policy is iam.Policy => policy instanceof iam.Policy),
     ];
     (this.service.node.defaultChild as ecs.CfnService).node.addDependency(...rolePolicies);
+  }
+
+  /**
+   * The ADOT collector sidecar: receives the service's spans on 127.0.0.1:4318 and sends them to X-Ray through the
+   * X-Ray endpoint. Not essential: a collector that stops costs traces, never payments (the service drops spans it
+   * cannot export). Its image comes through this account's pull-through cache of ECR Public.
+   */
+  private addCollector(envName: string): void {
+    const stack = Stack.of(this);
+    const prefix = publicEcrCachePrefixOf(envName);
+    new ecr.CfnPullThroughCacheRule(this, 'PublicEcrCache', { ecrRepositoryPrefix: prefix, upstreamRegistryUrl: 'public.ecr.aws' });
+    const repository = `${prefix}/${COLLECTOR.upstreamRepository}`;
+    const collector = this.taskDefinition.addContainer(COLLECTOR.containerName, {
+      image: ecs.ContainerImage.fromRegistry(`${stack.account}.dkr.ecr.${stack.region}.${stack.urlSuffix}/${repository}:${COLLECTOR.version}`),
+      essential: false,
+      readonlyRootFilesystem: true,
+      memoryReservationMiB: 64,
+      environment: { AOT_CONFIG_CONTENT: COLLECTOR_CONFIG },
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'otel-collector', logGroup: this.logGroup, mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
+    });
+    // The service starts after the collector, so its first spans have somewhere to go.
+    this.taskDefinition.defaultContainer?.addContainerDependencies({ container: collector, condition: ecs.ContainerDependencyCondition.START });
+    // First pull of a version: ECR imports it from ECR Public into a repository under the prefix, on the pull's behalf.
+    // https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html
+    this.taskDefinition.obtainExecutionRole().addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'ecr:BatchCheckLayerAvailability',
+          'ecr:BatchGetImage',
+          'ecr:GetDownloadUrlForLayer',
+          'ecr:BatchImportUpstreamImage',
+          'ecr:CreateRepository',
+        ],
+        resources: [stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: repository })],
+      }),
+    );
+    // X-Ray's trace APIs have no resource-level permissions.
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html
+    this.taskDefinition.taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'],
+        resources: ['*'],
+      }),
+    );
+    acknowledge(
+      this.taskDefinition.taskRole,
+      ['AwsSolutions'],
+      'IAM5[Resource::*]',
+      'xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules and GetSamplingTargets (the tracing collector) have no resource-level permissions',
+    );
   }
 
   /**

@@ -1,0 +1,349 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { DEFAULT_OTLP_ENDPOINT, ENV, METRICS } from '../app/src/contract';
+import { buildApp } from '../lib/app';
+import { TASK_FAILURE_STOP_CODES } from '../lib/monitoring/deployment-events';
+import { COLLECTOR, COLLECTOR_CONFIG, CONTAINER_NAME, publicEcrCachePrefixOf } from '../lib/service/payment-service';
+import { CDK_CONTEXT, ENVS, shippedConfigs, synthEnv, writeConfigDir } from './helpers';
+
+type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
+type Target = { Arn: unknown; RoleArn: unknown; InputTransformer: { InputPathsMap: Record<string, string>; InputTemplate: unknown } };
+
+const ofType = (resources: Record<string, Resource>, type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+/** The input template as one string, CloudFormation references shown as `${LogicalId}`. */
+const templateText = (t: unknown): string =>
+  typeof t === 'string'
+    ? t
+    : ((t as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1] ?? []).map((p) => (typeof p === 'string' ? p : `\${${JSON.stringify(p)}}`)).join('');
+
+describe.each(ENVS)('operations in %s', (env) => {
+  const { stack, template } = synthEnv(env);
+  const resources = template.toJSON().Resources as Record<string, Resource>;
+  const config = shippedConfigs()[env];
+  const refOf = (prefix: string, type: string) => ({
+    Ref: Object.keys(resources).find((id) => id.startsWith(prefix) && resources[id]!.Type === type)!,
+  });
+  const notice = refOf('AlarmsTopic', 'AWS::SNS::Topic');
+  const page = refOf('PagesTopic', 'AWS::SNS::Topic');
+  const service = refOf('PaymentService', 'AWS::ECS::Service');
+  const rules = Object.fromEntries(
+    ofType(resources, 'AWS::Events::Rule').map(([, r]) => [String(r.Properties.Name).replace(`${stack.stackName}-`, ''), r.Properties]),
+  );
+  const roleId = Object.keys(resources).find((id) => id.startsWith('DeploymentEventsPublisherRole') && resources[id]!.Type === 'AWS::IAM::Role')!;
+  const targetsOf = (name: string) => (rules[name]!.Targets as Target[]).map((t) => ({ topic: t.Arn, role: t.RoleArn }));
+
+  describe('deployment events through EventBridge', () => {
+    test('exactly these rules, each named after the stack', () => {
+      expect(Object.keys(rules).sort()).toEqual([
+        'ApprovalWaiting',
+        'BuildFailed',
+        'DeploymentProgress',
+        'DeploymentRolledBack',
+        'PipelineOutcome',
+        'TaskFailed',
+      ]);
+    });
+
+    test('ECS deployments of this service: started and completed are noticed; a rollback (FAILED) pages only where config says so', () => {
+      const deployment = { source: ['aws.ecs'], 'detail-type': ['ECS Deployment State Change'], resources: [service] };
+      expect(rules.DeploymentProgress!.EventPattern).toEqual({
+        ...deployment,
+        detail: { eventName: ['SERVICE_DEPLOYMENT_IN_PROGRESS', 'SERVICE_DEPLOYMENT_COMPLETED'] },
+      });
+      expect(rules.DeploymentRolledBack!.EventPattern).toEqual({ ...deployment, detail: { eventName: ['SERVICE_DEPLOYMENT_FAILED'] } });
+      const role = { 'Fn::GetAtt': [roleId, 'Arn'] };
+      expect(targetsOf('DeploymentProgress')).toEqual([{ topic: notice, role }]);
+      expect(targetsOf('DeploymentRolledBack')).toEqual(
+        config.monitoring.pageOnRollback
+          ? [
+              { topic: notice, role },
+              { topic: page, role },
+            ]
+          : [{ topic: notice, role }],
+      );
+      expect(config.monitoring.pageOnRollback).toBe(env === 'prod');
+    });
+
+    test('tasks of this cluster that failed to start or whose essential container exited, not those stopped on purpose', () => {
+      expect(rules.TaskFailed!.EventPattern).toEqual({
+        source: ['aws.ecs'],
+        'detail-type': ['ECS Task State Change'],
+        detail: {
+          clusterArn: [{ 'Fn::GetAtt': [refOf('PaymentServiceCluster', 'AWS::ECS::Cluster').Ref, 'Arn'] }],
+          lastStatus: ['STOPPED'],
+          stopCode: ['TaskFailedToStart', 'EssentialContainerExited'],
+        },
+      });
+      expect(TASK_FAILURE_STOP_CODES).not.toContain('ServiceSchedulerInitiated');
+    });
+
+    test("this pipeline's outcomes, approvals waiting, and failed builds of its own projects, all to the notice topic only", () => {
+      const pipelineArn = {
+        'Fn::Join': [
+          '',
+          ['arn:aws:codepipeline:us-east-1:', { Ref: 'AWS::AccountId' }, ':', refOf('DeliveryPipeline', 'AWS::CodePipeline::Pipeline')],
+        ],
+      };
+      expect(rules.PipelineOutcome!.EventPattern).toEqual({
+        source: ['aws.codepipeline'],
+        resources: [pipelineArn],
+        'detail-type': ['CodePipeline Pipeline Execution State Change'],
+        detail: { state: ['FAILED', 'SUCCEEDED'] },
+      });
+      expect(rules.ApprovalWaiting!.EventPattern).toEqual({
+        source: ['aws.codepipeline'],
+        resources: [pipelineArn],
+        'detail-type': ['CodePipeline Action Execution State Change'],
+        detail: { state: ['STARTED'], type: { category: ['Approval'] } },
+      });
+      const projects = ofType(resources, 'AWS::CodeBuild::Project').map(([id]) => ({ Ref: id }));
+      expect(projects.length).toBeGreaterThan(5);
+      expect(rules.BuildFailed!.EventPattern).toEqual({
+        source: ['aws.codebuild'],
+        'detail-type': ['CodeBuild Build State Change'],
+        detail: { 'build-status': ['FAILED'], 'project-name': expect.arrayContaining(projects) },
+      });
+      expect((rules.BuildFailed!.EventPattern as { detail: { 'project-name': unknown[] } }).detail['project-name'].length).toBe(projects.length);
+      for (const name of ['PipelineOutcome', 'ApprovalWaiting', 'BuildFailed', 'TaskFailed'])
+        expect({ name, topics: targetsOf(name).map((t) => t.topic) }).toEqual({ name, topics: [notice] });
+    });
+
+    // The message is what the on-call reads: the environment, what happened, the reason, where to look.
+    test.each([
+      [
+        'DeploymentProgress',
+        ['<detail-eventName>', '<detail-deploymentId>', '<detail-reason>', '/ecs/v2/clusters/'],
+        { 'detail-reason': '$.detail.reason' },
+      ],
+      [
+        'DeploymentRolledBack',
+        ['ROLLED BACK', '<detail-reason>', 'docs/runbooks/rollback.md', '/ecs/v2/clusters/'],
+        { 'detail-reason': '$.detail.reason' },
+      ],
+      [
+        'TaskFailed',
+        ['TASK FAILED', '<detail-stopCode>', '<detail-stoppedReason>', '<detail-taskArn>'],
+        { 'detail-stoppedReason': '$.detail.stoppedReason' },
+      ],
+      [
+        'PipelineOutcome',
+        ['PIPELINE <detail-state>', '<detail-execution-id>', '/codesuite/codepipeline/pipelines/'],
+        { 'detail-state': '$.detail.state' },
+      ],
+      [
+        'ApprovalWaiting',
+        ['APPROVAL WAITING', '<detail-stage>', '<detail-action>', 'docs/runbooks/infrastructure-change.md'],
+        { 'detail-action': '$.detail.action' },
+      ],
+      [
+        'BuildFailed',
+        ['BUILD FAILED', '<detail-project-name>', '<detail-additional-information-logs-deep-link>'],
+        { 'detail-build-id': '$.detail.build-id' },
+      ],
+    ])('%s: the input transformer says what happened, where, and the link to look at', (name, phrases, paths) => {
+      for (const target of rules[name]!.Targets as Target[]) {
+        const text = templateText(target.InputTransformer.InputTemplate);
+        expect(text.startsWith(`"[${env}] `)).toBe(true);
+        for (const phrase of phrases) expect({ name, text: text.includes(phrase) ? phrase : text }).toEqual({ name, text: phrase });
+        expect(target.InputTransformer.InputPathsMap).toEqual(expect.objectContaining(paths));
+        // Every placeholder used is mapped, and every mapping is used.
+        const used = [...text.matchAll(/<([a-z0-9-]+)>/gi)].map((m) => m[1]);
+        expect(new Set(used)).toEqual(new Set(Object.keys(target.InputTransformer.InputPathsMap)));
+      }
+    });
+
+    test('EventBridge publishes as one role of this stack: sns:Publish on the topics it targets and their key, nothing else', () => {
+      const role = resources[roleId]!.Properties;
+      expect(role.AssumeRolePolicyDocument).toEqual({
+        Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' } }],
+        Version: '2012-10-17',
+      });
+      const policies = ofType(resources, 'AWS::IAM::Policy').filter(
+        ([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]),
+      );
+      expect(policies).toHaveLength(1);
+      const statements = (policies[0]![1].Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
+      const dataKey = { 'Fn::GetAtt': [Object.keys(resources).find((id) => id.startsWith('KeysDataKey'))!, 'Arn'] };
+      const topics = config.monitoring.pageOnRollback ? [notice, page] : [notice];
+      // Action -> the resources it is allowed on, whatever way CDK merges the statements.
+      const grants: Record<string, unknown[]> = {};
+      for (const st of statements) {
+        expect(st.Effect).toBe('Allow');
+        expect(st.Condition).toBeUndefined();
+        for (const action of [st.Action].flat() as string[]) grants[action] = [...(grants[action] ?? []), ...[st.Resource].flat()];
+      }
+      expect(grants).toEqual({ 'sns:Publish': topics, 'kms:Decrypt': [dataKey], 'kms:GenerateDataKey*': [dataKey] });
+    });
+  });
+
+  describe('payment metrics from the service (Embedded Metric Format) and their alarms', () => {
+    const alarms = Object.fromEntries(ofType(resources, 'AWS::CloudWatch::Alarm').map(([, a]) => [String(a.Properties.AlarmName), a.Properties]));
+    const t = config.monitoring.thresholds;
+    const single = (metricName: string) => ({
+      Metrics: [
+        {
+          Id: 'm1',
+          Label: expect.any(String),
+          MetricStat: {
+            Metric: { Namespace: METRICS.namespace, MetricName: metricName, Dimensions: [{ Name: 'Environment', Value: env }] },
+            Period: 300,
+            Stat: 'Sum',
+          },
+          ReturnData: true,
+        },
+      ],
+    });
+
+    test.each([
+      ['AuthFailures', 'Warning', METRICS.names.authFailures, t.authFailuresPer5Minutes],
+      ['DatabaseErrors', 'Critical', METRICS.names.databaseErrors, t.databaseErrorsPer5Minutes],
+    ])('%s: %s at the configured count in 5 minutes, quiet when there is no traffic', (friendly, severity, metricName, threshold) => {
+      const alarm = alarms[`${stack.stackName}-Payments-${friendly}-${severity}`];
+      expect(alarm).toMatchObject({
+        ...single(metricName),
+        Threshold: threshold,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        TreatMissingData: 'notBreaching',
+      });
+    });
+
+    test('DeclineRate: Warning when the declined share of created payments passes the configured percent, above the minimum volume', () => {
+      const alarm = alarms[`${stack.stackName}-Payments-DeclineRate-Warning`]!;
+      expect(alarm).toMatchObject({
+        Threshold: t.declineRatePercent,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        TreatMissingData: 'notBreaching',
+      });
+      const metrics = alarm.Metrics as {
+        Id: string;
+        Expression?: string;
+        MetricStat?: { Metric: Record<string, unknown>; Stat: string; Period: number };
+      }[];
+      const expression = metrics.find((m) => m.Expression)!;
+      expect(expression.Expression).toBe(`IF(created >= ${t.declineRateMinPayments}, 100 * declined / created, 0)`);
+      const stat = (id: string) => metrics.find((m) => m.Id === id)!.MetricStat;
+      expect(stat('created')).toEqual({
+        Metric: { Namespace: METRICS.namespace, MetricName: METRICS.names.paymentsCreated, Dimensions: [{ Name: 'Environment', Value: env }] },
+        Stat: 'Sum',
+        Period: 300,
+      });
+      expect(stat('declined')).toEqual({
+        Metric: { Namespace: METRICS.namespace, MetricName: METRICS.names.paymentsDeclined, Dimensions: [{ Name: 'Environment', Value: env }] },
+        Stat: 'Sum',
+        Period: 300,
+      });
+    });
+
+    test('the service is told its environment, which is the dimension the alarms read', () => {
+      const task = ofType(resources, 'AWS::ECS::TaskDefinition').find(([id]) => id.startsWith('PaymentServiceTaskDefinition'))![1];
+      const app = (task.Properties.ContainerDefinitions as { Name: string; Environment: { Name: string; Value: unknown }[] }[]).find(
+        (c) => c.Name === CONTAINER_NAME,
+      )!;
+      expect(app.Environment).toContainEqual({ Name: ENV.environmentName, Value: env });
+    });
+  });
+
+  test('the dashboard has rows for payments, latency by route, the database and deployment events', () => {
+    type Widget = { type: string; properties: { markdown?: string; title?: string; metrics?: unknown[][] } };
+    const widgets = ofType(resources, 'AWS::CloudWatch::Dashboard').flatMap(([, d]) => {
+      // The body is a Fn::Join of JSON text and references: references become a placeholder string.
+      const parts = (d.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+      return (JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'REF')).join('')) as { widgets: Widget[] }).widgets;
+    });
+    const headings = widgets.filter((w) => w.type === 'text').map((w) => w.properties.markdown);
+    expect(headings).toEqual(expect.arrayContaining(['# Payments', '# Database', '# Deployments']));
+    const byTitle = (title: string) => widgets.find((w) => w.properties.title === title)!.properties.metrics!;
+    expect(byTitle('Latency by route (p99, ms)')).toEqual([
+      [
+        {
+          expression: `SEARCH('{${METRICS.namespace},Environment,Route} MetricName="${METRICS.names.requestLatency}" Environment="${env}"', 'p99', 60)`,
+          period: 60,
+        },
+      ],
+    ]);
+    expect(byTitle('Deployment events (matches per rule)').map((m) => m.slice(0, 4))).toEqual(
+      Object.keys(rules).map((rule) => ['AWS/Events', 'MatchedEvents', 'RuleName', `${stack.stackName}-${rule}`]),
+    );
+    expect(byTitle('Payments by outcome').map((m) => m.slice(0, 6))).toEqual([
+      [METRICS.namespace, METRICS.names.paymentsCreated, 'Environment', env, 'Status', 'approved'],
+      [METRICS.namespace, METRICS.names.paymentsCreated, 'Environment', env, 'Status', 'declined'],
+    ]);
+  });
+
+  describe('tracing', () => {
+    const task = ofType(resources, 'AWS::ECS::TaskDefinition').find(([id]) => id.startsWith('PaymentServiceTaskDefinition'))![1];
+    type Container = { Name: string; Image: unknown; Essential?: boolean; Environment?: { Name: string; Value: unknown }[]; DependsOn?: unknown };
+    const containers = task.Properties.ContainerDefinitions as Container[];
+    const app = containers.find((c) => c.Name === CONTAINER_NAME)!;
+    const envOf = (c: Container) => Object.fromEntries((c.Environment ?? []).map((e) => [e.Name, e.Value]));
+
+    test('follows config: the service samples the configured share and exports to the collector beside it', () => {
+      const { enabled, sampleRatio } = config.monitoring.tracing;
+      expect(envOf(app)).toMatchObject({ [ENV.tracingEnabled]: String(enabled), [ENV.tracingSampleRatio]: String(sampleRatio) });
+      expect(enabled).toBe(true);
+      expect(envOf(app)[ENV.otlpEndpoint]).toBe(DEFAULT_OTLP_ENDPOINT);
+      expect(app.DependsOn).toEqual([{ ContainerName: COLLECTOR.containerName, Condition: 'START' }]);
+    });
+
+    test('the collector: not essential, read-only, pinned version through the pull-through cache, our config only', () => {
+      const collector = containers.find((c) => c.Name === COLLECTOR.containerName)!;
+      expect(collector).toMatchObject({ Essential: false, ReadonlyRootFilesystem: true });
+      expect(JSON.stringify(collector.Image)).toContain(`.dkr.ecr.us-east-1.`);
+      expect(JSON.stringify(collector.Image)).toContain(`/${publicEcrCachePrefixOf(env)}/aws-observability/aws-otel-collector:${COLLECTOR.version}`);
+      expect(envOf(collector)).toEqual({ AOT_CONFIG_CONTENT: COLLECTOR_CONFIG });
+      // Loopback only: nothing outside the task can send spans in.
+      expect(COLLECTOR_CONFIG).toContain('endpoint: 127.0.0.1:4318');
+      expect(COLLECTOR_CONFIG).not.toMatch(/0\.0\.0\.0|grpc|4317|health_check|pprof|zpages/);
+      template.hasResourceProperties('AWS::ECR::PullThroughCacheRule', {
+        EcrRepositoryPrefix: publicEcrCachePrefixOf(env),
+        UpstreamRegistryUrl: 'public.ecr.aws',
+      });
+    });
+
+    test('the task role may send traces and nothing more on *; X-Ray is reached through its own endpoint', () => {
+      const taskRole = (task.Properties.TaskRoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const statements = ofType(resources, 'AWS::IAM::Policy')
+        .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(taskRole))
+        .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }).Statement);
+      expect(statements.filter((s) => s.Resource === '*')).toEqual([
+        {
+          Action: ['xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
+          Effect: 'Allow',
+          Resource: '*',
+        },
+      ]);
+      const endpoints = ofType(resources, 'AWS::EC2::VPCEndpoint').map(([, e]) => JSON.stringify(e.Properties.ServiceName));
+      expect(endpoints.filter((n) => n.includes('.xray'))).toHaveLength(1);
+    });
+  });
+});
+
+describe('tracing switched off in config', () => {
+  const configs = shippedConfigs();
+  configs.staging.monitoring.tracing.enabled = false;
+  const app = new App({ context: { ...CDK_CONTEXT, env: 'staging' }, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'tap-synth-')) });
+  const template = Template.fromStack(buildApp(app, { configDir: writeConfigDir(configs) }));
+  const resources = template.toJSON().Resources as Record<string, Resource>;
+
+  test('no collector, no X-Ray endpoint, no pull-through cache, no X-Ray permission; the service is told tracing is off', () => {
+    const task = ofType(resources, 'AWS::ECS::TaskDefinition').find(([id]) => id.startsWith('PaymentServiceTaskDefinition'))![1];
+    const containers = task.Properties.ContainerDefinitions as { Name: string; Environment: { Name: string; Value: unknown }[] }[];
+    expect(containers.map((c) => c.Name)).toEqual([CONTAINER_NAME]);
+    const environment = Object.fromEntries(containers[0]!.Environment.map((e) => [e.Name, e.Value]));
+    expect(environment[ENV.tracingEnabled]).toBe('false');
+    expect(environment[ENV.otlpEndpoint]).toBeUndefined();
+    expect(ofType(resources, 'AWS::ECR::PullThroughCacheRule')).toEqual([]);
+    expect(ofType(resources, 'AWS::EC2::VPCEndpoint').filter(([, e]) => JSON.stringify(e.Properties.ServiceName).includes('.xray'))).toEqual([]);
+    const taskRole = (task.Properties.TaskRoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const taskPolicies = ofType(resources, 'AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(taskRole));
+    expect(taskPolicies.length).toBeGreaterThan(0);
+    expect(JSON.stringify(taskPolicies).match(/"xray:[A-Za-z]+"/g) ?? []).toEqual([]);
+  });
+});
