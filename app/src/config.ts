@@ -336,9 +336,7 @@ export function loadEnvironmentName(env: NodeJS.ProcessEnv): EnvironmentName {
     return LOCAL_ENVIRONMENT_NAME;
   }
   if (!allowed.includes(raw)) {
-    throw new ConfigError(
-      `${ENV.environmentName} must be one of ${allowed.join(', ')}${inEcs ? ' in ECS' : ''}, got ${describeValue(raw, allowed)}`,
-    );
+    throw new ConfigError(`${ENV.environmentName} must be one of ${allowed.join(', ')}${inEcs ? ' in ECS' : ''}, got ${describeValue(raw, allowed)}`);
   }
   return raw as EnvironmentName;
 }

@@ -127,7 +127,10 @@ describe('loadConfig', () => {
     [{ DATABASE_SECRET_ARN: '', DATABASE_CREDENTIALS: '{"username":"app"}' }, /DATABASE_CREDENTIALS .*missing or empty: password/],
     [{ ENVIRONMENT_NAME: 'production' }, /ENVIRONMENT_NAME must be one of dev, staging, prod, local, got a value of 10 characters/],
     [{ ENVIRONMENT_NAME: 'Prod' }, /ENVIRONMENT_NAME must be one of .*, got a value of 4 characters .*: did you mean "prod"\?/],
-    [{ ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc' }, /ENVIRONMENT_NAME is required in ECS \(ECS_CONTAINER_METADATA_URI_V4 is set\): one of dev, staging, prod/],
+    [
+      { ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc' },
+      /ENVIRONMENT_NAME is required in ECS \(ECS_CONTAINER_METADATA_URI_V4 is set\): one of dev, staging, prod/,
+    ],
     [
       { ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc', ENVIRONMENT_NAME: 'local' },
       /ENVIRONMENT_NAME must be one of dev, staging, prod in ECS, got a value of 5 characters/,
@@ -138,7 +141,10 @@ describe('loadConfig', () => {
     [{ TRACING_SAMPLE_RATIO: '-0.1' }, /TRACING_SAMPLE_RATIO must be a number from 0 to 1 \(e.g. 0.05\), got: -0.1$/],
     [{ TRACING_SAMPLE_RATIO: '5%' }, /TRACING_SAMPLE_RATIO must be a number from 0 to 1 .*, got a value of 2 characters/],
     [{ TRACING_SAMPLE_RATIO: 'NaN' }, /TRACING_SAMPLE_RATIO must be a number from 0 to 1 .*, got a value of 3 characters/],
-    [{ OTEL_EXPORTER_OTLP_ENDPOINT: '127.0.0.1:4318' }, /OTEL_EXPORTER_OTLP_ENDPOINT must be the collector's base URL.*, got a value of 14 characters/],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: '127.0.0.1:4318' },
+      /OTEL_EXPORTER_OTLP_ENDPOINT must be the collector's base URL.*, got a value of 14 characters/,
+    ],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318/v1/traces' }, /OTEL_EXPORTER_OTLP_ENDPOINT must be the collector's base URL/],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://127.0.0.1:4317' }, /OTEL_EXPORTER_OTLP_ENDPOINT must be the collector's base URL/],
     [

@@ -49,7 +49,12 @@ describe('request metrics in CloudWatch Embedded Metric Format', () => {
     await server.shutdown('test end');
   });
   const post = (body: object, headers: Record<string, string> = {}): Promise<HttpResponse> =>
-    http(server.port, { method: 'POST', path: '/v1/payments', headers: { ...server.auth, 'idempotency-key': newIdempotencyKey(), ...headers }, body });
+    http(server.port, {
+      method: 'POST',
+      path: '/v1/payments',
+      headers: { ...server.auth, 'idempotency-key': newIdempotencyKey(), ...headers },
+      body,
+    });
 
   test('GIVEN an approved payment THEN one line: PaymentsCreated 1 by Status approved, no decline, no replay, latency by route', async () => {
     const res = await post(paymentBody());
@@ -158,7 +163,8 @@ describe('request metrics in CloudWatch Embedded Metric Format', () => {
     const emf = emfLines(lines);
     expect(emf.length).toBeGreaterThanOrEqual(12);
     const perRequest = new Map<unknown, number>();
-    for (const line of emf) perRequest.set((line as Record<string, unknown>).requestId, (perRequest.get((line as Record<string, unknown>).requestId) ?? 0) + 1);
+    for (const line of emf)
+      perRequest.set((line as Record<string, unknown>).requestId, (perRequest.get((line as Record<string, unknown>).requestId) ?? 0) + 1);
     expect([...perRequest.values()].filter((n) => n !== 1)).toEqual([]);
     // Each "request completed" line at info is the EMF line, and the other way round.
     const completed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.msg === 'request completed');
@@ -182,13 +188,31 @@ describe('the EMF schema rejects what CloudWatch would reject (so the checks abo
   test.each<[string, unknown]>([
     ['timestamp as ISO text', { ...valid, _aws: { ...valid._aws, Timestamp: '2025-06-15T12:00:00Z' } }],
     ['no timestamp', { ...valid, _aws: { CloudWatchMetrics: valid._aws.CloudWatchMetrics } }],
-    ['unknown unit', { ...valid, _aws: { ...valid._aws, CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Metrics: [{ Name: 'X', Unit: 'ms' }] }] } }],
-    ['storage resolution 30', { ...valid, _aws: { ...valid._aws, CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Metrics: [{ Name: 'X', StorageResolution: 30 }] }] } }],
+    [
+      'unknown unit',
+      { ...valid, _aws: { ...valid._aws, CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Metrics: [{ Name: 'X', Unit: 'ms' }] }] } },
+    ],
+    [
+      'storage resolution 30',
+      {
+        ...valid,
+        _aws: { ...valid._aws, CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Metrics: [{ Name: 'X', StorageResolution: 30 }] }] },
+      },
+    ],
     ['dimension member missing', { ...valid, Environment: undefined }],
     ['dimension value a number', { ...valid, Environment: 3 }],
     ['metric value text', { ...valid, X: '1' }],
     ['metric array of 101 values', { ...valid, X: Array.from({ length: 101 }, () => 1) }],
-    ['31 dimensions in a set', { ...valid, _aws: { ...valid._aws, CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Dimensions: [Array.from({ length: 31 }, () => 'Environment')] }] } }],
+    [
+      '31 dimensions in a set',
+      {
+        ...valid,
+        _aws: {
+          ...valid._aws,
+          CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Dimensions: [Array.from({ length: 31 }, () => 'Environment')] }],
+        },
+      },
+    ],
     ['empty namespace', { ...valid, _aws: { ...valid._aws, CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Namespace: '' }] } }],
     ['extra member in a directive', { ...valid, _aws: { ...valid._aws, CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Extra: 1 }] } }],
   ])('%s', (_label, doc) => {
@@ -213,11 +237,21 @@ describe('DatabaseErrors when the database is down', () => {
   });
 
   test('GIVEN PostgreSQL stopped THEN create and read answer 503 and their lines count DatabaseErrors 1 (and 0 before)', async () => {
-    const before = await http(server.port, { method: 'POST', path: '/v1/payments', headers: { ...server.auth, 'idempotency-key': newIdempotencyKey() }, body: paymentBody() });
+    const before = await http(server.port, {
+      method: 'POST',
+      path: '/v1/payments',
+      headers: { ...server.auth, 'idempotency-key': newIdempotencyKey() },
+      body: paymentBody(),
+    });
     expect(before.status).toBe(201);
     expect(lineOf(server, before)[N.databaseErrors]).toBe(0);
     await instance.stop({ immediate: true });
-    const created = await http(server.port, { method: 'POST', path: '/v1/payments', headers: { ...server.auth, 'idempotency-key': newIdempotencyKey() }, body: paymentBody() });
+    const created = await http(server.port, {
+      method: 'POST',
+      path: '/v1/payments',
+      headers: { ...server.auth, 'idempotency-key': newIdempotencyKey() },
+      body: paymentBody(),
+    });
     const read = await http(server.port, { path: `/v1/payments/${before.json.id as string}`, headers: server.auth });
     expect([created.status, read.status]).toEqual([503, 503]);
     for (const res of [created, read]) {

@@ -26,7 +26,11 @@ export function serviceSecrets(): { API_KEY: string; TOKENIZATION_KEY: string } 
 }
 
 /** `node dist/server.js` as its own process (one ECS task); resolves once it logs `ready`. */
-export async function startServiceProcess(env: Record<string, string>, readyTimeoutMs = 20000, nodeArgs: readonly string[] = []): Promise<ServiceProcess> {
+export async function startServiceProcess(
+  env: Record<string, string>,
+  readyTimeoutMs = 20000,
+  nodeArgs: readonly string[] = [],
+): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [...nodeArgs, SERVER], {
     env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -233,7 +233,14 @@ describe('tracing on with TRACING_SAMPLE_RATIO=0', () => {
       const auth = { authorization: `Bearer ${secrets.API_KEY}` };
       const unsampled: HttpResponse[] = [];
       for (let i = 0; i < 5; i += 1) {
-        unsampled.push(await http(service.port, { method: 'POST', path: '/v1/payments', headers: { ...auth, 'idempotency-key': newIdempotencyKey() }, body: paymentBody() }));
+        unsampled.push(
+          await http(service.port, {
+            method: 'POST',
+            path: '/v1/payments',
+            headers: { ...auth, 'idempotency-key': newIdempotencyKey() },
+            body: paymentBody(),
+          }),
+        );
       }
       const notSampledByCaller = await http(service.port, {
         method: 'POST',
