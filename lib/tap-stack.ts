@@ -192,6 +192,7 @@ export class TapStack extends Stack {
       apiKey: this.secrets.apiKey,
       productionUrl: this.loadBalancer.productionUrl,
       topic: this.alarms.topic,
+      collectorImage: this.paymentService.collectorImage,
       promoteFrom: upstream && {
         env: upstream.envName,
         registryId: upstream.account,

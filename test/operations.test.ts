@@ -6,7 +6,7 @@ import * as path from 'path';
 import { DEFAULT_OTLP_ENDPOINT, ENV, METRICS } from '../app/src/contract';
 import { buildApp } from '../lib/app';
 import { TASK_FAILURE_STOP_CODES } from '../lib/monitoring/deployment-events';
-import { COLLECTOR, COLLECTOR_CONFIG, CONTAINER_NAME, publicEcrCachePrefixOf } from '../lib/service/payment-service';
+import { COLLECTOR, collectorConfig, CONTAINER_NAME, publicEcrCachePrefixOf } from '../lib/service/payment-service';
 import { CDK_CONTEXT, ENVS, shippedConfigs, synthEnv, writeConfigDir } from './helpers';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
@@ -73,6 +73,8 @@ describe.each(ENVS)('operations in %s', (env) => {
         'detail-type': ['ECS Task State Change'],
         detail: {
           clusterArn: [{ 'Fn::GetAtt': [refOf('PaymentServiceCluster', 'AWS::ECS::Cluster').Ref, 'Arn'] }],
+          // Only the service's tasks: a migration task that succeeded also stops with EssentialContainerExited.
+          group: [{ 'Fn::Join': ['', ['service:', { 'Fn::GetAtt': [service.Ref, 'Name'] }]] }],
           lastStatus: ['STOPPED'],
           stopCode: ['TaskFailedToStart', 'EssentialContainerExited'],
         },
@@ -155,6 +157,32 @@ describe.each(ENVS)('operations in %s', (env) => {
       }
     });
 
+    test('a message EventBridge fails to deliver raises a Warning on the notice topic (CloudWatch, not EventBridge, tells it)', () => {
+      const alarm = ofType(resources, 'AWS::CloudWatch::Alarm').find(
+        ([, a]) => a.Properties.AlarmName === `${stack.stackName}-DeploymentEvents-FailedDeliveries-Warning`,
+      )![1].Properties;
+      expect(alarm).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [notice],
+        OKActions: [notice],
+      });
+      const metrics = alarm.Metrics as {
+        Id: string;
+        Expression?: string;
+        MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown[] }; Stat: string };
+      }[];
+      const names = Object.keys(rules).map((r) => `${stack.stackName}-${r}`);
+      expect(metrics.find((m) => m.Expression)!.Expression).toBe(`SUM([${names.map((_, i) => `r${i}`).join(',')}])`);
+      expect(
+        metrics
+          .filter((m) => m.MetricStat)
+          .map((m) => [m.MetricStat!.Metric.Namespace, m.MetricStat!.Metric.MetricName, m.MetricStat!.Metric.Dimensions, m.MetricStat!.Stat]),
+      ).toEqual(names.map((n) => ['AWS/Events', 'FailedInvocations', [{ Name: 'RuleName', Value: n }], 'Sum']));
+    });
+
     test('EventBridge publishes as one role of this stack: sns:Publish on the topics it targets and their key, nothing else', () => {
       const role = resources[roleId]!.Properties;
       expect(role.AssumeRolePolicyDocument).toEqual({
@@ -177,6 +205,50 @@ describe.each(ENVS)('operations in %s', (env) => {
       }
       expect(grants).toEqual({ 'sns:Publish': topics, 'kms:Decrypt': [dataKey], 'kms:GenerateDataKey*': [dataKey] });
     });
+  });
+
+  // Whoever publishes to a topic must be admitted, or the message is silently lost: CloudWatch by the topic policy
+  // (alarms named after the stack), every identity of this account by its own IAM grant on that topic.
+  test('every publisher of each topic is admitted: alarms by the topic policy, rules, builds and the approval by IAM', () => {
+    const topicIds = ofType(resources, 'AWS::SNS::Topic').map(([id]) => id);
+    const publishes = (roleRef: unknown, topicId: string) =>
+      ofType(resources, 'AWS::IAM::Policy')
+        .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(JSON.stringify(roleRef)))
+        .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown; Effect: string }[] }).Statement)
+        .some(
+          (st) =>
+            st.Effect === 'Allow' &&
+            [st.Action].flat().includes('sns:Publish') &&
+            [st.Resource].flat().some((r) => JSON.stringify(r) === JSON.stringify({ Ref: topicId })),
+        );
+    const roleOf = (arn: unknown) => ({ Ref: (arn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0] });
+    const seen: string[] = [];
+    for (const [id, r] of Object.entries(resources)) {
+      for (const topicId of topicIds) {
+        if (id === topicId || !JSON.stringify(r.Properties ?? {}).includes(JSON.stringify({ Ref: topicId }))) continue;
+        if (['AWS::SNS::TopicPolicy', 'AWS::SNS::Subscription', 'AWS::IAM::Policy'].includes(r.Type)) continue;
+        seen.push(r.Type);
+        if (r.Type === 'AWS::CloudWatch::Alarm') {
+          expect(String(r.Properties.AlarmName).startsWith(`${stack.stackName}-`)).toBe(true);
+        } else if (r.Type === 'AWS::Events::Rule') {
+          for (const target of (r.Properties.Targets as Target[]).filter((t) => JSON.stringify(t.Arn) === JSON.stringify({ Ref: topicId })))
+            expect({ id, topicId, admitted: publishes(roleOf(target.RoleArn), topicId) }).toEqual({ id, topicId, admitted: true });
+        } else if (r.Type === 'AWS::CodeBuild::Project') {
+          expect({ id, topicId, admitted: publishes(roleOf(r.Properties.ServiceRole), topicId) }).toEqual({ id, topicId, admitted: true });
+        } else if (r.Type === 'AWS::CodePipeline::Pipeline') {
+          const approvals = (r.Properties.Stages as { Actions: { RoleArn: unknown; Configuration?: { NotificationArn?: unknown } }[] }[])
+            .flatMap((st) => st.Actions)
+            .filter((a) => JSON.stringify(a.Configuration?.NotificationArn) === JSON.stringify({ Ref: topicId }));
+          expect(approvals.length).toBe(env === 'prod' ? 1 : 0);
+          for (const a of approvals) expect({ id, admitted: publishes(roleOf(a.RoleArn), topicId) }).toEqual({ id, admitted: true });
+        } else {
+          throw new Error(`${id} (${r.Type}) refers to topic ${topicId}: add how it is admitted to publish`);
+        }
+      }
+    }
+    expect(new Set(seen)).toEqual(
+      new Set(['AWS::CloudWatch::Alarm', 'AWS::Events::Rule', 'AWS::CodeBuild::Project', ...(env === 'prod' ? ['AWS::CodePipeline::Pipeline'] : [])]),
+    );
   });
 
   describe('payment metrics from the service (Embedded Metric Format) and their alarms', () => {
@@ -294,17 +366,41 @@ describe.each(ENVS)('operations in %s', (env) => {
 
     test('the collector: not essential, read-only, pinned version through the pull-through cache, our config only', () => {
       const collector = containers.find((c) => c.Name === COLLECTOR.containerName)!;
-      expect(collector).toMatchObject({ Essential: false, ReadonlyRootFilesystem: true });
+      expect(collector).toMatchObject({ Essential: false, ReadonlyRootFilesystem: true, MemoryReservation: 64, Memory: 128 });
+      expect(collectorConfig('us-east-1')).toContain('  awsxray:\n    region: us-east-1\n');
       expect(JSON.stringify(collector.Image)).toContain(`.dkr.ecr.us-east-1.`);
       expect(JSON.stringify(collector.Image)).toContain(`/${publicEcrCachePrefixOf(env)}/aws-observability/aws-otel-collector:${COLLECTOR.version}`);
-      expect(envOf(collector)).toEqual({ AOT_CONFIG_CONTENT: COLLECTOR_CONFIG });
+      expect(envOf(collector)).toEqual({ AOT_CONFIG_CONTENT: collectorConfig('us-east-1') });
       // Loopback only: nothing outside the task can send spans in.
-      expect(COLLECTOR_CONFIG).toContain('endpoint: 127.0.0.1:4318');
-      expect(COLLECTOR_CONFIG).not.toMatch(/0\.0\.0\.0|grpc|4317|health_check|pprof|zpages/);
+      expect(collectorConfig('us-east-1')).toContain('endpoint: 127.0.0.1:4318');
+      expect(collectorConfig('us-east-1')).not.toMatch(/0\.0\.0\.0|grpc|4317|health_check|pprof|zpages/);
       template.hasResourceProperties('AWS::ECR::PullThroughCacheRule', {
         EcrRepositoryPrefix: publicEcrCachePrefixOf(env),
         UpstreamRegistryUrl: 'public.ecr.aws',
       });
+    });
+
+    test('the Deploy step pulls the collector through the cache first: told which image, allowed that one repository only', () => {
+      const repository = `${publicEcrCachePrefixOf(env)}/${COLLECTOR.upstreamRepository}`;
+      const [, deploy] = ofType(resources, 'AWS::CodeBuild::Project').find(([id]) => id.startsWith('DeliveryDeployProject'))!;
+      const variables = (deploy.Properties.Environment as { EnvironmentVariables: { Name: string; Value: unknown }[] }).EnvironmentVariables;
+      expect(variables).toEqual(
+        expect.arrayContaining([
+          { Name: 'COLLECTOR_IMAGE_REPOSITORY', Type: 'PLAINTEXT', Value: repository },
+          { Name: 'COLLECTOR_IMAGE_TAG', Type: 'PLAINTEXT', Value: COLLECTOR.version },
+        ]),
+      );
+      const role = (deploy.Properties.ServiceRole as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const statements = ofType(resources, 'AWS::IAM::Policy')
+        .filter(([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+        .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }).Statement);
+      expect(statements.filter((s) => JSON.stringify(s.Action).includes('BatchImportUpstreamImage'))).toEqual([
+        {
+          Action: ['ecr:BatchGetImage', 'ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'],
+          Effect: 'Allow',
+          Resource: { 'Fn::Join': ['', ['arn:aws:ecr:us-east-1:', { Ref: 'AWS::AccountId' }, `:repository/${repository}`]] },
+        },
+      ]);
     });
 
     test('the task role may send traces and nothing more on *; X-Ray is reached through its own endpoint', () => {
@@ -340,6 +436,10 @@ describe('tracing switched off in config', () => {
     expect(environment[ENV.tracingEnabled]).toBe('false');
     expect(environment[ENV.otlpEndpoint]).toBeUndefined();
     expect(ofType(resources, 'AWS::ECR::PullThroughCacheRule')).toEqual([]);
+    // The Deploy step is told no collector image (its tool then does nothing) and may import none.
+    const [, deploy] = ofType(resources, 'AWS::CodeBuild::Project').find(([id]) => id.startsWith('DeliveryDeployProject'))!;
+    expect(JSON.stringify(deploy.Properties.Environment)).not.toContain('COLLECTOR_IMAGE');
+    expect(JSON.stringify(template.toJSON()).includes('ecr:BatchImportUpstreamImage')).toBe(false);
     expect(ofType(resources, 'AWS::EC2::VPCEndpoint').filter(([, e]) => JSON.stringify(e.Properties.ServiceName).includes('.xray'))).toEqual([]);
     const taskRole = (task.Properties.TaskRoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     const taskPolicies = ofType(resources, 'AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(taskRole));

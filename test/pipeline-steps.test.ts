@@ -11,6 +11,7 @@ import {
   MARK_PROMOTABLE_COMMAND,
   MIGRATE_COMMAND,
   DEPLOY_COMMAND,
+  COLLECTOR_CACHE_COMMAND,
   UNPRIVILEGED_POSTGRES_ACCESS,
   UNPRIVILEGED_UID,
   iacCheckStep,
@@ -106,6 +107,11 @@ describe('pipeline steps', () => {
     expect(preflight).toBeGreaterThanOrEqual(0);
     expect(preflight).toBeLessThan(cmds.indexOf(MIGRATE_COMMAND));
     expect(cmds.indexOf(MIGRATE_COMMAND)).toBeLessThan(cmds.indexOf(DEPLOY_COMMAND));
+    // The collector image is pulled through the cache after the preflight and before anything changes, in the
+    // pre_build phase: a failure there ends the build before the build phase (migration and deploy) starts.
+    const phases = deployStep('prod', 45).buildSpec.phases;
+    expect(phases.pre_build!.commands).toEqual([expect.stringMatching(/^npm run preflight -- prod /), COLLECTOR_CACHE_COMMAND]);
+    expect(phases.build.commands).toEqual([MIGRATE_COMMAND, DEPLOY_COMMAND]);
   });
 
   test("the deploy step's CodeBuild timeout covers the migration's bound, the deployment's and a margin", () => {

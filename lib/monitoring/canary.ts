@@ -23,7 +23,7 @@ export const CANARY_HANDLER = 'smoke-canary.handler';
 /**
  * Node.js 22 (Lambda deprecation April 2027), in aws-cdk-lib 2.276's enum and not deprecated. The script needs no
  * browser (it calls the API with Node's global fetch); the browser-less `syn-nodejs-*` runtimes of the enum run on
- * Node.js 20, deprecated by Lambda since April 2026. See /tmp/helperB-contracts.md (runtime).
+ * Node.js 20, deprecated by Lambda since April 2026. (docs/aws-contracts.md, "Operations").
  */
 export const CANARY_RUNTIME = synthetics.Runtime.SYNTHETICS_NODEJS_PUPPETEER_13_0;
 /** Key prefix of the run artifacts in the bucket. */
@@ -114,7 +114,7 @@ export function bundleCanary(outDir: string = fs.mkdtempSync(path.join(os.tmpdir
  *   template can know, so it cannot be created here with the logs key and a retention. The role is therefore NOT
  *   allowed logs:CreateLogGroup: no unencrypted, never-expiring log group comes into existence; the run's log goes to
  *   the encrypted, expiring artifact bucket. Whoever creates that group (with the logs key and retention) gets the
- *   logs there too, with no change to the role. See /tmp/helperB-contracts.md (logs).
+ *   logs there too, with no change to the role. (docs/aws-contracts.md, "Operations").
  */
 export class PaymentCanary extends Construct {
   public readonly canary: synthetics.Canary;

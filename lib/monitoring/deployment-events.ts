@@ -1,4 +1,5 @@
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -8,6 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { acknowledge, acknowledgeGrantPolicy } from '../compliance/acknowledge';
+import { notifyBySeverity, SEVERITY } from './topics';
 
 export interface DeploymentEventsProps {
   /** The environment's name, at the start of every message. */
@@ -54,6 +56,8 @@ export class DeploymentEvents extends Construct {
   /** The rules' names (`<stack name>-<id>`), known at synth: the dashboard plots their matches. */
   public readonly ruleNames: string[] = [];
   public readonly role: iam.Role;
+  /** Warning when EventBridge fails to deliver any of the rules' messages. */
+  public readonly failedDeliveries: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: DeploymentEventsProps) {
     super(scope, id);
@@ -102,10 +106,17 @@ export class DeploymentEvents extends Construct {
       },
       {
         id: 'TaskFailed',
+        // The service's tasks only: the migration task shares the cluster and ends with EssentialContainerExited when it
+        // succeeds; a failed migration fails the pipeline's Deploy step, which BuildFailed and PipelineOutcome report.
         pattern: {
           source: ['aws.ecs'],
           detailType: ['ECS Task State Change'],
-          detail: { clusterArn: [props.service.cluster.clusterArn], lastStatus: ['STOPPED'], stopCode: [...TASK_FAILURE_STOP_CODES] },
+          detail: {
+            clusterArn: [props.service.cluster.clusterArn],
+            group: [`service:${props.service.serviceName}`],
+            lastStatus: ['STOPPED'],
+            stopCode: [...TASK_FAILURE_STOP_CODES],
+          },
         },
         message: events.RuleTargetInput.fromText(
           `${env} TASK FAILED (${field('$.detail.stopCode')}): ${field('$.detail.group')} task ${field('$.detail.taskArn')} stopped at ${field('$.time')}. Reason: ${field('$.detail.stoppedReason')}. See ${serviceLink}`,
@@ -157,5 +168,36 @@ export class DeploymentEvents extends Construct {
       this.rules.push(rule);
       this.ruleNames.push(ruleName);
     }
+
+    // A message EventBridge could not deliver (a role or key permission lost, a throttled topic) is otherwise silent:
+    // CloudWatch tells the notice topic, on its own path, when any rule fails to deliver.
+    // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html
+    const failed = Object.fromEntries(
+      this.ruleNames.map((ruleName, i) => [
+        `r${i}`,
+        new cloudwatch.Metric({
+          namespace: 'AWS/Events',
+          metricName: 'FailedInvocations',
+          dimensionsMap: { RuleName: ruleName },
+          statistic: 'Sum',
+          period: Duration.minutes(5),
+        }),
+      ]),
+    );
+    this.failedDeliveries = new cloudwatch.Alarm(this, 'FailedDeliveries', {
+      alarmName: `${stackName}-DeploymentEvents-FailedDeliveries-${SEVERITY.warning}`,
+      alarmDescription: 'EventBridge could not deliver a deployment event to the topics: check the publisher role and the topic key',
+      metric: new cloudwatch.MathExpression({
+        expression: `SUM([${Object.keys(failed).join(',')}])`,
+        usingMetrics: failed,
+        period: Duration.minutes(5),
+        label: 'Failed deliveries',
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    notifyBySeverity(this.failedDeliveries, SEVERITY.warning, { notice: props.notice, page: props.page });
   }
 }

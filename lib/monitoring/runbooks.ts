@@ -24,6 +24,7 @@ export const ALARM_RUNBOOKS: readonly AlarmRunbook[] = [
   { match: /^(Payments-DatabaseErrors-|PaymentsDatabase-)/, runbook: `${ALARMS}#database` },
   { match: /^Canary-/, runbook: `${ALARMS}#synthetic-check` },
   { match: /^AuditLogReview-/, runbook: `${ALARMS}#audit-log-review` },
+  { match: /^DeploymentEvents-/, runbook: `${ALARMS}#deployment-event-deliveries` },
 ];
 
 /** The runbooks of an alarm (exactly one when the map is right). */

@@ -20,6 +20,7 @@ import {
 } from '../compliance/acknowledge';
 import { EnvironmentConfig } from '../config';
 import { MigrationTarget } from '../database/migration-target';
+import type { CollectorImage } from '../service/payment-service';
 import { EncryptedLogGroup } from '../common/encrypted-log-group';
 import { BuildProject } from './build-project';
 import { grantMigration, migrationEnvironment } from './migration';
@@ -69,6 +70,11 @@ export interface DeliveryPipelineProps {
   readonly productionUrl: string;
   /** Failures and approvals are announced here. */
   readonly topic: sns.ITopic;
+  /**
+   * The tracing collector's image in the pull-through cache, which the Deploy step pulls first (tools/collector-cache).
+   * @default - tracing is off: nothing to pull
+   */
+  readonly collectorImage?: CollectorImage;
   /**
    * Promote the image the upstream environment deployed instead of building one.
    * @default - build (the first environment of the chain)
@@ -226,7 +232,17 @@ export class DeliveryPipeline extends Construct {
       IMAGE_PARAMETER_NAME: props.imageParameterName,
       DESIRED_COUNT: String(config.service.desiredCount),
       ...migrationEnvironment(props.migration),
+      ...(props.collectorImage ? { COLLECTOR_IMAGE_REPOSITORY: props.collectorImage.repository, COLLECTOR_IMAGE_TAG: props.collectorImage.tag } : {}),
     });
+    // The first pull through the cache imports the image from ECR Public (docs/aws-contracts.md, "Operations").
+    if (props.collectorImage) {
+      deploy.project.role!.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['ecr:BatchGetImage', 'ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'],
+          resources: [props.collectorImage.repositoryArn],
+        }),
+      );
+    }
     this.grantDeploy(deploy, props);
     grantMigration(deploy, props.migration);
     // Smoke-Production runs only after Deploy succeeded (run order 3), and marks the image promotable only after its

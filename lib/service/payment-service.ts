@@ -69,29 +69,38 @@ export const COLLECTOR = {
 
 /**
  * The collector's whole configuration (ADOT reads it from AOT_CONFIG_CONTENT): OTLP over HTTP on the task's loopback
- * only, batched, exported to X-Ray. Nothing else is received or exported; no health or debug port is opened.
+ * only, batched, exported to X-Ray in the stack's region. Nothing else is received or exported; no health or debug port is opened.
  * https://aws-otel.github.io/docs/setup/ecs (AOT_CONFIG_CONTENT), https://aws-otel.github.io/docs/getting-started/x-ray
  */
-export const COLLECTOR_CONFIG = [
-  'receivers:',
-  '  otlp:',
-  '    protocols:',
-  '      http:',
-  `        endpoint: ${new URL(DEFAULT_OTLP_ENDPOINT).host}`,
-  'processors:',
-  '  batch/traces:',
-  '    timeout: 1s',
-  '    send_batch_size: 50',
-  'exporters:',
-  '  awsxray:',
-  'service:',
-  '  pipelines:',
-  '    traces:',
-  '      receivers: [otlp]',
-  '      processors: [batch/traces]',
-  '      exporters: [awsxray]',
-  '',
-].join('\n');
+export const collectorConfig = (region: string): string =>
+  [
+    'receivers:',
+    '  otlp:',
+    '    protocols:',
+    '      http:',
+    `        endpoint: ${new URL(DEFAULT_OTLP_ENDPOINT).host}`,
+    'processors:',
+    '  batch/traces:',
+    '    timeout: 1s',
+    '    send_batch_size: 50',
+    'exporters:',
+    '  awsxray:',
+    `    region: ${region}`,
+    'service:',
+    '  pipelines:',
+    '    traces:',
+    '      receivers: [otlp]',
+    '      processors: [batch/traces]',
+    '      exporters: [awsxray]',
+    '',
+  ].join('\n');
+
+/** Where a task pulls the collector from: a repository of the pull-through cache. */
+export interface CollectorImage {
+  readonly repository: string;
+  readonly tag: string;
+  readonly repositoryArn: string;
+}
 
 /** The repository prefix of this environment's pull-through cache of ECR Public. */
 export const publicEcrCachePrefixOf = (envName: string): string => `tap-${envName}-ecr-public`;
@@ -110,6 +119,8 @@ export class PaymentService extends Construct {
   public readonly smokeTest: SmokeTestHook;
   /** The tasks' security group: the load balancer may reach the container port; the database admits it on 5432. */
   public readonly securityGroup: ec2.SecurityGroup;
+  /** The tracing collector's image in the pull-through cache (repository, tag and ARN), where tracing is on. */
+  public collectorImage?: CollectorImage;
 
   constructor(scope: Construct, id: string, props: PaymentServiceProps) {
     super(scope, id);
@@ -302,12 +313,16 @@ export class PaymentService extends Construct {
     const prefix = publicEcrCachePrefixOf(envName);
     new ecr.CfnPullThroughCacheRule(this, 'PublicEcrCache', { ecrRepositoryPrefix: prefix, upstreamRegistryUrl: 'public.ecr.aws' });
     const repository = `${prefix}/${COLLECTOR.upstreamRepository}`;
+    const repositoryArn = stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: repository });
+    this.collectorImage = { repository, tag: COLLECTOR.version, repositoryArn };
     const collector = this.taskDefinition.addContainer(COLLECTOR.containerName, {
       image: ecs.ContainerImage.fromRegistry(`${stack.account}.dkr.ecr.${stack.region}.${stack.urlSuffix}/${repository}:${COLLECTOR.version}`),
       essential: false,
       readonlyRootFilesystem: true,
       memoryReservationMiB: 64,
-      environment: { AOT_CONFIG_CONTENT: COLLECTOR_CONFIG },
+      // A hard limit: a collector that grows is stopped (it is not essential), never the payment container.
+      memoryLimitMiB: 128,
+      environment: { AOT_CONFIG_CONTENT: collectorConfig(stack.region) },
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'otel-collector', logGroup: this.logGroup, mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
     });
     // The service starts after the collector, so its first spans have somewhere to go.

@@ -5,6 +5,11 @@ import { PipelineStep, TOOLING_RUNTIME } from './types';
 export const MIGRATE_COMMAND = 'npx tsx tools/migrate/cli.ts';
 /** The blue/green deploy of the service (tools/deploy). */
 export const DEPLOY_COMMAND = 'npx tsx tools/deploy/cli.ts';
+/**
+ * Pulls the tracing collector's image through the account's ECR pull-through cache before the migration, where tracing
+ * is on (tools/collector-cache): the tasks cannot make that first pull themselves.
+ */
+export const COLLECTOR_CACHE_COMMAND = 'npx tsx tools/collector-cache/cli.ts';
 /** How long one migration may run, from RunTask to STOPPED, unless the pipeline is given another bound. */
 export const DEFAULT_MIGRATION_TIMEOUT_MINUTES = 15;
 
@@ -47,7 +52,9 @@ export function deployStep(
       },
       phases: {
         install: { 'runtime-versions': TOOLING_RUNTIME, commands: ['npm ci --no-audit --no-fund'] },
-        pre_build: { commands: [`npm run preflight -- ${envName} "$(aws sts get-caller-identity --query Account --output text)"`] },
+        pre_build: {
+          commands: [`npm run preflight -- ${envName} "$(aws sts get-caller-identity --query Account --output text)"`, COLLECTOR_CACHE_COMMAND],
+        },
         build: { commands: [MIGRATE_COMMAND, DEPLOY_COMMAND] },
       },
     },
