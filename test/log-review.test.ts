@@ -396,7 +396,7 @@ describe('AuditLogReview resources', () => {
   });
 
   test('one alarm per control: >= 1 event summed over one 5-minute period, missing data not breaching, topics by severity', () => {
-    const alarms = ofType('AWS::CloudWatch::Alarm');
+    const alarms = ofType('AWS::CloudWatch::Alarm').filter((r) => r.Properties.MetricName !== 'IncomingLogEvents');
     expect(alarms).toHaveLength(AUDIT_LOG_CONTROLS.length);
     for (const c of AUDIT_LOG_CONTROLS) {
       const { name, severity } = EXPECTED[c.id]!;
@@ -423,6 +423,29 @@ describe('AuditLogReview resources', () => {
       expect(a[0]!.Properties.AlarmDescription).toContain(c.source);
       expect((a[0]!.Properties.AlarmDescription as string).length).toBeLessThanOrEqual(1024);
     }
+  });
+
+  test('a trail that stops delivering pages: no event on its log group for an hour, missing data breaching (PCI DSS 10.7.2)', () => {
+    const delivery = ofType('AWS::CloudWatch::Alarm').filter((r) => r.Properties.MetricName === 'IncomingLogEvents');
+    const topics = [{ Ref: ids.notice }, { Ref: ids.page }];
+    expect(delivery.map((a) => a.Properties)).toEqual([
+      {
+        AlarmName: 'LogReviewTest-AuditLogReview-TrailDeliveryStopped-Critical',
+        AlarmDescription: expect.stringContaining('PCI DSS 10.7.2'),
+        Namespace: 'AWS/Logs',
+        MetricName: 'IncomingLogEvents',
+        Dimensions: [{ Name: 'LogGroupName', Value: { Ref: ids.trail } }],
+        Statistic: 'Sum',
+        Period: 900,
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        EvaluationPeriods: 4,
+        DatapointsToAlarm: 4,
+        TreatMissingData: 'breaching',
+        AlarmActions: topics,
+        OKActions: topics,
+      },
+    ]);
   });
 
   test('every alarm name starts with the stack name and a dash (the topic policies admit `<stack>-*` only)', () => {

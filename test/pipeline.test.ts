@@ -315,6 +315,9 @@ describe.each(ENVS)('pipeline of %s', (env) => {
         Value: { 'Fn::Join': ['', migration.subnets.flatMap((sn, i) => [...(i > 0 ? [','] : []), stack.resolve(sn.subnetId)])] },
       },
       { Name: 'MIGRATION_SECURITY_GROUP_IDS', Type: 'PLAINTEXT', Value: stack.resolve(migration.securityGroup.securityGroupId) },
+      // The collector image the Deploy step pulls through the cache first (every shipped environment traces).
+      { Name: 'COLLECTOR_IMAGE_REPOSITORY', Type: 'PLAINTEXT', Value: `tap-${env}-ecr-public/aws-observability/aws-otel-collector` },
+      { Name: 'COLLECTOR_IMAGE_TAG', Type: 'PLAINTEXT', Value: 'v0.45.1' },
     ]);
     // The migration task runs where the service's tasks run: private subnets with a route out (no public IP is assigned)
     expect(migration.subnets.map((sn) => stack.resolve(sn.subnetId))).toEqual(

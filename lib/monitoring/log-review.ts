@@ -300,12 +300,15 @@ export type AuditQueryKey = keyof typeof AUDIT_QUERIES;
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/MonitoringLogData.html (metric filter concepts: default value)
  *
  * These alarms cannot tell "no event" from "the trail stopped delivering": a stopped trail is CloudWatch.5's
- * StopLogging/DeleteTrail page, but a broken delivery role is silent here.
+ * StopLogging/DeleteTrail page, and a broken delivery (its role, the key, the log group) is {@link deliveryAlarm}'s:
+ * the log group receiving nothing for an hour (PCI DSS v4.0.1 10.7.2, failures of audit logging detected and alerted).
  */
 export class AuditLogReview extends Construct {
   public readonly metricFilters: Record<string, logs.MetricFilter> = {};
   public readonly alarms: Record<string, cloudwatch.Alarm> = {};
   public readonly queries: Partial<Record<AuditQueryKey, logs.CfnQueryDefinition>> = {};
+  /** Critical when the trail's log group receives no event for an hour: the review above would be blind. */
+  public readonly deliveryAlarm: cloudwatch.Alarm;
   private readonly prefix: string;
 
   constructor(scope: Construct, id: string, props: AuditLogReviewProps) {
@@ -338,6 +341,28 @@ export class AuditLogReview extends Construct {
       this.metricFilters[control.id] = filter;
       this.alarms[control.id] = alarm;
     }
+
+    // An active account writes management events all the time (the canary alone reads a secret every few minutes), so
+    // an hour with none means the delivery broke. Missing data is that very case, so it breaches.
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CloudWatch-Logs-Monitoring-CloudWatch-Metrics.html
+    this.deliveryAlarm = new cloudwatch.Alarm(this, 'TrailDeliveryAlarm', {
+      alarmName: `${prefix}-AuditLogReview-TrailDeliveryStopped-Critical`,
+      alarmDescription:
+        'The audit trail delivered no event to its CloudWatch log group for an hour: the automated review is blind (PCI DSS 10.7.2). Check the trail status, its CloudWatch Logs role and the logs key (docs/runbooks/alarms.md#audit-log-review).',
+      metric: new cloudwatch.Metric({
+        namespace: 'AWS/Logs',
+        metricName: 'IncomingLogEvents',
+        dimensionsMap: { LogGroupName: props.logGroup.logGroupName },
+        statistic: 'Sum',
+        period: Duration.minutes(15),
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 4,
+      datapointsToAlarm: 4,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    notifyBySeverity(this.deliveryAlarm, 'Critical', topics);
 
     this.addQuery('deploymentTimeline', [props.logGroup]);
     this.addQuery('rootAndIamActivity', [props.logGroup]);
