@@ -355,6 +355,7 @@ export function loadTracingConfig(env: NodeJS.ProcessEnv): TracingConfig {
   if (rawRatio !== '') {
     if (!RATIO.test(rawRatio)) {
       // A plain number out of range is shown (it is no secret); anything else is described, as every value is.
+      // eslint-disable-next-line security/detect-unsafe-regex -- bounded quantifiers and an optional group, no nested repetition: linear
       const shown = /^-?[0-9]{1,6}(?:\.[0-9]{1,6})?$/.test(rawRatio) ? `: ${rawRatio}` : ` ${describeValue(rawRatio)}`;
       throw new ConfigError(`${ENV.tracingSampleRatio} must be a number from 0 to 1 (e.g. 0.05), got${shown}`);
     }

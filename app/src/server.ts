@@ -5,8 +5,8 @@ import type { Tracing } from './tracing';
 
 // This module imports only configuration at load time. What loads `http` and `pg` (the logger, lifecycle.ts and
 // everything under it) is required inside main(), after tracing has started when it is on: OpenTelemetry can only
-// instrument modules required after it. With tracing off, nothing of OpenTelemetry is loaded at all.
-/* eslint-disable @typescript-eslint/no-require-imports */
+// instrument modules required after it. With tracing off, nothing of OpenTelemetry is loaded at all. The `import()`
+// calls compile to `require` (CommonJS output), run where they stand.
 
 export interface MainOptions {
   readonly env: NodeJS.ProcessEnv;
@@ -30,11 +30,11 @@ export async function main(options: MainOptions): Promise<RunningServer | undefi
   }
   let tracing: Tracing | undefined;
   if (config.tracing.enabled) {
-    const { startTracing } = require('./tracing') as typeof import('./tracing');
+    const { startTracing } = await import('./tracing');
     tracing = startTracing({ config: config.tracing, environmentName: config.environmentName });
   }
-  const { createLogger } = require('./logger') as typeof import('./logger');
-  const { startServer } = require('./lifecycle') as typeof import('./lifecycle');
+  const { createLogger } = await import('./logger');
+  const { startServer } = await import('./lifecycle');
   const logger = createLogger({
     level: config.logLevel,
     ...(options.logDestination ? { destination: options.logDestination } : {}),

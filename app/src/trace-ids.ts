@@ -20,6 +20,7 @@ const MAX_HEADER_LENGTH = 256;
  * `Key=Value` fields separated by `;` (one optional space after `;`); values of letters, digits and `. _ : | = -`
  * (what Root, Parent, Sampled, Self and Lineage are made of).
  */
+// eslint-disable-next-line security/detect-unsafe-regex -- each repetition starts with ';' and the header is capped at MAX_HEADER_LENGTH before matching: linear
 const HEADER = /^[A-Za-z]{1,32}=[A-Za-z0-9._:|=-]{0,128}(?:; ?[A-Za-z]{1,32}=[A-Za-z0-9._:|=-]{0,128})*;?$/;
 const XRAY_ROOT = /^1-[0-9a-f]{8}-[0-9a-f]{24}$/;
 const TRACE_ID = /^[0-9a-f]{32}$/;
