@@ -186,7 +186,7 @@ export class PaymentService extends Construct {
       container.taskDefinition,
       ['AwsSolutions'],
       'ECS2',
-      'Only non-secret settings (port, drain deadline, log level, database host, port, name, TLS mode, pool size and the ARN of the secret the task reads itself) are environment variables; secrets use ECS secrets',
+      'Only non-secret settings (port, drain deadline, log level, database host, port, name, TLS mode, pool size, the ARN of the secret the task reads itself, the environment name, the tracing switch, sample ratio and collector endpoint, and the collector configuration) are environment variables; secrets use ECS secrets',
     );
     acknowledgeGrantPolicy(this.taskDefinition.taskRole, 'Task role: read the database app user secret');
 
