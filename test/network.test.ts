@@ -50,7 +50,7 @@ describe.each(ENVS)('network in %s', (env) => {
 
   test('S3 gateway endpoint and every interface endpoint, private DNS, behind the endpoint group', () => {
     template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({}) });
-    // The X-Ray endpoint only where tracing is on (every shipped environment).
+    // The X-Ray endpoint only where tracing is on (tracing is off in the shipped configs).
     const tracing = config.monitoring.tracing.enabled;
     template.resourceCountIs('AWS::EC2::VPCEndpoint', Object.keys(INTERFACE_ENDPOINTS).length + 1 + (tracing ? 1 : 0));
     for (const service of ['ecr.api', 'ecr.dkr', 'logs', 'secretsmanager', 'kms', 'sts', 'ssm', 'ecs', ...(tracing ? ['xray'] : [])]) {

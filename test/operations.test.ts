@@ -349,38 +349,28 @@ describe.each(ENVS)('operations in %s', (env) => {
     ]);
   });
 
-  describe('tracing', () => {
+  describe('tracing (off in the shipped configs; on: below)', () => {
     const task = ofType(resources, 'AWS::ECS::TaskDefinition').find(([id]) => id.startsWith('PaymentServiceTaskDefinition'))![1];
-    type Container = { Name: string; Image: unknown; Essential?: boolean; Environment?: { Name: string; Value: unknown }[]; DependsOn?: unknown };
     const containers = task.Properties.ContainerDefinitions as Container[];
-    const app = containers.find((c) => c.Name === CONTAINER_NAME)!;
-    const envOf = (c: Container) => Object.fromEntries((c.Environment ?? []).map((e) => [e.Name, e.Value]));
 
-    test('follows config: the service samples the configured share and exports to the collector beside it', () => {
-      const { enabled, sampleRatio } = config.monitoring.tracing;
-      expect(envOf(app)).toMatchObject({ [ENV.tracingEnabled]: String(enabled), [ENV.tracingSampleRatio]: String(sampleRatio) });
-      expect(enabled).toBe(true);
-      expect(envOf(app)[ENV.otlpEndpoint]).toBe(DEFAULT_OTLP_ENDPOINT);
-      expect(app.DependsOn).toEqual([{ ContainerName: COLLECTOR.containerName, Condition: 'START' }]);
+    test('follows config: the service is told tracing is off, and no collector, X-Ray endpoint or X-Ray permission exists', () => {
+      expect(config.monitoring.tracing.enabled).toBe(false);
+      expect(containers.map((c) => c.Name)).toEqual([CONTAINER_NAME]);
+      const app = envOf(containers[0]!);
+      expect(app[ENV.tracingEnabled]).toBe('false');
+      expect(app[ENV.tracingSampleRatio]).toBe(String(config.monitoring.tracing.sampleRatio));
+      expect(app[ENV.otlpEndpoint]).toBeUndefined();
+      expect(xrayEndpoints(resources)).toEqual([]);
+      expect(xrayActionsOfTaskRole(resources, task)).toEqual([]);
     });
 
-    test('the collector: not essential, read-only, pinned version through the pull-through cache, our config only', () => {
-      const collector = containers.find((c) => c.Name === COLLECTOR.containerName)!;
-      expect(collector).toMatchObject({ Essential: false, ReadonlyRootFilesystem: true, MemoryReservation: 64, Memory: 128 });
-      expect(collectorConfig('us-east-1')).toContain('  awsxray:\n    region: us-east-1\n');
-      expect(JSON.stringify(collector.Image)).toContain(`.dkr.ecr.us-east-1.`);
-      expect(JSON.stringify(collector.Image)).toContain(`/${publicEcrCachePrefixOf(env)}/aws-observability/aws-otel-collector:${COLLECTOR.version}`);
-      expect(envOf(collector)).toEqual({ AOT_CONFIG_CONTENT: collectorConfig('us-east-1') });
-      // Loopback only: nothing outside the task can send spans in.
-      expect(collectorConfig('us-east-1')).toContain('endpoint: 127.0.0.1:4318');
-      expect(collectorConfig('us-east-1')).not.toMatch(/0\.0\.0\.0|grpc|4317|health_check|pprof|zpages/);
+    // Cached in every environment, whether tracing is on or not: the change that turns tracing on starts tasks that
+    // pull the collector, and only a pipeline build (with a NAT route) can make the first pull through the cache.
+    test('the pull-through cache exists and the Deploy step pulls the collector through it first: that one repository only', () => {
       template.hasResourceProperties('AWS::ECR::PullThroughCacheRule', {
         EcrRepositoryPrefix: publicEcrCachePrefixOf(env),
         UpstreamRegistryUrl: 'public.ecr.aws',
       });
-    });
-
-    test('the Deploy step pulls the collector through the cache first: told which image, allowed that one repository only', () => {
       const repository = `${publicEcrCachePrefixOf(env)}/${COLLECTOR.upstreamRepository}`;
       const [, deploy] = ofType(resources, 'AWS::CodeBuild::Project').find(([id]) => id.startsWith('DeliveryDeployProject'))!;
       const variables = (deploy.Properties.Environment as { EnvironmentVariables: { Name: string; Value: unknown }[] }).EnvironmentVariables;
@@ -394,56 +384,96 @@ describe.each(ENVS)('operations in %s', (env) => {
       const statements = ofType(resources, 'AWS::IAM::Policy')
         .filter(([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
         .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }).Statement);
-      expect(statements.filter((s) => JSON.stringify(s.Action).includes('BatchImportUpstreamImage'))).toEqual([
+      expect(statements.filter((st) => JSON.stringify(st.Action).includes('BatchImportUpstreamImage'))).toEqual([
         {
           Action: ['ecr:BatchGetImage', 'ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'],
           Effect: 'Allow',
           Resource: { 'Fn::Join': ['', ['arn:aws:ecr:us-east-1:', { Ref: 'AWS::AccountId' }, `:repository/${repository}`]] },
         },
       ]);
-    });
-
-    test('the task role may send traces and nothing more on *; X-Ray is reached through its own endpoint', () => {
-      const taskRole = (task.Properties.TaskRoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-      const statements = ofType(resources, 'AWS::IAM::Policy')
-        .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(taskRole))
-        .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }).Statement);
-      expect(statements.filter((s) => s.Resource === '*')).toEqual([
-        {
-          Action: ['xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
-          Effect: 'Allow',
-          Resource: '*',
-        },
-      ]);
-      const endpoints = ofType(resources, 'AWS::EC2::VPCEndpoint').map(([, e]) => JSON.stringify(e.Properties.ServiceName));
-      expect(endpoints.filter((n) => n.includes('.xray'))).toHaveLength(1);
+      // Nothing else may import into the cache: the tasks pull the cached copy only.
+      const importers = ofType(resources, 'AWS::IAM::Policy').filter(([, p]) =>
+        JSON.stringify(p.Properties).includes('ecr:BatchImportUpstreamImage'),
+      );
+      expect(importers).toHaveLength(1);
     });
   });
 });
 
-describe('tracing switched off in config', () => {
+type Container = { Name: string; Image: unknown; Essential?: boolean; Environment?: { Name: string; Value: unknown }[]; DependsOn?: unknown };
+const envOf = (c: Container) => Object.fromEntries((c.Environment ?? []).map((e) => [e.Name, e.Value]));
+const xrayEndpoints = (resources: Record<string, Resource>) =>
+  ofType(resources, 'AWS::EC2::VPCEndpoint').filter(([, e]) => JSON.stringify(e.Properties.ServiceName).includes('.xray'));
+const statementsOfTaskRole = (resources: Record<string, Resource>, task: Resource) => {
+  const taskRole = (task.Properties.TaskRoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  return ofType(resources, 'AWS::IAM::Policy')
+    .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(taskRole))
+    .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }).Statement);
+};
+const xrayActionsOfTaskRole = (resources: Record<string, Resource>, task: Resource) =>
+  statementsOfTaskRole(resources, task).filter((st) => JSON.stringify(st.Action).includes('xray:'));
+
+describe.each(['dev', 'prod'] as const)('tracing switched on in config (%s)', (env) => {
   const configs = shippedConfigs();
-  configs.staging.monitoring.tracing.enabled = false;
-  const app = new App({ context: { ...CDK_CONTEXT, env: 'staging' }, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'tap-synth-')) });
+  configs[env].monitoring.tracing.enabled = true;
+  const app = new App({ context: { ...CDK_CONTEXT, env }, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'tap-synth-')) });
   const template = Template.fromStack(buildApp(app, { configDir: writeConfigDir(configs) }));
   const resources = template.toJSON().Resources as Record<string, Resource>;
+  const task = ofType(resources, 'AWS::ECS::TaskDefinition').find(([id]) => id.startsWith('PaymentServiceTaskDefinition'))![1];
+  const containers = task.Properties.ContainerDefinitions as Container[];
+  const app0 = containers.find((c) => c.Name === CONTAINER_NAME)!;
 
-  test('no collector, no X-Ray endpoint, no pull-through cache, no X-Ray permission; the service is told tracing is off', () => {
-    const task = ofType(resources, 'AWS::ECS::TaskDefinition').find(([id]) => id.startsWith('PaymentServiceTaskDefinition'))![1];
-    const containers = task.Properties.ContainerDefinitions as { Name: string; Environment: { Name: string; Value: unknown }[] }[];
-    expect(containers.map((c) => c.Name)).toEqual([CONTAINER_NAME]);
-    const environment = Object.fromEntries(containers[0]!.Environment.map((e) => [e.Name, e.Value]));
-    expect(environment[ENV.tracingEnabled]).toBe('false');
-    expect(environment[ENV.otlpEndpoint]).toBeUndefined();
-    expect(ofType(resources, 'AWS::ECR::PullThroughCacheRule')).toEqual([]);
-    // The Deploy step is told no collector image (its tool then does nothing) and may import none.
-    const [, deploy] = ofType(resources, 'AWS::CodeBuild::Project').find(([id]) => id.startsWith('DeliveryDeployProject'))!;
-    expect(JSON.stringify(deploy.Properties.Environment)).not.toContain('COLLECTOR_IMAGE');
-    expect(JSON.stringify(template.toJSON()).includes('ecr:BatchImportUpstreamImage')).toBe(false);
-    expect(ofType(resources, 'AWS::EC2::VPCEndpoint').filter(([, e]) => JSON.stringify(e.Properties.ServiceName).includes('.xray'))).toEqual([]);
-    const taskRole = (task.Properties.TaskRoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-    const taskPolicies = ofType(resources, 'AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(taskRole));
-    expect(taskPolicies.length).toBeGreaterThan(0);
-    expect(JSON.stringify(taskPolicies).match(/"xray:[A-Za-z]+"/g) ?? []).toEqual([]);
+  test('the service samples the configured share and exports to the collector beside it, started after it', () => {
+    expect(envOf(app0)).toMatchObject({
+      [ENV.tracingEnabled]: 'true',
+      [ENV.tracingSampleRatio]: String(configs[env].monitoring.tracing.sampleRatio),
+      [ENV.otlpEndpoint]: DEFAULT_OTLP_ENDPOINT,
+    });
+    expect(app0.DependsOn).toEqual([{ ContainerName: COLLECTOR.containerName, Condition: 'START' }]);
+  });
+
+  test('the collector: not essential, read-only, capped, pinned version from the pull-through cache, our config only', () => {
+    const collector = containers.find((c) => c.Name === COLLECTOR.containerName)!;
+    expect(collector).toMatchObject({ Essential: false, ReadonlyRootFilesystem: true, MemoryReservation: 64, Memory: 128 });
+    expect(JSON.stringify(collector.Image)).toContain('.dkr.ecr.us-east-1.');
+    expect(JSON.stringify(collector.Image)).toContain(`/${publicEcrCachePrefixOf(env)}/aws-observability/aws-otel-collector:${COLLECTOR.version}`);
+    expect(envOf(collector)).toEqual({ AOT_CONFIG_CONTENT: collectorConfig('us-east-1') });
+    expect(collectorConfig('us-east-1')).toContain('  awsxray:\n    region: us-east-1\n');
+    // Loopback only: nothing outside the task can send spans in.
+    expect(collectorConfig('us-east-1')).toContain('endpoint: 127.0.0.1:4318');
+    expect(collectorConfig('us-east-1')).not.toMatch(/0\.0\.0\.0|grpc|4317|health_check|pprof|zpages/);
+  });
+
+  test('the execution role pulls the cached collector and imports nothing; the task role may send traces and nothing more on *', () => {
+    const repository = `${publicEcrCachePrefixOf(env)}/${COLLECTOR.upstreamRepository}`;
+    const execRole = (task.Properties.ExecutionRoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const execStatements = ofType(resources, 'AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(execRole))
+      .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }).Statement);
+    // CDK merges it with the service image's pull statement (same actions): the service repository and the cached one.
+    expect(execStatements.filter((st) => JSON.stringify(st.Resource).includes(repository))).toEqual([
+      {
+        Action: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+        Effect: 'Allow',
+        Resource: [
+          {
+            'Fn::GetAtt': [
+              Object.keys(resources).find((id) => id.startsWith('ImagesRepository') && resources[id]!.Type === 'AWS::ECR::Repository')!,
+              'Arn',
+            ],
+          },
+          { 'Fn::Join': ['', ['arn:aws:ecr:us-east-1:', { Ref: 'AWS::AccountId' }, `:repository/${repository}`]] },
+        ],
+      },
+    ]);
+    expect(JSON.stringify(execStatements)).not.toContain('BatchImportUpstreamImage');
+    expect(statementsOfTaskRole(resources, task).filter((st) => st.Resource === '*')).toEqual([
+      {
+        Action: ['xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
+        Effect: 'Allow',
+        Resource: '*',
+      },
+    ]);
+    expect(xrayEndpoints(resources)).toHaveLength(1);
   });
 });

@@ -315,7 +315,7 @@ describe.each(ENVS)('pipeline of %s', (env) => {
         Value: { 'Fn::Join': ['', migration.subnets.flatMap((sn, i) => [...(i > 0 ? [','] : []), stack.resolve(sn.subnetId)])] },
       },
       { Name: 'MIGRATION_SECURITY_GROUP_IDS', Type: 'PLAINTEXT', Value: stack.resolve(migration.securityGroup.securityGroupId) },
-      // The collector image the Deploy step pulls through the cache first (every shipped environment traces).
+      // The collector image the Deploy step pulls through the cache first (in every environment, tracing on or off).
       { Name: 'COLLECTOR_IMAGE_REPOSITORY', Type: 'PLAINTEXT', Value: `tap-${env}-ecr-public/aws-observability/aws-otel-collector` },
       { Name: 'COLLECTOR_IMAGE_TAG', Type: 'PLAINTEXT', Value: 'v0.45.1' },
     ]);

@@ -159,7 +159,6 @@ describe.each(ENVS)('runtime in %s', (env) => {
         'ENVIRONMENT_NAME',
         'LOG_LEVEL',
         'NODE_ENV',
-        'OTEL_EXPORTER_OTLP_ENDPOINT',
         'PORT',
         'SHUTDOWN_DEADLINE_MS',
         'TRACING_ENABLED',

@@ -71,8 +71,9 @@ export interface DeliveryPipelineProps {
   /** Failures and approvals are announced here. */
   readonly topic: sns.ITopic;
   /**
-   * The tracing collector's image in the pull-through cache, which the Deploy step pulls first (tools/collector-cache).
-   * @default - tracing is off: nothing to pull
+   * The tracing collector's image in the pull-through cache, which the Deploy step pulls first (tools/collector-cache),
+   * in every environment: the image is cached before any change turns tracing on.
+   * @default - nothing to pull (a pipeline without the service's tracing collector)
    */
   readonly collectorImage?: CollectorImage;
   /**

@@ -119,8 +119,12 @@ export class PaymentService extends Construct {
   public readonly smokeTest: SmokeTestHook;
   /** The tasks' security group: the load balancer may reach the container port; the database admits it on 5432. */
   public readonly securityGroup: ec2.SecurityGroup;
-  /** The tracing collector's image in the pull-through cache (repository, tag and ARN), where tracing is on. */
-  public collectorImage?: CollectorImage;
+  /**
+   * The tracing collector's image in the pull-through cache (repository, tag and ARN). The cache rule exists, and the
+   * pipeline's Deploy step pulls the image through it, whether tracing is on or not: so by the time a change turns
+   * tracing on, an earlier deploy has cached the image the new tasks pull (docs/operations.md, "Traces").
+   */
+  public readonly collectorImage: CollectorImage;
 
   constructor(scope: Construct, id: string, props: PaymentServiceProps) {
     super(scope, id);
@@ -179,7 +183,8 @@ export class PaymentService extends Construct {
       stopTimeout: Duration.seconds(s.stopTimeoutSeconds),
     });
     container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
-    if (props.config.monitoring.tracing.enabled) this.addCollector(props.config.envName);
+    this.collectorImage = this.addCollectorCache(props.config.envName);
+    if (props.config.monitoring.tracing.enabled) this.addCollector(this.collectorImage);
     props.repository.grantPull(this.taskDefinition.obtainExecutionRole());
     props.database.appUserSecret.grantGetValue(this.taskDefinition.taskRole);
     acknowledge(
@@ -303,18 +308,27 @@ export class PaymentService extends Construct {
     (this.service.node.defaultChild as ecs.CfnService).node.addDependency(...rolePolicies);
   }
 
+  /** The pull-through cache of ECR Public that serves the collector image, and where that image is in it. */
+  private addCollectorCache(envName: string): CollectorImage {
+    const stack = Stack.of(this);
+    const prefix = publicEcrCachePrefixOf(envName);
+    new ecr.CfnPullThroughCacheRule(this, 'PublicEcrCache', { ecrRepositoryPrefix: prefix, upstreamRegistryUrl: 'public.ecr.aws' });
+    const repository = `${prefix}/${COLLECTOR.upstreamRepository}`;
+    return {
+      repository,
+      tag: COLLECTOR.version,
+      repositoryArn: stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: repository }),
+    };
+  }
+
   /**
    * The ADOT collector sidecar: receives the service's spans on 127.0.0.1:4318 and sends them to X-Ray through the
    * X-Ray endpoint. Not essential: a collector that stops costs traces, never payments (the service drops spans it
    * cannot export). Its image comes through this account's pull-through cache of ECR Public.
    */
-  private addCollector(envName: string): void {
+  private addCollector(image: CollectorImage): void {
     const stack = Stack.of(this);
-    const prefix = publicEcrCachePrefixOf(envName);
-    new ecr.CfnPullThroughCacheRule(this, 'PublicEcrCache', { ecrRepositoryPrefix: prefix, upstreamRegistryUrl: 'public.ecr.aws' });
-    const repository = `${prefix}/${COLLECTOR.upstreamRepository}`;
-    const repositoryArn = stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: repository });
-    this.collectorImage = { repository, tag: COLLECTOR.version, repositoryArn };
+    const { repository, repositoryArn } = image;
     const collector = this.taskDefinition.addContainer(COLLECTOR.containerName, {
       image: ecs.ContainerImage.fromRegistry(`${stack.account}.dkr.ecr.${stack.region}.${stack.urlSuffix}/${repository}:${COLLECTOR.version}`),
       essential: false,
@@ -327,18 +341,12 @@ export class PaymentService extends Construct {
     });
     // The service starts after the collector, so its first spans have somewhere to go.
     this.taskDefinition.defaultContainer?.addContainerDependencies({ container: collector, condition: ecs.ContainerDependencyCondition.START });
-    // First pull of a version: ECR imports it from ECR Public into a repository under the prefix, on the pull's behalf.
+    // The tasks pull the copy the pipeline's Deploy step cached: pull only, no import (they could not reach ECR Public).
     // https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html
     this.taskDefinition.obtainExecutionRole().addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: [
-          'ecr:BatchCheckLayerAvailability',
-          'ecr:BatchGetImage',
-          'ecr:GetDownloadUrlForLayer',
-          'ecr:BatchImportUpstreamImage',
-          'ecr:CreateRepository',
-        ],
-        resources: [stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: repository })],
+        actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+        resources: [repositoryArn],
       }),
     );
     // X-Ray's trace APIs have no resource-level permissions.
