@@ -66,8 +66,7 @@ export class DeploymentEvents extends Construct {
       assumedBy: new iam.ServicePrincipal('events.amazonaws.com'),
       description: `${stackName}: EventBridge publishes deployment events to the environment's topics`,
     });
-    props.notice.grantPublish(this.role);
-    if (props.pageOnRollback) props.page.grantPublish(this.role);
+    // Each SnsTopic target below grants this role sns:Publish on its topic and the topic's key (CDK's target binding).
     acknowledgeGrantPolicy(this.role, 'EventBridge publisher role: publish to the notice and page topics');
     acknowledge(
       this.role,
