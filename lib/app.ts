@@ -7,7 +7,9 @@ import {
   parseEnvironmentName,
   preflightProblems,
   PROMOTION_ORDER,
+  recoveryStackNameOf,
 } from './config';
+import { RecoveryStack } from './recovery';
 import { TapStack } from './tap-stack';
 
 /** The stack name of an environment: the environment goes into the name and tags, never into construct ids. */
@@ -59,6 +61,14 @@ export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
       );
     }
   }
+  // The recovery stack first: the main stack's replication rules and backup copies name its buckets and vault, so it
+  // depends on it (`cdk deploy TapStack-<env>` deploys the recovery stack first; no cross-region reference is needed).
+  const recovery = new RecoveryStack(app, recoveryStackNameOf(env), {
+    config,
+    env: { account: options.deployAccount, region: config.recovery.region },
+    description: `Payment service delivery platform (${env}): audit-log replicas and database backup copies in the recovery region`,
+    terminationProtection: env === 'prod',
+  });
   const stack = new TapStack(app, stackNameOf(env), {
     config,
     firstDeploy: app.node.tryGetContext('firstDeploy') === 'true',
@@ -69,16 +79,17 @@ export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
     description: `Payment service delivery platform (${env}): network, audit trail, blue/green runtime, pipeline`,
     terminationProtection: env === 'prod',
   });
-  if (options.deployAccount && synthOnly) {
+  stack.addStackDependency(recovery, 'replicates audit logs to and copies database backups into its buckets and vault');
+  for (const target of options.deployAccount && synthOnly ? [stack, recovery] : []) {
     // The CLI does not tell the app whether it synthesizes or deploys; the template itself refuses to be deployed: the
     // parameter can only be `synth-only`, and the rule demands `deployable`.
-    const marker = new CfnParameter(stack, 'SynthOnly', {
+    const marker = new CfnParameter(target, 'SynthOnly', {
       type: 'String',
       default: 'synth-only',
       allowedValues: ['synth-only'],
       description: 'Present only in a template synthesized with -c synthOnly=true, which CloudFormation must refuse',
     });
-    new CfnRule(stack, 'SynthOnlyNotDeployable', {
+    new CfnRule(target, 'SynthOnlyNotDeployable', {
       assertions: [
         {
           assert: Fn.conditionEquals(marker.valueAsString, 'deployable'),
@@ -90,6 +101,8 @@ export function buildApp(app: App, options: BuildAppOptions = {}): TapStack {
   // Tags go into the template, on every resource but the listener rules: ECS blue/green owns their live state, and a
   // tag edit in config would make CloudFormation update, and so reset, the production rule (docs/deployments.md, trap 2). No stack-level
   // tags for the same reason: CloudFormation would propagate a change of them to the rules too.
-  for (const [key, value] of Object.entries(tagsOf(config))) Tags.of(stack).add(key, value, { excludeResourceTypes: [LISTENER_RULE_TYPE] });
+  for (const [key, value] of Object.entries(tagsOf(config))) {
+    for (const target of [stack, recovery]) Tags.of(target).add(key, value, { excludeResourceTypes: [LISTENER_RULE_TYPE] });
+  }
   return stack;
 }

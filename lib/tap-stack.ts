@@ -14,6 +14,7 @@ import { AccessLogsBucket } from './security/access-logs-bucket';
 import { AuditTrail } from './security/audit-trail';
 import { Keys } from './security/keys';
 import { DeliveryPipeline } from './pipeline';
+import { DisasterRecovery } from './recovery';
 import { CONTAINER_NAME, LoadBalancer, PaymentService, ServiceSecrets, WebFirewall } from './service';
 import { fixedNameRemovalPolicyOf, removalPolicyOf } from './common/removal';
 import { ArtifactStore } from './storage/artifact-store';
@@ -71,6 +72,8 @@ export class TapStack extends Stack {
   public readonly auditLogReview: AuditLogReview;
   /** The synthetic check: the pipeline's smoke test against the public URL on a schedule. */
   public readonly canary: PaymentCanary;
+  /** The audit logs' replication and the database's backup copies to the recovery region (its stack: lib/recovery). */
+  public readonly recovery: DisasterRecovery;
 
   private readonly zones: readonly string[];
 
@@ -148,7 +151,9 @@ export class TapStack extends Stack {
       logRemovalPolicy: fixedNameRemovalPolicyOf(config.removal.logs),
       secretRemovalPolicy: removalPolicyOf(config.removal.keys),
       network: this.network,
-      appLoginPending: (props.firstDeploy ?? false) || (props.newDatabase ?? false),
+      // A database restored from a snapshot already has the app login, so its rotation starts at once and resets the
+      // login's password to this stack's secret (docs/runbooks/disaster-recovery.md).
+      appLoginPending: ((props.firstDeploy ?? false) || (props.newDatabase ?? false)) && !config.database.restoreFromSnapshot,
     });
     this.paymentService = new PaymentService(this, 'PaymentService', {
       alarmTopic: this.alarms.topic,
@@ -202,6 +207,14 @@ export class TapStack extends Stack {
       },
       upstreamUrl: upstream && urlOf(upstream),
     });
+    this.recovery = new DisasterRecovery(this, 'Recovery', {
+      config,
+      buckets: { auditLogs: this.auditTrail.bucket, auditLogsKey: this.keys.logs, accessLogs: this.accessLogs.bucket },
+      cluster: this.database.cluster,
+      dataKey: this.keys.data,
+      topics,
+      replicatedSecrets: [this.secrets.apiKey, this.secrets.tokenizationKey],
+    });
     this.deploymentEvents = new DeploymentEvents(this, 'DeploymentEvents', {
       envName: config.envName,
       service: this.paymentService.service,
@@ -210,6 +223,7 @@ export class TapStack extends Stack {
       notice: this.alarms.topic,
       page: this.pages.topic,
       pageOnRollback: config.monitoring.pageOnRollback,
+      moreRules: this.recovery.eventRules,
     });
     this.auditLogReview = new AuditLogReview(this, 'AuditLogReview', {
       logGroup: this.auditTrail.logGroup,

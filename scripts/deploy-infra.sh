@@ -26,19 +26,15 @@ done
 npx cdk synth -q -c env="$env" ${context[@]+"${context[@]}"} -o "cdk.out.$env" >/dev/null
 STACK_NAME="TapStack-$env" RULE_LOGICAL_ID=LoadBalancerProductionRule1971DB67 TEMPLATE_PATH="cdk.out.$env/TapStack-$env.template.json" \
   npx tsx tools/listener-guard/cli.ts
-# The topic exists once the stack does; the very first deploy has nobody to tell yet.
-topic=$(aws cloudformation describe-stacks --stack-name "TapStack-$env" --query "Stacks[0].Outputs[?OutputKey=='AlarmTopicArn'].OutputValue" --output text 2>/dev/null || true)
-announce() {
-  local what=$1
-  shift
-  if [[ -n $topic && $topic != None ]]; then
-    aws sns publish --topic-arn "$topic" --subject "[$env] BREAK-GLASS infrastructure deploy $what" \
-      --message "$(printf 'Who: %s\nReason: %s\nCommit: %s (%s)\nArguments: %s\nThe next pipeline run reconciles the stack with the branch.' \
-        "$who" "$reason" "$(git rev-parse HEAD 2>/dev/null || echo unknown)" "$(git status --porcelain 2>/dev/null | grep -q . && echo 'uncommitted changes' || echo clean)" "$*")" >/dev/null
-  fi
+# shellcheck source=scripts/lib/announce.sh
+source scripts/lib/announce.sh
+said() {
+  announce "[$env] BREAK-GLASS infrastructure deploy $1" \
+    "$(printf 'Who: %s\nReason: %s\nArguments: %s\nThe next pipeline run reconciles the stack with the branch.' "$who" "$reason" "${*:2}")"
 }
-announce started "$@"
+said started "$@"
 status=0
-npx cdk deploy -c env="$env" --app "cdk.out.$env" --require-approval broadening "$@" || status=$?
-if [[ $status -eq 0 ]]; then announce succeeded "$@"; else announce "FAILED (exit $status)" "$@"; fi
+# The main stack by name (the app has two); its dependency, the recovery stack in the second region, is deployed first.
+npx cdk deploy -c env="$env" --app "cdk.out.$env" --require-approval broadening "TapStack-$env" "$@" || status=$?
+if [[ $status -eq 0 ]]; then said succeeded "$@"; else said "FAILED (exit $status)" "$@"; fi
 exit $status

@@ -30,7 +30,8 @@ function build(overrides: Partial<PaymentCanaryProps> = {}, env?: { account?: st
   const dataKey = new kms.Key(stack, 'DataKey', { enableKeyRotation: true });
   const logsKey = new kms.Key(stack, 'LogsKey', { enableKeyRotation: true });
   const secret = new secretsmanager.Secret(stack, 'ApiKey', { encryptionKey: dataKey });
-  const accessLogs = new AccessLogsBucket(stack, 'AccessLogs', { retentionDays: 365 }).bucket;
+  const accessLogs = new AccessLogsBucket(stack, 'AccessLogs', { retentionDays: 365, notReplicatedBecause: 'A test stack without a recovery region' })
+    .bucket;
   const topic = new sns.Topic(stack, 'Alarms', { masterKey: dataKey, enforceSSL: true });
   const pages = new sns.Topic(stack, 'Pages', { masterKey: dataKey, enforceSSL: true });
   const canary = new PaymentCanary(stack, 'SmokeCanary', {

@@ -77,11 +77,11 @@ describe.each(ENVS)('%s: the DNS Firewall lets the VPC resolve the allowed names
   const idOf = (type: string, name: string) => Object.entries(resources).find(([, r]) => r.Type === type && r.Properties.Name === name)![0];
   const vpc = { Ref: stack.getLogicalId(stack.network.vpc.node.defaultChild as ec2.CfnVPC) };
 
-  test('two domain lists: the config list plus the domain name, and every name', () => {
+  test('two domain lists: the config list plus the domain name and the recovery region CloudFormation endpoint, and every name', () => {
     template.resourceCountIs('AWS::Route53Resolver::FirewallDomainList', 2);
     template.hasResourceProperties('AWS::Route53Resolver::FirewallDomainList', {
       Name: `${stack.stackName}-egress-allowed`,
-      Domains: [...config.egress.allowedDomains, config.tls.domainName],
+      Domains: [...config.egress.allowedDomains, config.tls.domainName, `cloudformation.${config.recovery.region}.amazonaws.com`],
     });
     template.hasResourceProperties('AWS::Route53Resolver::FirewallDomainList', { Name: `${stack.stackName}-egress-everything-else`, Domains: ['*'] });
   });
@@ -296,10 +296,12 @@ describe('egress configuration', () => {
     ]);
   });
 
-  test('the environment domain name is allowed once, after the configured names', () => {
+  test('the environment domain name is allowed once, after the configured names, then the recovery region CloudFormation endpoint', () => {
     const dev = shippedConfigs().dev;
-    expect(allowedDomainsOf(dev)).toEqual([...dev.egress.allowedDomains, dev.tls.domainName]);
-    expect(allowedDomainsOf({ ...dev, egress: { ...dev.egress, allowedDomains: [dev.tls.domainName!] } })).toEqual([dev.tls.domainName]);
+    const recovery = 'cloudformation.us-west-2.amazonaws.com';
+    expect(allowedDomainsOf(dev)).toEqual([...dev.egress.allowedDomains, dev.tls.domainName, recovery]);
+    expect(allowedDomainsOf({ ...dev, egress: { ...dev.egress, allowedDomains: [dev.tls.domainName!] } })).toEqual([dev.tls.domainName, recovery]);
+    expect(allowedDomainsOf({ ...dev, recovery: { ...dev.recovery, region: 'eu-west-1' } })).toContain('cloudformation.eu-west-1.amazonaws.com');
   });
 });
 

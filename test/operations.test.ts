@@ -1,3 +1,4 @@
+import { compliancePacks } from '../lib/compliance/packs';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as fs from 'fs';
@@ -39,7 +40,9 @@ describe.each(ENVS)('operations in %s', (env) => {
     test('exactly these rules, each named after the stack', () => {
       expect(Object.keys(rules).sort()).toEqual([
         'ApprovalWaiting',
+        'BackupJobFailed',
         'BuildFailed',
+        'CopyJobFailed',
         'DeploymentProgress',
         'DeploymentRolledBack',
         'PipelineOutcome',
@@ -432,9 +435,16 @@ describe.each(['dev', 'prod'] as const)('tracing switched on in config (%s)', (e
     expect(app0.DependsOn).toEqual([{ ContainerName: COLLECTOR.containerName, Condition: 'START' }]);
   });
 
+  test('every compliance pack passes with tracing on: zero unacknowledged findings (the collector runs as an unprivileged user)', () => {
+    const findings = compliancePacks().flatMap((pack) =>
+      pack.validateScope(app).violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.constructPath ?? ''}`)),
+    );
+    expect(findings).toEqual([]);
+  });
+
   test('the collector: not essential, read-only, capped, pinned version from the pull-through cache, our config only', () => {
     const collector = containers.find((c) => c.Name === COLLECTOR.containerName)!;
-    expect(collector).toMatchObject({ Essential: false, ReadonlyRootFilesystem: true, MemoryReservation: 64, Memory: 128 });
+    expect(collector).toMatchObject({ Essential: false, ReadonlyRootFilesystem: true, User: '10001:10001', MemoryReservation: 64, Memory: 128 });
     expect(JSON.stringify(collector.Image)).toContain('.dkr.ecr.us-east-1.');
     expect(JSON.stringify(collector.Image)).toContain(`/${publicEcrCachePrefixOf(env)}/aws-observability/aws-otel-collector:${COLLECTOR.version}`);
     expect(envOf(collector)).toEqual({ AOT_CONFIG_CONTENT: collectorConfig('us-east-1') });

@@ -80,6 +80,8 @@ describe.each(ENVS)('infrastructure through the %s pipeline', (env) => {
     expect(spec.env.variables).toMatchObject({
       DEPLOY_ENV: env,
       STACK_NAME: `TapStack-${env}`,
+      RECOVERY_STACK_NAME: `TapStack-${env}-recovery`,
+      RECOVERY_REGION: 'us-west-2',
       ASSEMBLY_DIR: `cdk.out.${env}`,
       CDK_DISABLE_CLI_TELEMETRY: 'true',
     });
@@ -133,6 +135,12 @@ describe.each(ENVS)('infrastructure through the %s pipeline', (env) => {
 
   test('Infra-Plan may make change sets of this stack only, with the bootstrap execution role only, and nothing else of CloudFormation', () => {
     expect(ownStatements('DeliveryInfraPlanProjectRole')).toEqual([
+      {
+        // The recovery stack in its region, read only (tools/infra/recovery.ts).
+        Effect: 'Allow',
+        Action: ['cloudformation:DescribeStacks', 'cloudformation:GetTemplate'],
+        Resource: join('arn:aws:cloudformation:us-west-2:', ACCOUNT, `:stack/TapStack-${env}-recovery/*`),
+      },
       {
         Effect: 'Allow',
         Action: 'cloudformation:CreateChangeSet',

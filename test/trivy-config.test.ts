@@ -2,7 +2,16 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { TRIVY_VERSION } from '../lib/pipeline/steps/trivy';
-import { cachedTrivyPath, main, nameResources, TRIVY_CONFIG_FLAGS } from '../scripts/trivy-config';
+import {
+  cachedTrivyPath,
+  main,
+  MIN_CHECKS_PER_RECOVERY_TEMPLATE,
+  MIN_CHECKS_PER_TEMPLATE,
+  nameResources,
+  reportProblem,
+  templates,
+  TRIVY_CONFIG_FLAGS,
+} from '../scripts/trivy-config';
 
 /**
  * scripts/trivy-config.ts against a stand-in `trivy` (a shell script that records its arguments and writes the report
@@ -229,5 +238,34 @@ describe('nameResources: a finding Trivy places by line range is given the resou
       'TapStack-dev.template.json:1-2',
       'TapStack-dev.template.json:30-31',
     ]);
+  });
+});
+
+describe('the templates Trivy scans (scripts/trivy-config.ts templates())', () => {
+  test("each environment's main stack and its recovery stack, each with the fewest checks a full read of it runs", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'trivy-templates-'));
+    fs.mkdirSync(path.join(root, 'cdk.out.dev'));
+    for (const name of ['TapStack-dev.template.json', 'TapStack-dev-recovery.template.json', 'manifest.json']) {
+      fs.writeFileSync(path.join(root, 'cdk.out.dev', name), '{}');
+    }
+    expect(templates(root)).toEqual([
+      { env: 'dev', file: path.join(root, 'cdk.out.dev', 'TapStack-dev.template.json'), minChecks: MIN_CHECKS_PER_TEMPLATE },
+      {
+        env: 'dev-recovery',
+        file: path.join(root, 'cdk.out.dev', 'TapStack-dev-recovery.template.json'),
+        minChecks: MIN_CHECKS_PER_RECOVERY_TEMPLATE,
+      },
+    ]);
+  });
+
+  test('a recovery report with 30 checks is a full read; a main-stack report with 30 is not', () => {
+    const file = '/x/cdk.out.dev/TapStack-dev-recovery.template.json';
+    const report = {
+      Trivy: { Version: TRIVY_VERSION },
+      ArtifactName: file,
+      Results: [{ Target: path.basename(file), Class: 'config', Type: 'cloudformation', MisconfSummary: { Successes: 28, Failures: 2 } }],
+    };
+    expect(reportProblem(report, file, MIN_CHECKS_PER_RECOVERY_TEMPLATE)).toBeUndefined();
+    expect(reportProblem(report, file)).toBe(`with 30 checks run, fewer than ${MIN_CHECKS_PER_TEMPLATE} (the template was not fully read)`);
   });
 });

@@ -110,6 +110,18 @@ export const databaseConfigSchema = z
     rotationDays: z.number().int().min(1).max(90, 'must be <= 90 (PCI DSS 8.2.4: passwords change at least every 90 days)'),
     /** Connections each service task may open (DATABASE_POOL_MAX). */
     poolMaxPerTask: z.number().int().min(1).max(100),
+    /**
+     * Builds the cluster from this snapshot instead of an empty database: an environment rebuilt in the recovery region
+     * from the copy AWS Backup made there (docs/runbooks/disaster-recovery.md). Once set it stays: CloudFormation
+     * replaces a cluster whose snapshot changes or goes away.
+     */
+    restoreFromSnapshot: z
+      .string()
+      .regex(
+        /^arn:aws:rds:[a-z0-9-]+:\d{12}:cluster-snapshot:[A-Za-z0-9:_-]{1,255}$/,
+        'must be an Aurora cluster snapshot ARN: arn:aws:rds:<region>:<account>:cluster-snapshot:<name>',
+      )
+      .optional(),
   })
   .strict();
 

@@ -59,8 +59,13 @@ export function egressProblems(c: EnvironmentConfig, show: (v: unknown) => strin
   return p;
 }
 
-/** The names the DNS Firewall allows for an environment: its config's list and the environment's own domain name. */
-export function allowedDomainsOf(c: Pick<EnvironmentConfig, 'egress' | 'tls'>): string[] {
+/**
+ * The names the DNS Firewall allows for an environment: its config's list, the environment's own domain name, and the
+ * CloudFormation endpoint of its recovery region.
+ */
+export function allowedDomainsOf(c: Pick<EnvironmentConfig, 'egress' | 'tls' | 'recovery'>): string[] {
   const own = c.tls.domainName ? [c.tls.domainName] : [];
-  return [...new Set([...c.egress.allowedDomains, ...own])];
+  // Infra-Plan reads the recovery stack in the second region before planning (tools/infra/recovery.ts).
+  const recovery = [`cloudformation.${c.recovery.region}.amazonaws.com`];
+  return [...new Set([...c.egress.allowedDomains, ...own, ...recovery])];
 }

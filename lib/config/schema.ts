@@ -21,11 +21,24 @@ export const FARGATE_SIZES: Record<number, readonly number[]> = {
   4096: Array.from({ length: 23 }, (_, i) => 8192 + i * 1024),
 };
 
-const REGION = 'us-east-1';
+/**
+ * The regions an environment can run in: its home, and the recovery region it is rebuilt in after a regional outage
+ * (docs/runbooks/disaster-recovery.md). Each needs its S3 prefix list in lib/network/network.ts.
+ */
+export const SUPPORTED_REGIONS = ['us-east-1', 'us-west-2'] as const;
+export const PRIMARY_REGION = 'us-east-1';
+/** `us-east-1a`-style names: the region must be the config's own (validated across fields). */
+const AVAILABILITY_ZONE = /^[a-z]{2}-[a-z]+-\d[a-f]$/;
 const retain = z.enum(['retain', 'destroy']);
 const port = z.number().int().min(1).max(65535);
 const nonEmpty = z.string().trim().min(1, 'must not be empty');
 // AWS tag values: up to 256 Unicode letters, digits, spaces and + - = . _ : / @
+/** The PCI DSS version the environments are assessed against: the value of every resource's `Compliance` tag. */
+export const ASSESSED_STANDARD = 'PCI-DSS-4.0.1';
+
+/** Hours between backups that fit a day evenly (an AWS Backup cron expression with an hour step of N). */
+export const BACKUP_INTERVALS = [1, 2, 3, 4, 6, 8, 12, 24] as const;
+
 const tagValue = nonEmpty.max(256).regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u, 'must only contain letters, digits, spaces and _ . : / = + - @');
 
 const ipv4Cidr = z
@@ -61,24 +74,24 @@ const certificateArn = z
   .regex(
     /^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/,
     'must be an ACM certificate ARN: arn:aws:acm:us-east-1:<account>:certificate/<uuid>',
-  )
-  .refine(
-    (arn) => arn.split(':')[3] === REGION,
-    `must be in ${REGION}, where the load balancer is (an ALB can only use a certificate from its own region)`,
   );
 
 export const environmentConfigSchema = z
   .object({
     envName: z.enum(ENVIRONMENT_NAMES),
     account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
-    region: z.literal(REGION, { error: `must be ${REGION}` }),
+    region: z.enum(SUPPORTED_REGIONS, {
+      error: `must be ${PRIMARY_REGION}, or ${SUPPORTED_REGIONS.slice(1).join(', ')} when rebuilt after a regional outage`,
+    }),
     tags: z
       .object({
         project: tagValue,
         owner: tagValue,
         costCenter: tagValue,
         dataClassification: tagValue,
-        compliance: tagValue,
+        compliance: z.literal(ASSESSED_STANDARD, {
+          error: `must be ${ASSESSED_STANDARD}: the standard this platform is assessed against (docs/compliance.md); PCI DSS 3.2.1 was retired in 2024`,
+        }),
       })
       .strict(),
     network: z
@@ -88,7 +101,7 @@ export const environmentConfigSchema = z
           return p >= 16 && p <= 24;
         }, 'VPC prefix must be between /16 and /24 to fit two subnet tiers'),
         availabilityZones: z
-          .array(z.string().regex(/^us-east-1[a-f]$/, 'must be an availability zone of us-east-1 (us-east-1a .. us-east-1f)'))
+          .array(z.string().regex(AVAILABILITY_ZONE, 'must be an availability zone name like us-east-1a'))
           .min(1, 'must list at least one availability zone')
           .max(3, 'must list at most 3 availability zones')
           .refine((azs) => new Set(azs).size === azs.length, 'must not repeat an availability zone'),
@@ -204,6 +217,24 @@ export const environmentConfigSchema = z
           .strict(),
       })
       .strict(),
+    recovery: z
+      .object({
+        /**
+         * The second region: the audit-log buckets replicate there and the database's backups are copied there
+         * (docs/runbooks/disaster-recovery.md). Its own stack, `TapStack-<env>-recovery`, holds the replicas and the vault.
+         */
+        region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be an AWS region name like us-west-2'),
+        /** Hours between AWS Backup snapshots of the database (each copied to the second region): the recovery point there. */
+        backupEveryHours: z.union(
+          BACKUP_INTERVALS.map((h) => z.literal(h)),
+          { error: `must divide a day: one of ${BACKUP_INTERVALS.join(', ')}` },
+        ),
+        /** Days a snapshot is kept in this region's vault (Aurora's own point-in-time backups are database.backupRetentionDays). */
+        backupRetentionDays: z.number().int().min(1).max(3650),
+        /** Days the copy is kept in the second region's vault. Validated >= 35 in prod. */
+        copyRetentionDays: z.number().int().min(1).max(3650),
+      })
+      .strict(),
     source: z
       .object({
         owner: z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, 'must be a GitHub user or organisation name'),
@@ -212,8 +243,8 @@ export const environmentConfigSchema = z
         connectionArn: z
           .string()
           .regex(
-            /^arn:aws:(codeconnections|codestar-connections):us-east-1:\d{12}:connection\/[0-9a-f-]{36}$/,
-            'must be a CodeConnections connection ARN in us-east-1',
+            /^arn:aws:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection\/[0-9a-f-]{36}$/,
+            'must be a CodeConnections connection ARN',
           ),
       })
       .strict(),

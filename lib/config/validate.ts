@@ -79,6 +79,38 @@ function tlsProblems(c: EnvironmentConfig): string[] {
   return p;
 }
 
+/**
+ * Everything regional names the config's own region: availability zones, the certificate (an ALB uses one from its own
+ * region), the CodeConnections connection (CodePipeline uses one from its own region); and the recovery region is
+ * another one, since a copy in the same region survives no regional outage.
+ */
+function regionProblems(c: EnvironmentConfig, show: (v: unknown) => string): string[] {
+  const p: string[] = [];
+  c.network.availabilityZones.forEach((az, i) => {
+    if (az.slice(0, -1) !== c.region) p.push(`network.availabilityZones.${i}: must be an availability zone of ${c.region}, got: ${show(az)}`);
+  });
+  const certRegion = c.tls.certificateArn?.split(':')[3];
+  if (certRegion !== undefined && certRegion !== c.region)
+    p.push(
+      `tls.certificateArn: must be in ${c.region}, where the load balancer is (an ALB can only use a certificate from its own region), got: ${show(c.tls.certificateArn)}`,
+    );
+  const connectionRegion = c.source.connectionArn.split(':')[3];
+  if (connectionRegion !== c.region)
+    p.push(`source.connectionArn: must be a connection in ${c.region}, where the pipeline is, got: ${show(c.source.connectionArn)}`);
+  const snapshot = c.database.restoreFromSnapshot?.split(':');
+  if (snapshot && snapshot[3] !== c.region)
+    p.push(
+      `database.restoreFromSnapshot: must be a snapshot in ${c.region} (a cluster restores from its own region's snapshots), got: ${show(c.database.restoreFromSnapshot)}`,
+    );
+  if (snapshot && snapshot[4] !== c.account)
+    p.push(`database.restoreFromSnapshot: must be a snapshot of account ${c.account}, got: ${show(c.database.restoreFromSnapshot)}`);
+  if (c.recovery.region === c.region)
+    p.push(
+      `recovery.region: must differ from the environment's region ${c.region}: a copy in the same region survives no regional outage, got: ${show(c.recovery.region)}`,
+    );
+  return p;
+}
+
 /** Rules that involve more than one field, or depend on the environment. Returns one line per violation. */
 function crossFieldProblems(c: EnvironmentConfig): string[] {
   const p: string[] = [];
@@ -87,6 +119,7 @@ function crossFieldProblems(c: EnvironmentConfig): string[] {
   const d = c.deployment;
 
   p.push(...tlsProblems(c));
+  p.push(...regionProblems(c, show));
 
   const azs = c.network.availabilityZones.length;
   if (isProd && azs < 2)
@@ -164,6 +197,11 @@ function crossFieldProblems(c: EnvironmentConfig): string[] {
       p.push(`removal.${what}: prod must retain ${what} on stack deletion (PCI DSS 10.7), got: ${show(c.removal[what])}`);
   }
   if (isProd && !c.pipeline.approvalRequired) p.push('pipeline.approvalRequired: prod deploys need a manual approval, got: false');
+  const r = c.recovery;
+  if (isProd && r.copyRetentionDays < 35)
+    p.push(`recovery.copyRetentionDays: prod keeps its second-region copies at least 35 days, got: ${r.copyRetentionDays}`);
+  if (isProd && r.backupEveryHours > 12)
+    p.push(`recovery.backupEveryHours: prod copies the database to the second region at least twice a day, got: ${r.backupEveryHours}`);
   p.push(...databaseProblems(c, show));
   p.push(...egressProblems(c, show));
   return p;

@@ -26,7 +26,7 @@ export function acknowledgeDatabase(db: PaymentsDatabase, config: EnvironmentCon
     db.cluster,
     ['NIST.800.53.R5'],
     'RDSInBackupPlan',
-    `Aurora automated backups with point-in-time restore for database.backupRetentionDays (${config.backupRetentionDays} days here); copies beyond that or to another region are a DR decision recorded in docs/pci-dss-controls.md`,
+    `The rule looks for a backup selection naming each DB instance; Aurora is backed up per cluster, not per instance: AWS Backup selects this cluster (lib/recovery/disaster-recovery.ts) and copies each snapshot to the recovery region, besides Aurora's own point-in-time backups for database.backupRetentionDays (${config.backupRetentionDays} days here)`,
   );
   if (!config.deletionProtection) {
     const onDeletion =

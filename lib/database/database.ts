@@ -153,6 +153,13 @@ export class PaymentsDatabase extends Construct {
       removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.SNAPSHOT,
     });
     this.cluster.node.addDependency(this.logGroup);
+    if (c.restoreFromSnapshot) {
+      // A rebuild from the recovery region's copy: the snapshot brings the schema, the data, the master user (same name)
+      // and the app login. CloudFormation restores with RestoreDBClusterFromSnapshot, which takes no user name, then
+      // sets MasterUserPassword with a ModifyDBCluster, so the master user's password becomes this stack's master
+      // secret; the app login's rotation then resets its password (docs/aws-contracts.md, "Disaster recovery").
+      (this.cluster.node.defaultChild as rds.CfnDBCluster).snapshotIdentifier = c.restoreFromSnapshot;
+    }
     this.allowConnectionsFrom(this.rotationSecurityGroup, 'Secret rotation functions');
 
     this.appUserSecret = new DataKeySecret(
@@ -189,7 +196,9 @@ export class PaymentsDatabase extends Construct {
         functionName: `${stackName}-db-app-user-rotation`,
         // The login exists by now (see appLoginPending), but rotating on every schedule change is not wanted: the first
         // rotation comes after rotationDays. Secrets Manager still runs the function's testSecret once on creation.
-        rotateImmediately: false,
+        // A database restored from a snapshot is the exception: its login still has the old environment's password, and
+        // the first rotation (through the master user) gives it this stack's.
+        rotateImmediately: c.restoreFromSnapshot !== undefined,
       });
     }
 

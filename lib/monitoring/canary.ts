@@ -147,6 +147,8 @@ export class PaymentCanary extends Construct {
       serverAccessLogsBucket: props.accessLogsBucket,
       serverAccessLogsPrefix: 'canary-artifacts/',
       noncurrentVersionExpiration: Duration.days(30),
+      notReplicatedBecause:
+        "Screenshots and logs of the synthetic check's runs: operational diagnostics, not audit evidence; each run's pass or fail is in CloudWatch metrics and alarms",
     });
     this.artifactsBucket.addLifecycleRule({ id: 'expire-canary-runs', expiration: Duration.days(props.retentionDays) });
 

@@ -24,6 +24,12 @@ export interface DeploymentEventsProps {
   readonly page: sns.ITopic;
   /** Whether a rolled-back deployment pages (prod) or is only noticed (dev, staging). */
   readonly pageOnRollback: boolean;
+  /**
+   * Rules of other units delivered the same way, with the same role and the same failed-delivery alarm (the recovery
+   * unit's failed backup and copy jobs).
+   * @default - none
+   */
+  readonly moreRules?: readonly DeploymentEventRule[];
 }
 
 /** One EventBridge rule of {@link DeploymentEvents}: what it matches and who is told. */
@@ -156,7 +162,7 @@ export class DeploymentEvents extends Construct {
       },
     ];
 
-    for (const r of rules) {
+    for (const r of [...rules, ...(props.moreRules ?? [])]) {
       const ruleName = `${stackName}-${r.id}`;
       const rule = new events.Rule(this, r.id, {
         ruleName,
@@ -185,7 +191,7 @@ export class DeploymentEvents extends Construct {
     );
     this.failedDeliveries = new cloudwatch.Alarm(this, 'FailedDeliveries', {
       alarmName: `${stackName}-DeploymentEvents-FailedDeliveries-${SEVERITY.warning}`,
-      alarmDescription: 'EventBridge could not deliver a deployment event to the topics: check the publisher role and the topic key',
+      alarmDescription: 'EventBridge could not deliver a deployment or backup event to the topics: check the publisher role and the topic key',
       metric: new cloudwatch.MathExpression({
         expression: `SUM([${Object.keys(failed).join(',')}])`,
         usingMetrics: failed,

@@ -25,6 +25,7 @@ export const ALARM_RUNBOOKS: readonly AlarmRunbook[] = [
   { match: /^Canary-/, runbook: `${ALARMS}#synthetic-check` },
   { match: /^AuditLogReview-/, runbook: `${ALARMS}#audit-log-review` },
   { match: /^DeploymentEvents-/, runbook: `${ALARMS}#deployment-event-deliveries` },
+  { match: /^Recovery-/, runbook: 'docs/runbooks/disaster-recovery.md#replication-or-backup-copy-failed' },
 ];
 
 /** The runbooks of an alarm (exactly one when the map is right). */

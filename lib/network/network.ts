@@ -49,7 +49,7 @@ export const TRACING_ENDPOINTS: Readonly<Record<string, ec2.InterfaceVpcEndpoint
  * prefix lists cannot be created through CloudFormation and resolving one at synth would be a context lookup (no
  * credentials in `cdk synth`), so the ID of each supported region is written here.
  */
-export const S3_PREFIX_LIST_IDS: Readonly<Record<string, string>> = { 'us-east-1': 'pl-63a5400a' };
+export const S3_PREFIX_LIST_IDS: Readonly<Record<string, string>> = { 'us-east-1': 'pl-63a5400a', 'us-west-2': 'pl-68a54001' };
 
 function s3PrefixListIdOf(region: string): string {
   const id = S3_PREFIX_LIST_IDS[region];

@@ -18,7 +18,7 @@ import {
   arnToken,
   nagAccount,
 } from '../compliance/acknowledge';
-import { EnvironmentConfig } from '../config';
+import { EnvironmentConfig, recoveryStackNameOf } from '../config';
 import { MigrationTarget } from '../database/migration-target';
 import type { CollectorImage } from '../service/payment-service';
 import { EncryptedLogGroup } from '../common/encrypted-log-group';
@@ -193,8 +193,9 @@ export class DeliveryPipeline extends Construct {
     // other execution can deploy between the plan and its apply (one execution per stage).
     const stackName = stack.stackName;
     const approval = config.pipeline.approvalRequired;
-    const infraPlan = project(infraPlanStep(config.envName, stackName), { IMAGE_PARAMETER_NAME: props.imageParameterName });
-    this.grantInfraPlan(infraPlan, stackName);
+    const recovery = { stackName: recoveryStackNameOf(config.envName), region: config.recovery.region };
+    const infraPlan = project(infraPlanStep(config.envName, stackName, recovery), { IMAGE_PARAMETER_NAME: props.imageParameterName });
+    this.grantInfraPlan(infraPlan, stackName, recovery);
     this.infraPlan = new codepipeline.Artifact('InfraPlan');
     acknowledgeArtifactWrites(infraPlan);
     const planAction = this.codeBuildAction(infraPlan, source, 1, commit, INFRA_NAMESPACE, [this.infraPlan], true);
@@ -367,9 +368,29 @@ export class DeliveryPipeline extends Construct {
    * only, and CreateChangeSet only with that role), asset publishing through the bootstrap's file-publishing role, the
    * template read back from the bootstrap bucket, and the live listener rule read for tools/listener-guard.
    */
-  private grantInfraPlan(p: BuildProject, stackName: string): void {
+  private grantInfraPlan(p: BuildProject, stackName: string, recovery: { readonly stackName: string; readonly region: string }): void {
     const b = this.bootstrap(stackName);
     const role = p.project.role!;
+    // The recovery stack in its region: read only, to check it is there and current before planning.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudformation:DescribeStacks', 'cloudformation:GetTemplate'],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'cloudformation',
+            region: recovery.region,
+            resource: 'stack',
+            resourceName: `${recovery.stackName}/*`,
+          }),
+        ],
+      }),
+    );
+    acknowledge(
+      p,
+      ['AwsSolutions'],
+      `IAM5[Resource::arn:aws:cloudformation:${recovery.region}:${nagAccount(p)}:stack/${recovery.stackName}/*]`,
+      'The recovery stack, read only: CloudFormation appends a stack id to its name in the ARN, so the id takes a wildcard',
+    );
     // A template with a transform also needs CreateChangeSet on the transform (the hosted rotations add one).
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({

@@ -6,6 +6,11 @@ import { SecureBucket } from '../common/secure-bucket';
 export interface AccessLogsBucketProps {
   /** How long access logs are kept (>= 365 days). */
   readonly retentionDays: number;
+  /**
+   * Why the logs need no copy in a recovery region, for a stack without one.
+   * @default - none: the bucket must be replicated (lib/recovery replicates the environment's)
+   */
+  readonly notReplicatedBecause?: string;
 }
 
 /**
@@ -19,6 +24,7 @@ export class AccessLogsBucket extends Construct {
     super(scope, id);
     this.bucket = new SecureBucket(this, 'Bucket', {
       noncurrentVersionExpiration: Duration.days(30),
+      notReplicatedBecause: props.notReplicatedBecause,
     });
     this.bucket.addLifecycleRule({ id: 'expire-access-logs', expiration: Duration.days(props.retentionDays) });
   }

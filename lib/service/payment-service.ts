@@ -72,6 +72,9 @@ export const COLLECTOR = {
  * only, batched, exported to X-Ray in the stack's region. Nothing else is received or exported; no health or debug port is opened.
  * https://aws-otel.github.io/docs/setup/ecs (AOT_CONFIG_CONTENT), https://aws-otel.github.io/docs/getting-started/x-ray
  */
+/** The collector's uid:gid: unprivileged, and not the service's. */
+export const COLLECTOR_USER = '10001:10001';
+
 export const collectorConfig = (region: string): string =>
   [
     'receivers:',
@@ -333,6 +336,10 @@ export class PaymentService extends Construct {
       image: ecs.ContainerImage.fromRegistry(`${stack.account}.dkr.ecr.${stack.region}.${stack.urlSuffix}/${repository}:${COLLECTOR.version}`),
       essential: false,
       readonlyRootFilesystem: true,
+      // The ADOT image is FROM scratch with no USER (it would run as root); its binary is world-executable and it reads
+      // its configuration from the environment, so it runs as an unprivileged uid like the service (PCI DSS 2.2).
+      // https://github.com/aws-observability/aws-otel-collector/blob/main/cmd/awscollector/Dockerfile
+      user: COLLECTOR_USER,
       memoryReservationMiB: 64,
       // A hard limit: a collector that grows is stopped (it is not essential), never the payment container.
       memoryLimitMiB: 128,

@@ -27,6 +27,8 @@ export class ArtifactStore extends Construct {
       encryptionKey: props.key,
       serverAccessLogsBucket: props.accessLogsBucket,
       serverAccessLogsPrefix: 'artifact-bucket/',
+      notReplicatedBecause:
+        'Pipeline artifacts (sources, build outputs, scan reports, SBOMs) are rebuilt by re-running the pipeline on the commit; reads and writes of them are recorded by the trail, whose bucket is replicated to the recovery region',
       noncurrentVersionExpiration: props.noncurrentRetention ?? Duration.days(90),
     });
   }

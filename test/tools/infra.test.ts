@@ -8,6 +8,7 @@ import {
   DescribeStacksCommand,
   ExecuteChangeSetCommand,
   GetTemplateCommand,
+  StackStatus,
   ResourceChange,
 } from '@aws-sdk/client-cloudformation';
 import { DescribeRulesCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -23,6 +24,7 @@ import { applyInfrastructure, StaleChangeSetError } from '../../tools/infra/appl
 import { blueGreenRouting, plannedChanges, PROTECTED_TYPES, reviewChangeSet, shortSummary } from '../../tools/infra/change-set';
 import { main, readStackArtifact, shellQuote } from '../../tools/infra/cli';
 import { changeSetNameOf, planInfrastructure, PlanRefusedError } from '../../tools/infra/plan';
+import { checkRecoveryStack, RecoveryStackError, resourceDrift } from '../../tools/infra/recovery';
 import { rootCause, waitUntilUpdatable } from '../../tools/infra/stack';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildEnv, synthEnv } from '../helpers';
@@ -139,6 +141,15 @@ function deployedStack(deployed: object = template(1)): void {
     });
   }
 }
+
+/** A recovery stack's template: what the assembly holds and, unless a test changes it, what is deployed. */
+const RECOVERY = 'TapStack-prod-recovery';
+const RECOVERY_TEMPLATE = {
+  Resources: {
+    Key961B73FD: { Type: 'AWS::KMS::Key', Properties: { EnableKeyRotation: true } },
+    CDKMetadata: { Type: 'AWS::CDK::Metadata', Properties: { Analytics: 'v2:deflate64:abc' } },
+  },
+};
 
 beforeEach(() => {
   cfnMock.reset();
@@ -713,10 +724,12 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
   function assembly(): string {
     const dir = mkdtempSync(join(tmpdir(), 'infra-assembly-'));
     writeFileSync(join(dir, `${STACK}.template.json`), JSON.stringify(template(2)));
+    writeFileSync(join(dir, `${RECOVERY}.template.json`), JSON.stringify(RECOVERY_TEMPLATE));
     writeFileSync(
       join(dir, 'manifest.json'),
       JSON.stringify({
         artifacts: {
+          [RECOVERY]: { type: 'aws:cloudformation:stack', properties: { templateFile: `${RECOVERY}.template.json` } },
           [STACK]: {
             type: 'aws:cloudformation:stack',
             properties: {
@@ -740,6 +753,8 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
     COMMIT_SHA: COMMIT,
     PIPELINE_EXECUTION_ID: '4f7e2c1a-1111-2222-3333-444444444444',
     IMAGE_PARAMETER_NAME: IMAGE_PARAM,
+    RECOVERY_STACK_NAME: RECOVERY,
+    RECOVERY_REGION: 'us-west-2',
     PLAN_DIR: planDir,
   });
   /** What the pipeline gives Infra-Apply besides the plan's variables. */
@@ -751,6 +766,10 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
     TOPIC_ARN: TOPIC,
     IMAGE_PARAMETER_NAME: IMAGE_PARAM,
   };
+  // The recovery stack is there and current, unless a test says otherwise.
+  beforeEach(() => {
+    cfnMock.on(GetTemplateCommand, { StackName: RECOVERY, TemplateStage: 'Original' }).resolves({ TemplateBody: JSON.stringify(RECOVERY_TEMPLATE) });
+  });
   const clients = () => ({
     cfn: new CloudFormationClient({}),
     elbv2: new ElasticLoadBalancingV2Client({}),
@@ -978,3 +997,123 @@ async function runCli(argv: string[], env: NodeJS.ProcessEnv, aws: Parameters<ty
     spy.mockRestore();
   }
 }
+
+describe('the recovery stack check before a plan (tools/infra/recovery.ts)', () => {
+  const deps = () => {
+    const { runtime, logs } = fakeRuntime(0);
+    return { deps: { ...runtime, cfn: new CloudFormationClient({ region: 'us-west-2' }) }, logs };
+  };
+  const settled = (status = 'UPDATE_COMPLETE') =>
+    cfnMock
+      .on(DescribeStacksCommand, { StackName: RECOVERY })
+      .resolves({ Stacks: [{ StackName: RECOVERY, StackStatus: status as StackStatus, CreationTime: new Date() }] });
+  const deployed = (t: unknown) =>
+    cfnMock.on(GetTemplateCommand, { StackName: RECOVERY, TemplateStage: 'Original' }).resolves({ TemplateBody: JSON.stringify(t) });
+
+  test('GIVEN the stack as this commit synthesizes it THEN passes, whatever CDK metadata says', async () => {
+    settled();
+    deployed({
+      ...RECOVERY_TEMPLATE,
+      Resources: { ...RECOVERY_TEMPLATE.Resources, CDKMetadata: { Type: 'AWS::CDK::Metadata', Properties: { Analytics: 'other' } } },
+    });
+    const { deps: d, logs } = deps();
+    await checkRecoveryStack(d, RECOVERY, 'us-west-2', RECOVERY_TEMPLATE, 'prod');
+    expect(logs.join('\n')).toContain(`recovery stack ${RECOVERY} in us-west-2: UPDATE_COMPLETE`);
+  });
+
+  test('GIVEN no recovery stack THEN refused, saying which command deploys it', async () => {
+    cfnMock
+      .on(DescribeStacksCommand, { StackName: RECOVERY })
+      .rejects(Object.assign(new Error(`Stack with id ${RECOVERY} does not exist`), { name: 'ValidationError' }));
+    await expect(checkRecoveryStack(deps().deps, RECOVERY, 'us-west-2', RECOVERY_TEMPLATE, 'prod')).rejects.toThrow(
+      `the recovery stack ${RECOVERY} does not exist in us-west-2; deploy it with this commit first: npm run deploy:recovery -- prod (docs/runbooks/disaster-recovery.md)`,
+    );
+  });
+
+  test.each(['CREATE_IN_PROGRESS', 'ROLLBACK_COMPLETE', 'UPDATE_ROLLBACK_FAILED', 'DELETE_COMPLETE'])(
+    'GIVEN the stack is %s THEN refused, naming the state',
+    async (status) => {
+      settled(status);
+      deployed(RECOVERY_TEMPLATE);
+      await expect(checkRecoveryStack(deps().deps, RECOVERY, 'us-west-2', RECOVERY_TEMPLATE, 'prod')).rejects.toThrow(
+        new RecoveryStackError(
+          `the recovery stack ${RECOVERY} in us-west-2 is ${status}; deploy it with this commit first: npm run deploy:recovery -- prod (docs/runbooks/disaster-recovery.md)`,
+        ),
+      );
+    },
+  );
+
+  test("GIVEN a deployed stack older than this commit's THEN refused, naming each resource that differs", async () => {
+    settled();
+    deployed({ Resources: { Key961B73FD: { Type: 'AWS::KMS::Key', Properties: { EnableKeyRotation: false } }, Old: { Type: 'AWS::S3::Bucket' } } });
+    const synthesized = { Resources: { ...RECOVERY_TEMPLATE.Resources, Vault: { Type: 'AWS::Backup::BackupVault' } } };
+    await expect(checkRecoveryStack(deps().deps, RECOVERY, 'us-west-2', synthesized, 'prod')).rejects.toThrow(
+      `the recovery stack ${RECOVERY} in us-west-2 differs from this commit's in Key961B73FD, Old, Vault;`,
+    );
+  });
+
+  test('resourceDrift: equal templates have none; key order does not matter', () => {
+    expect(
+      resourceDrift({ Resources: { A: { Type: 'x', Properties: { a: 1, b: 2 } } } }, { Resources: { A: { Properties: { b: 2, a: 1 }, Type: 'x' } } }),
+    ).toEqual([]);
+    expect(resourceDrift({ Resources: { A: { Type: 'x' } } }, { Resources: { A: { Type: 'y' } } })).toEqual(['A']);
+  });
+
+  test('plan CLI: GIVEN the recovery stack is missing THEN exits 1 before any change set is created', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'infra-assembly-'));
+    writeFileSync(join(dir, `${RECOVERY}.template.json`), JSON.stringify(RECOVERY_TEMPLATE));
+    writeFileSync(join(dir, `${STACK}.template.json`), JSON.stringify(template(2)));
+    writeFileSync(
+      join(dir, 'manifest.json'),
+      JSON.stringify({
+        artifacts: {
+          [RECOVERY]: { properties: { templateFile: `${RECOVERY}.template.json` } },
+          [STACK]: {
+            properties: {
+              templateFile: `${STACK}.template.json`,
+              stackTemplateAssetObjectUrl: 's3://b/k.json',
+              cloudFormationExecutionRoleArn: 'arn:aws:iam::123456789012:role/exec',
+            },
+          },
+        },
+      }),
+    );
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: STACK, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date() }] });
+    cfnMock
+      .on(DescribeStacksCommand, { StackName: RECOVERY })
+      .rejects(Object.assign(new Error(`Stack with id ${RECOVERY} does not exist`), { name: 'ValidationError' }));
+    const errors: string[] = [];
+    const spy = jest.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
+    try {
+      const code = await main(
+        ['plan'],
+        {
+          STACK_NAME: STACK,
+          DEPLOY_ENV: 'prod',
+          ASSEMBLY_DIR: dir,
+          ACCOUNT_ID: '123456789012',
+          AWS_REGION: 'us-east-1',
+          COMMIT_SHA: COMMIT,
+          PIPELINE_EXECUTION_ID: 'abc',
+          IMAGE_PARAMETER_NAME: IMAGE_PARAM,
+          RECOVERY_STACK_NAME: RECOVERY,
+          RECOVERY_REGION: 'us-west-2',
+          PLAN_DIR: mkdtempSync(join(tmpdir(), 'infra-plan-')),
+        },
+        {
+          cfn: new CloudFormationClient({}),
+          elbv2: new ElasticLoadBalancingV2Client({}),
+          sns: new SNSClient({}),
+          ssm: new SSMClient({}),
+          codepipeline: new CodePipelineClient({}),
+        },
+        fakeRuntime(0).runtime,
+      );
+      expect(code).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errors.join('\n')).toContain(`RecoveryStackError: the recovery stack ${RECOVERY} does not exist in us-west-2`);
+    expect(cfnMock.commandCalls(CreateChangeSetCommand)).toHaveLength(0);
+  });
+});

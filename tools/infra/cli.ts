@@ -5,8 +5,9 @@
  * names (nothing when `none`), for Infra-Plan's synth.
  *
  * plan, after `cdk synth` into ASSEMBLY_DIR and `cdk-assets publish` of its asset manifest: STACK_NAME, DEPLOY_ENV,
- * ASSEMBLY_DIR, ACCOUNT_ID, AWS_REGION, COMMIT_SHA, PIPELINE_EXECUTION_ID, IMAGE_PARAMETER_NAME, INFRA_TIMEOUT_MINUTES
- * (optional, default 60).
+ * ASSEMBLY_DIR, ACCOUNT_ID, AWS_REGION, COMMIT_SHA, PIPELINE_EXECUTION_ID, IMAGE_PARAMETER_NAME, RECOVERY_STACK_NAME,
+ * RECOVERY_REGION, INFRA_TIMEOUT_MINUTES (optional, default 60). Refuses first when the recovery stack is missing,
+ * unsettled or not this commit's (tools/infra/recovery.ts).
  * Writes PLAN_DIR (default `reports`)/infra-plan.txt (every change) and infra-plan.env (the variables the pipeline
  * passes on: CHANGE_SET_NAME, or `none`; CHANGE_SUMMARY; LISTENER_RULES_TOUCHED; CHANGE_SET_URL).
  *
@@ -29,6 +30,7 @@ import { checkRuleAgainstStack, GuardClients, ruleOf } from '../listener-guard/c
 import { applyInfrastructure } from './apply';
 import { describeChanges, shortSummary } from './change-set';
 import { changeSetNameOf, planInfrastructure } from './plan';
+import { checkRecoveryStack } from './recovery';
 import { pendingSetupFlags } from './stack';
 
 /** Default bound on waiting for the stack and on one update. */
@@ -98,6 +100,21 @@ export interface InfraClients extends GuardClients {
   readonly sns: SNSClient;
   readonly ssm: SSMClient;
   readonly codepipeline: CodePipelineClient;
+  /** CloudFormation in another region (the recovery stack's). @default - a client of that region */
+  readonly cfnIn?: (region: string) => CloudFormationClient;
+}
+
+/** The template file of a stack in the assembly's manifest.json. */
+function templateOf(assemblyDir: string, stackName: string): unknown {
+  let manifest: { artifacts?: Record<string, { properties?: { templateFile?: unknown } }> };
+  try {
+    manifest = JSON.parse(readFileSync(join(assemblyDir, 'manifest.json'), 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`ASSEMBLY_DIR ${assemblyDir} has no readable manifest.json (run cdk synth first): ${(error as Error).message}`);
+  }
+  const file = manifest.artifacts?.[stackName]?.properties?.templateFile;
+  if (typeof file !== 'string') throw new ConfigError(`the assembly in ${assemblyDir} has no stack ${stackName}`);
+  return JSON.parse(readFileSync(join(assemblyDir, file), 'utf8'));
 }
 
 const realRuntime: ToolRuntime = { sleep: realSleep, now: Date.now, log: (line) => console.log(line) };
@@ -128,6 +145,18 @@ async function plan(env: NodeJS.ProcessEnv, clients: InfraClients, runtime: Tool
   const artifact = readStackArtifact(requireEnv(env, 'ASSEMBLY_DIR'), common.stackName, account, region);
   const template: unknown = JSON.parse(readFileSync(artifact.templatePath, 'utf8'));
   const planDir = optionalEnv(env, 'PLAN_DIR') ?? 'reports';
+  const recoveryStack = requireEnv(env, 'RECOVERY_STACK_NAME');
+  const recoveryRegion = matchEnv(env, 'RECOVERY_REGION', /^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'an AWS region name like us-west-2');
+  if (recoveryRegion === region)
+    throw new ConfigError(`RECOVERY_REGION must differ from AWS_REGION ${region}, got: ${JSON.stringify(recoveryRegion)}`);
+  const recoveryCfn = clients.cfnIn?.(recoveryRegion) ?? new CloudFormationClient({ region: recoveryRegion });
+  await checkRecoveryStack(
+    { ...runtime, cfn: recoveryCfn },
+    recoveryStack,
+    recoveryRegion,
+    templateOf(requireEnv(env, 'ASSEMBLY_DIR'), recoveryStack),
+    common.envName,
+  );
   let changeSetName: string;
   try {
     changeSetName = changeSetNameOf(common.commit, common.executionId);

@@ -22,7 +22,7 @@ export function assemblyDirOf(envName: string): string {
  * protected resources, the listener rules and target groups ECS blue/green owns (the live split checked with
  * tools/listener-guard). The plan is printed, kept as the action's output artifact, and passed on as variables.
  */
-export function infraPlanStep(envName: string, stackName: string): PipelineStep {
+export function infraPlanStep(envName: string, stackName: string, recovery: { readonly stackName: string; readonly region: string }): PipelineStep {
   const assembly = assemblyDirOf(envName);
   return {
     name: 'Infra-Plan',
@@ -36,6 +36,9 @@ export function infraPlanStep(envName: string, stackName: string): PipelineStep 
         variables: {
           DEPLOY_ENV: envName,
           STACK_NAME: stackName,
+          // The plan refuses first when this stack is missing or not this commit's (tools/infra/recovery.ts).
+          RECOVERY_STACK_NAME: recovery.stackName,
+          RECOVERY_REGION: recovery.region,
           ASSEMBLY_DIR: assembly,
           INFRA_TIMEOUT_MINUTES: String(INFRA_TIMEOUT_MINUTES),
           // In the VPC the telemetry and notices names are not on the DNS allow list (docs/runbooks/egress-domains.md).

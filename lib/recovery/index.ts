@@ -1,0 +1,2 @@
+export * from './disaster-recovery';
+export * from './recovery-stack';
