@@ -1,10 +1,14 @@
 import { App, IPolicyValidationPlugin, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NagPack, NIST80053R5Checks, PCIDSS321Checks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
+import { PCIDSS401Checks } from './pci-dss-v401';
 
-/** The three rule packs every environment must pass with zero unacknowledged findings. */
+/**
+ * The rule packs every environment must pass with zero unacknowledged findings: cdk-nag's AwsSolutions, PCI DSS 3.2.1
+ * and NIST 800-53 rev 5, and this repository's PCI DSS v4.0.1 checks (the standard assessed; cdk-nag ships no pack for it).
+ */
 export function compliancePacks(scope?: IConstruct): NagPack[] {
-  return [new AwsSolutionsChecks(scope), new PCIDSS321Checks(scope), new NIST80053R5Checks(scope)];
+  return [new AwsSolutionsChecks(scope), new PCIDSS321Checks(scope), new NIST80053R5Checks(scope), new PCIDSS401Checks(scope)];
 }
 
 /**

@@ -2,8 +2,8 @@ import { Acknowledgment, Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { compliancePacks, listAcknowledgements } from './packs';
 
-/** Ids of the three packs' rules, e.g. `PCI.DSS.321-S3BucketReplicationEnabled`, `AwsSolutions-IAM5[...]`. */
-const NAG_ID = /^(AwsSolutions|PCI\.DSS\.321|NIST\.800\.53\.R5)-/;
+/** Ids of the four packs' rules, e.g. `PCI.DSS.321-S3BucketReplicationEnabled`, `AwsSolutions-IAM5[...]`. */
+const NAG_ID = /^(AwsSolutions|PCI\.DSS\.321|PCI\.DSS\.401|NIST\.800\.53\.R5)-/;
 
 /** A finding as `<rule id>` at `<construct path>`. */
 export interface Finding {
