@@ -17,10 +17,11 @@ export interface TriggerPath {
 
 export const TRIGGER_PATHS: readonly TriggerPath[] = [
   {
-    glob: '{app,bin,config,lib,scripts,security,test,tools}/**',
+    glob: '{app,bin,compliance,config,lib,pricing,scripts,security,test,tools}/**',
     reason:
       'the service and its image (app), the stacks and their configuration (bin, config, lib), the code the pipeline runs ' +
-      '(scripts, tools), the scan gate ignore file (security) and the suites that judge all of it (test)',
+      '(scripts, tools), the scan gate ignore file (security), the compliance mapping and the price table the generated ' +
+      'documents come from (compliance, pricing), and the suites that judge all of it (test)',
   },
   {
     glob: '{package.json,package-lock.json,tsconfig.json,cdk.json,cdk.context.json,jest.config.js,requirements-iac.txt}',
