@@ -27,4 +27,6 @@ for (const env of ENVIRONMENT_NAMES) {
   console.log(`cdk-nag ${env}: ${acks.length} acknowledgement(s), each on the construct concerned with its reason`);
   if (process.argv.includes('--acks')) acks.forEach((a) => console.log(`  ack ${a.path} ${a.id.replace(/^Annotation::/, '')}: ${a.reason}`));
 }
-process.exit(total > 0 ? 1 : 0);
+// exitCode, not process.exit(): exiting at once drops output still queued for a pipe, which lost the staging and prod
+// lines of this report from CI's log once the acknowledgement list grew.
+process.exitCode = total > 0 ? 1 : 0;
