@@ -4,26 +4,22 @@
  * `--check [files...]` only compares (docs/operations.md by default) and exits 1 when a table is stale;
  * test/operations-doc.test.ts runs it.
  */
-import { App } from 'aws-cdk-lib';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as prettier from 'prettier';
-import { buildApp } from '../lib/app';
 import { PROMOTION_ORDER } from '../lib/config';
 import { alarmTable, TemplateJson, withAlarmTable } from '../lib/monitoring/alarm-table';
+import { synthesize } from './lib/synthesized';
 
 const ROOT = path.join(__dirname, '..');
 const OPERATIONS_DOC = path.join(ROOT, 'docs', 'operations.md');
 
 /** The alarm table of the stacks every environment synthesizes, exactly as `cdk synth` builds them. */
 function currentTable(): string {
-  const context = JSON.parse(fs.readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context as Record<string, unknown>;
+  // The main stack of each environment (synthesize() lists it first): the alarms live there.
   const stacks = PROMOTION_ORDER.map((env) => {
-    const app = new App({ context: { ...context, env }, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'tap-ops-doc-')) });
-    const stack = buildApp(app);
-    const template = app.synth().getStackByName(stack.stackName).template as TemplateJson;
-    return { env, stackName: stack.stackName, template };
+    const [stackName, template] = Object.entries(synthesize(env).templates)[0]!;
+    return { env, stackName, template: template as unknown as TemplateJson };
   });
   return alarmTable(stacks);
 }

@@ -813,6 +813,22 @@ describe('tools/infra CLI, with only the AWS API replaced', () => {
     expect(readFileSync(join(planDir, 'infra-plan.txt'), 'utf8')).toContain('Modify AWS::ElasticLoadBalancingV2::ListenerRule ProdRule [Priority]');
   });
 
+  test('plan: GIVEN the recovery stack is missing THEN exits 1 before any change set is created', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: STACK, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date() }] });
+    cfnMock
+      .on(DescribeStacksCommand, { StackName: RECOVERY })
+      .rejects(Object.assign(new Error(`Stack with id ${RECOVERY} does not exist`), { name: 'ValidationError' }));
+    const errors: string[] = [];
+    const spy = jest.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
+    try {
+      expect(await main(['plan'], env(assembly(), mkdtempSync(join(tmpdir(), 'infra-plan-'))), clients(), fakeRuntime(0).runtime)).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errors.join('\n')).toContain(`RecoveryStackError: the recovery stack ${RECOVERY} does not exist in us-west-2`);
+    expect(cfnMock.commandCalls(CreateChangeSetCommand)).toHaveLength(0);
+  });
+
   test('plan: no changes exports none, and links the approver to the stack', async () => {
     const planDir = mkdtempSync(join(tmpdir(), 'infra-plan-'));
     cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: STACK, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date() }] });
@@ -1057,63 +1073,5 @@ describe('the recovery stack check before a plan (tools/infra/recovery.ts)', () 
       resourceDrift({ Resources: { A: { Type: 'x', Properties: { a: 1, b: 2 } } } }, { Resources: { A: { Properties: { b: 2, a: 1 }, Type: 'x' } } }),
     ).toEqual([]);
     expect(resourceDrift({ Resources: { A: { Type: 'x' } } }, { Resources: { A: { Type: 'y' } } })).toEqual(['A']);
-  });
-
-  test('plan CLI: GIVEN the recovery stack is missing THEN exits 1 before any change set is created', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'infra-assembly-'));
-    writeFileSync(join(dir, `${RECOVERY}.template.json`), JSON.stringify(RECOVERY_TEMPLATE));
-    writeFileSync(join(dir, `${STACK}.template.json`), JSON.stringify(template(2)));
-    writeFileSync(
-      join(dir, 'manifest.json'),
-      JSON.stringify({
-        artifacts: {
-          [RECOVERY]: { properties: { templateFile: `${RECOVERY}.template.json` } },
-          [STACK]: {
-            properties: {
-              templateFile: `${STACK}.template.json`,
-              stackTemplateAssetObjectUrl: 's3://b/k.json',
-              cloudFormationExecutionRoleArn: 'arn:aws:iam::123456789012:role/exec',
-            },
-          },
-        },
-      }),
-    );
-    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: STACK, StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date() }] });
-    cfnMock
-      .on(DescribeStacksCommand, { StackName: RECOVERY })
-      .rejects(Object.assign(new Error(`Stack with id ${RECOVERY} does not exist`), { name: 'ValidationError' }));
-    const errors: string[] = [];
-    const spy = jest.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
-    try {
-      const code = await main(
-        ['plan'],
-        {
-          STACK_NAME: STACK,
-          DEPLOY_ENV: 'prod',
-          ASSEMBLY_DIR: dir,
-          ACCOUNT_ID: '123456789012',
-          AWS_REGION: 'us-east-1',
-          COMMIT_SHA: COMMIT,
-          PIPELINE_EXECUTION_ID: 'abc',
-          IMAGE_PARAMETER_NAME: IMAGE_PARAM,
-          RECOVERY_STACK_NAME: RECOVERY,
-          RECOVERY_REGION: 'us-west-2',
-          PLAN_DIR: mkdtempSync(join(tmpdir(), 'infra-plan-')),
-        },
-        {
-          cfn: new CloudFormationClient({}),
-          elbv2: new ElasticLoadBalancingV2Client({}),
-          sns: new SNSClient({}),
-          ssm: new SSMClient({}),
-          codepipeline: new CodePipelineClient({}),
-        },
-        fakeRuntime(0).runtime,
-      );
-      expect(code).toBe(1);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(errors.join('\n')).toContain(`RecoveryStackError: the recovery stack ${RECOVERY} does not exist in us-west-2`);
-    expect(cfnMock.commandCalls(CreateChangeSetCommand)).toHaveLength(0);
   });
 });
