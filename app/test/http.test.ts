@@ -1,5 +1,6 @@
 import { Agent } from 'http';
 import { HEALTH_LIVE_PATH, HEALTH_READY_PATH } from '../src/contract';
+import { RawConnection } from './adversarial-helpers';
 import { CARDS, http, newIdempotencyKey, paymentBody, startTestServer } from './helpers';
 import type { TestServer } from './helpers';
 
@@ -186,6 +187,7 @@ describe('bad input never hurts', () => {
   test('empty JSON body -> 400', async () => {
     const res = await post('');
     expect(res.status).toBe(400);
+    expect(res.json).toEqual({ error: 'malformed_json', message: 'request body is not valid JSON' });
   });
 
   test.each([
@@ -231,15 +233,34 @@ describe('bad input never hurts', () => {
   test('non-UTF-8 bytes are handled as invalid input', async () => {
     const res = await post(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]));
     expect(res.status).toBe(400);
+    expect(res.json).toEqual({ error: 'malformed_json', message: 'request body must be UTF-8 (without a byte order mark)' });
   });
 
   test('content-length mismatch is a 400, not a crash', async () => {
-    const res = await http(server.port, {
-      method: 'POST',
-      path: '/v1/payments',
-      headers: { ...server.auth, 'idempotency-key': newIdempotencyKey(), 'content-type': 'application/json' },
-    });
-    expect(res.status).toBeGreaterThanOrEqual(400);
+    // A body longer than its Content-Length: the server reads only the declared bytes ('{"amo'), which are not JSON.
+    const body = JSON.stringify(paymentBody());
+    const conn = await RawConnection.open(server.port);
+    try {
+      conn.write(
+        [
+          'POST /v1/payments HTTP/1.1',
+          'host: localhost',
+          `authorization: ${server.auth.authorization}`,
+          `idempotency-key: ${newIdempotencyKey()}`,
+          'content-type: application/json',
+          'content-length: 5',
+          '',
+          body,
+        ].join('\r\n'),
+      );
+      const outcome = await conn.next();
+      expect(outcome.kind).toBe('response');
+      const res = outcome.kind === 'response' ? outcome.response : undefined;
+      expect(res?.status).toBe(400);
+      expect(JSON.parse(res?.body ?? '{}')).toEqual({ error: 'malformed_json', message: 'request body is not valid JSON' });
+    } finally {
+      conn.destroy();
+    }
     expect((await http(server.port, { path: HEALTH_LIVE_PATH })).status).toBe(200);
   });
 });

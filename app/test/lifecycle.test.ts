@@ -1,5 +1,7 @@
-import { Agent } from 'http';
+import { Agent, createServer } from 'http';
+import type { Server } from 'http';
 import { connect } from 'net';
+import type { AddressInfo, Socket } from 'net';
 import * as contract from '../src/contract';
 import { checkLiveness } from '../src/healthcheck';
 import { main } from '../src/server';
@@ -156,11 +158,46 @@ describe('main', () => {
 });
 
 describe('healthcheck', () => {
-  test('exits 1 on a non-200 answer', async () => {
-    const server = await startTestServer();
-    const shutdown = server.shutdown('x');
-    // While closing, the port still answers nothing new; a closed port gives 1 as well.
-    await shutdown;
-    expect(await checkLiveness(server.port, 200)).toBe(1);
+  /** A loopback server answering every request with `status`, recording the paths it was asked for. */
+  async function answering(status: number): Promise<{ server: Server; port: number; paths: string[] }> {
+    const paths: string[] = [];
+    const server = createServer((req, res) => {
+      paths.push(req.url ?? '');
+      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { server, port: (server.address() as AddressInfo).port, paths };
+  }
+  const close = (server: Server): Promise<void> => new Promise((resolve) => server.close(() => resolve()));
+
+  test.each([200, 204, 301, 503, 500])('GIVEN /health/live answers %i THEN exits 0 only on 200', async (status) => {
+    const { server, port, paths } = await answering(status);
+    try {
+      expect(await checkLiveness(port, 1000)).toBe(status === 200 ? 0 : 1);
+      expect(paths).toEqual([contract.HEALTH_LIVE_PATH]);
+    } finally {
+      await close(server);
+    }
+  });
+
+  test('exits 1 when nothing listens on the port', async () => {
+    const { server, port } = await answering(200);
+    await close(server);
+    expect(await checkLiveness(port, 200)).toBe(1);
+  });
+
+  test('exits 1 when the answer does not come within the timeout', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer(() => undefined);
+    silent.on('connection', (socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const started = Date.now();
+      expect(await checkLiveness((silent.address() as AddressInfo).port, 200)).toBe(1);
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      sockets.forEach((socket) => socket.destroy());
+      await close(silent);
+    }
   });
 });

@@ -58,7 +58,8 @@ describe('logs never contain card data or credentials', () => {
     expect(text).not.toContain((approved.json.card as { token: string }).token);
     // Every request line carries a request id.
     const requestLines = server.logs.records().filter((r) => r.msg === 'request completed');
-    expect(requestLines.length).toBeGreaterThanOrEqual(9);
+    // One per request sent above.
+    expect(requestLines).toHaveLength(9);
     for (const line of requestLines) expect(line.requestId).toEqual(expect.any(String));
     // Request lines name the matched route pattern (null when none matched), never the request target.
     const routes = new Set(requestLines.map((r) => r.route));
@@ -71,7 +72,11 @@ describe('logs never contain card data or credentials', () => {
       { card: { number: CARDS.visa, cvc: '987' }, body: { card: { number: CARDS.visa } }, headers: { authorization: 'Bearer x' } },
       'oops',
     );
+    const oops = server.logs.lines.filter((l) => (JSON.parse(l) as { msg?: unknown }).msg === 'oops');
+    // The line under test was written (not some earlier line read by accident), and it is the last one.
+    expect(oops).toHaveLength(1);
     const last = server.logs.lines[server.logs.lines.length - 1];
+    expect(last).toBe(oops[0]);
     expect(last).not.toContain('411111');
     expect(last).not.toContain('987');
     expect(last).not.toContain('Bearer x');
@@ -84,6 +89,7 @@ describe('logs never contain card data or credentials', () => {
     } catch (err) {
       parseError = err;
     }
+    expect(parseError).toBeInstanceOf(SyntaxError);
     const safe = serializeError(Object.assign(new Error(`card ${CARDS.visa} failed`), { code: 'E_X', statusCode: 502 }));
     expect(safe).toMatchObject({ type: 'Error', message: 'card [masked]1111 failed', code: 'E_X', statusCode: 502 });
     expect(JSON.stringify(serializeError(parseError))).not.toContain('411111');
@@ -92,16 +98,20 @@ describe('logs never contain card data or credentials', () => {
 
   test('an unexpected failure is a 500 with no details, logged safely', async () => {
     const failing = await startTestServer();
-    jest.spyOn(PostgresPaymentRepository.prototype, 'createWithKey').mockRejectedValueOnce(new Error(`db said no for ${CARDS.visa}`));
+    const create = jest.spyOn(PostgresPaymentRepository.prototype, 'createWithKey').mockRejectedValueOnce(new Error(`db said no for ${CARDS.visa}`));
     const res = await http(failing.port, {
       method: 'POST',
       path: '/v1/payments',
       headers: { ...failing.auth, 'idempotency-key': newIdempotencyKey() },
       body: paymentBody(),
     });
+    // The 500 comes from the injected failure, not from anything else going wrong.
+    expect(create).toHaveBeenCalledTimes(1);
+    create.mockRestore();
     expect(res.status).toBe(500);
     expect(res.json).toEqual({ error: 'internal_error' });
-    expect(failing.logs.text).toContain('request failed');
+    const failed = failing.logs.records().filter((r) => r.msg === 'request failed');
+    expect(failed).toHaveLength(1);
     expect(failing.logs.text).not.toContain('411111');
     await failing.shutdown('test end');
   });

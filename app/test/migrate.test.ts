@@ -201,7 +201,7 @@ describe('migrations', () => {
       const login = new Client({ host: db.host, port: db.port, user: username, password, database: db.name });
       await login.connect();
       try {
-        await expect(login.query('SELECT count(*) FROM payments')).resolves.toBeDefined();
+        await expect(login.query('SELECT count(*) FROM payments')).resolves.toMatchObject({ rowCount: 1, rows: [{ count: expect.any(String) }] });
         await expect(login.query('UPDATE payments SET amount = 1')).rejects.toMatchObject({ code: '42501' });
         await expect(login.query('DELETE FROM payments')).rejects.toMatchObject({ code: '42501' });
         await expect(login.query('CREATE TABLE intruder (id int)')).rejects.toMatchObject({ code: '42501' });

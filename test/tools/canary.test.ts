@@ -116,8 +116,9 @@ describe('the canary handler against a local stand-in of the service', () => {
     const { output, result } = await runHandler(service.baseUrl);
 
     expect(result).toEqual({ status: 'fulfilled', value: 'smoke test passed (4 steps)' });
-    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
-    expect(new Set(service.authorizations)).toEqual(new Set([`Bearer ${API_KEY}`]));
+    expect(secrets.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: SECRET_ARN }]);
+    // Both /v1 calls (create, read back) present the current key.
+    expect(service.authorizations).toEqual([`Bearer ${API_KEY}`, `Bearer ${API_KEY}`]);
     const lines = output.split('\n');
     expect(lines).toContain(`smoke test of ${service.baseUrl}: PASSED`);
     for (const step of ['GET /health/live', 'GET /health/ready', 'POST /v1/payments', 'GET /v1/payments/:id']) {
@@ -140,8 +141,8 @@ describe('the canary handler against a local stand-in of the service', () => {
 
     const { result } = await runHandler(service.baseUrl);
 
-    expect(result.status).toBe('fulfilled');
-    expect(new Set(service.authorizations)).toEqual(new Set([`Bearer ${API_KEY}`]));
+    expect(result).toEqual({ status: 'fulfilled', value: 'smoke test passed (4 steps)' });
+    expect(service.authorizations).toEqual([`Bearer ${API_KEY}`, `Bearer ${API_KEY}`]);
   });
 
   test('GIVEN readiness answers 503 THEN the handler throws naming that step (Synthetics records a failed run)', async () => {
@@ -167,8 +168,9 @@ describe('the canary handler against a local stand-in of the service', () => {
 
     const { output, result } = await runHandler(service.baseUrl);
 
+    expect(result.status).toBe('rejected');
     const reason = (result as PromiseRejectedResult).reason as Error;
-    expect(reason.message).toMatch(/^smoke test failed at step "POST \/v1\/payments": /);
+    expect(reason.message).toBe('smoke test failed at step "POST /v1/payments": response contains the full card number');
     const everything = `${output}\n${reason.message}\n${reason.stack ?? ''}\n${readFileSync(REPORT_PATH, 'utf8')}`;
     expect(everything).not.toContain(API_KEY);
     expect(everything).not.toContain(CARD);
@@ -207,7 +209,7 @@ describe('the canary handler against a local stand-in of the service', () => {
 
     const reason = (result as PromiseRejectedResult).reason as Error;
     expect(reason.name).toBe('ApiKeySecretError');
-    expect(reason.message).toContain(SECRET_ARN);
+    expect(reason.message).toBe(`secret ${SECRET_ARN} starts with "{" but is not valid JSON (expected {"current": "...", "previous": "..."})`);
     expect(`${reason.message}${output}`).not.toContain('oops-not-closed');
   });
 

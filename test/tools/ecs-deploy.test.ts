@@ -134,6 +134,18 @@ beforeEach(() => {
   ecrMock.reset();
 });
 
+/** Runs the deploy CLI with its console captured: the exit code and the error lines it printed. */
+async function runCli(env: NodeJS.ProcessEnv): Promise<{ code: number; errors: string[] }> {
+  const errors: string[] = [];
+  jest.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
+  jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  try {
+    return { code: await cliMain(env), errors };
+  } finally {
+    jest.restoreAllMocks();
+  }
+}
+
 describe('deployImage', () => {
   test('GIVEN a deployment that succeeds THEN registers a copy with only the image changed and records the digest in SSM', async () => {
     givenService();
@@ -148,7 +160,8 @@ describe('deployImage', () => {
       durationMs: 30_000,
       deployedTag: 'deployed-dev-20260301100030',
     });
-    expect(inputs(ecsMock, DescribeTaskDefinitionCommand)).toContainEqual(expect.objectContaining({ taskDefinition: OLD_TD, include: ['TAGS'] }));
+    expect(inputs(ecsMock, DescribeServicesCommand)).toEqual([{ cluster: 'tap', services: ['payments'] }]);
+    expect(inputs(ecsMock, DescribeTaskDefinitionCommand)).toEqual([{ taskDefinition: OLD_TD, include: ['TAGS'] }]);
     const registered = ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input;
     const [app, router] = TASK_DEFINITION.containerDefinitions ?? [];
     expect(registered).toEqual({
@@ -163,21 +176,16 @@ describe('deployImage', () => {
       containerDefinitions: [{ ...app, image: NEW_IMAGE }, router],
       tags: TAGS,
     });
-    expect(inputs(ecsMock, UpdateServiceCommand)).toContainEqual(
-      expect.objectContaining({ cluster: 'tap', service: 'payments', taskDefinition: NEW_TD }),
-    );
-    expect(ecsMock.commandCalls(UpdateServiceCommand)[0]?.args[0].input.desiredCount).toBeUndefined();
-    expect(ecsMock.commandCalls(DescribeServiceDeploymentsCommand)).toHaveLength(3);
-    expect(inputs(ssmMock, PutParameterCommand)).toContainEqual(
-      expect.objectContaining({
-        Name: '/tap/dev/app/image-uri',
-        Value: NEW_IMAGE,
-        Type: 'String',
-        Overwrite: true,
-      }),
-    );
-    expect(logs.join('\n')).toMatch(/IN_PROGRESS \/ BAKE_TIME/);
-    expect(logs.join('\n')).toMatch(/SUCCESSFUL after 30s/);
+    // Exactly these keys: no desiredCount, so ECS keeps the running count (and autoscaling's).
+    expect(inputs(ecsMock, UpdateServiceCommand)).toEqual([{ cluster: 'tap', service: 'payments', taskDefinition: NEW_TD }]);
+    expect(inputs(ecsMock, DescribeServiceDeploymentsCommand)).toEqual([
+      { serviceDeploymentArns: [NEW_DEPLOYMENT] },
+      { serviceDeploymentArns: [NEW_DEPLOYMENT] },
+      { serviceDeploymentArns: [NEW_DEPLOYMENT] },
+    ]);
+    expect(inputs(ssmMock, PutParameterCommand)).toEqual([{ Name: '/tap/dev/app/image-uri', Value: NEW_IMAGE, Type: 'String', Overwrite: true }]);
+    expect(logs).toContain('deployment IN_PROGRESS / BAKE_TIME (15s)');
+    expect(logs).toContain('deployment SUCCESSFUL after 30s');
   });
 
   test('GIVEN a deployment that succeeds THEN, after writing SSM, tags the same digest deployed-<env>-<UTC time> in its ECR repository', async () => {
@@ -203,7 +211,7 @@ describe('deployImage', () => {
     const ssmCall = ssmMock.commandCalls(PutParameterCommand)[0];
     const tagCall = ecrMock.commandCalls(PutImageCommand)[0];
     expect(ssmCall && tagCall && ssmCall.calledBefore(tagCall)).toBe(true);
-    expect(logs.join('\n')).toMatch(/tagged 123456789012\/tap\/payments@sha256:a+ as deployed-staging-20260301100030/);
+    expect(logs).toContain(`tagged 123456789012/tap/payments@sha256:${DIGEST} as deployed-staging-20260301100030`);
   });
 
   test('GIVEN the image already carries the tag (ImageAlreadyExistsException) THEN the deploy succeeds', async () => {
@@ -212,8 +220,14 @@ describe('deployImage', () => {
     ecrMock.on(PutImageCommand).rejects(new ImageAlreadyExistsException({ message: 'Image already exists', $metadata: {} }));
     const { deps, logs } = harness();
 
-    await expect(deployImage(OPTS, deps)).resolves.toMatchObject({ deployedTag: 'deployed-dev-20260301100000' });
-    expect(logs.join('\n')).toMatch(/already tagged/);
+    await expect(deployImage(OPTS, deps)).resolves.toEqual({
+      taskDefinitionArn: NEW_TD,
+      serviceDeploymentArn: NEW_DEPLOYMENT,
+      durationMs: 0,
+      deployedTag: 'deployed-dev-20260301100000',
+    });
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(1);
+    expect(logs.at(-1)).toBe(`already tagged 123456789012/tap/payments@sha256:${DIGEST} as deployed-dev-20260301100000`);
   });
 
   test('GIVEN tagging fails after a successful deployment THEN fails loudly, saying the deployment succeeded and SSM was written', async () => {
@@ -242,7 +256,13 @@ describe('deployImage', () => {
     });
     const { deps } = harness();
 
-    await expect(deployImage(OPTS, deps)).rejects.toThrow(/BatchGetImage found no manifest for .*\(ImageNotFound: Requested image not found\)/);
+    const error = await deployImage(OPTS, deps).catch((e: unknown) => e);
+
+    // The deployment succeeded and SSM was written; only the tag is missing.
+    expect(error).toBeInstanceOf(DeployRecordError);
+    expect((error as DeployRecordError).ssmWritten).toBe(true);
+    expect((error as Error).message).toMatch(/BatchGetImage found no manifest for .*\(ImageNotFound: Requested image not found\)/);
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(1);
     expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(0);
   });
 
@@ -292,7 +312,11 @@ describe('deployImage', () => {
       deploymentStatuses({ status, statusReason: 'stopped by a newer deployment' });
       const { deps } = harness();
 
-      await expect(deployImage(OPTS, deps)).rejects.toThrow(`status ${status}; reason: stopped by a newer deployment`);
+      const error = await deployImage(OPTS, deps).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(DeployFailedError);
+      expect(error).toMatchObject({ status, statusReason: 'stopped by a newer deployment', serviceDeploymentArn: NEW_DEPLOYMENT });
+      expect((error as Error).message).toContain(`status ${status}; reason: stopped by a newer deployment`);
       expect(ecsMock.commandCalls(DescribeServiceDeploymentsCommand)).toHaveLength(1);
       expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(1);
       expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
@@ -308,6 +332,7 @@ describe('deployImage', () => {
     const error = await deployImage({ ...OPTS, timeoutMs: 120_000 }, deps).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(DeployTimeoutError);
+    expect((error as DeployTimeoutError).serviceDeploymentArn).toBe(NEW_DEPLOYMENT);
     expect((error as Error).message).toMatch(
       /did not finish within 2m0s \(deployment arn:aws:ecs:.*\/new\).*ECS console > Clusters > tap > Services > payments/,
     );
@@ -335,6 +360,8 @@ describe('deployImage', () => {
     const { deps, logs } = harness();
 
     await expect(deployImage(OPTS, deps)).resolves.toMatchObject({ serviceDeploymentArn: NEW_DEPLOYMENT });
+    expect(ecsMock.commandCalls(DescribeServicesCommand)).toHaveLength(2);
+    expect(ecsMock.commandCalls(DescribeServiceDeploymentsCommand)).toHaveLength(2);
     expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(2);
     expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(2);
     expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(2);
@@ -357,10 +384,10 @@ describe('deployImage', () => {
     const { deps } = harness();
 
     await expect(deployImage(OPTS, deps)).resolves.toMatchObject({ serviceDeploymentArn: NEW_DEPLOYMENT });
-    expect(inputs(ecsMock, ListServiceDeploymentsCommand)).toContainEqual(
-      expect.objectContaining({ cluster: 'tap', service: 'payments', createdAt: { after: new Date(T0) } }),
-    );
-    expect(inputs(ecsMock, DescribeServiceDeploymentsCommand)).toContainEqual(expect.objectContaining({ serviceDeploymentArns: [NEW_DEPLOYMENT] }));
+    const listInput = { cluster: 'tap', service: 'payments', createdAt: { after: new Date(T0) } };
+    // The first listing is empty (not visible yet): listed again after one poll interval, then the newest is polled.
+    expect(inputs(ecsMock, ListServiceDeploymentsCommand)).toEqual([listInput, listInput]);
+    expect(inputs(ecsMock, DescribeServiceDeploymentsCommand)).toEqual([{ serviceDeploymentArns: [NEW_DEPLOYMENT] }]);
   });
 
   test('GIVEN the container name is not in the task definition THEN fails naming it and the containers found', async () => {
@@ -383,9 +410,11 @@ describe('deployImage', () => {
     const { deps } = harness();
 
     await expect(deployImage({ ...OPTS, imageUri }, deps)).rejects.toThrow(
-      /image URI must be <registry>\/<repository>@sha256:<64 lowercase hex>, got: /,
+      new DeployInputError(`image URI must be <registry>/<repository>@sha256:<64 lowercase hex>, got: ${JSON.stringify(imageUri)}`),
     );
     expect(ecsMock.calls()).toHaveLength(0);
+    expect(ssmMock.calls()).toHaveLength(0);
+    expect(ecrMock.calls()).toHaveLength(0);
   });
 
   test('GIVEN an image outside private ECR THEN fails before any AWS call, since it could not be tagged', async () => {
@@ -408,14 +437,17 @@ describe('deployImage', () => {
 
     await deployImage({ ...OPTS, desiredCountIfZero: 2 }, deps);
 
-    expect(inputs(ecsMock, UpdateServiceCommand)).toContainEqual(expect.objectContaining({ taskDefinition: NEW_TD, desiredCount: 2 }));
+    expect(inputs(ecsMock, UpdateServiceCommand)).toEqual([{ cluster: 'tap', service: 'payments', taskDefinition: NEW_TD, desiredCount: 2 }]);
   });
 
   test('GIVEN the service runs 0 tasks and no desired count is given THEN fails instead of deploying nothing', async () => {
     givenService(0);
     const { deps } = harness();
 
-    await expect(deployImage(OPTS, deps)).rejects.toThrow(/has desiredCount 0 \(first deploy after seed-image\?\)/);
+    await expect(deployImage(OPTS, deps)).rejects.toThrow(
+      new DeployInputError('service payments has desiredCount 0 (first deploy after seed-image?); set the desired count to start it, got: undefined'),
+    );
+    expect(ecsMock.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
     expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
   });
 });
@@ -472,17 +504,48 @@ describe('the deploy step as CodeBuild runs it (tools/deploy/cli.ts)', () => {
   test('GIVEN ECS rolls back THEN the step exits 1 and prints the reason', async () => {
     givenService();
     deploymentStatuses({ status: 'ROLLBACK_SUCCESSFUL', statusReason: 'Service deployment rolled back because of alarm' });
-    const errors: string[] = [];
-    const spy = jest.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
-    jest.spyOn(console, 'log').mockImplementation(() => undefined);
-    try {
-      expect(await cliMain(ENV)).toBe(1);
-    } finally {
-      spy.mockRestore();
-      jest.restoreAllMocks();
-    }
-    expect(errors.join('\n')).toMatch(/deploy: FAILED: .*ROLLBACK_SUCCESSFUL.*rolled back because of alarm/);
+    const { code, errors } = await runCli(ENV);
+    expect(code).toBe(1);
+    expect(errors).toEqual([
+      `deploy: FAILED: ECS deployment ${NEW_DEPLOYMENT} did not succeed: status ROLLBACK_SUCCESSFUL; reason: Service deployment rolled back ` +
+        'because of alarm. SSM parameter /tap/dev/app/image-uri not written; see ECS console > Clusters > tap > Services > payments > ' +
+        'Deployments, or: aws ecs describe-service-deployments --service-deployment-arns <arn>',
+    ]);
     expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN the deployment succeeds but SSM cannot be written THEN the step exits 1 saying the deployment succeeded', async () => {
+    givenService();
+    deploymentStatuses({ status: 'SUCCESSFUL' });
+    ssmMock.on(PutParameterCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform: ssm:PutParameter'));
+    const { code, errors } = await runCli(ENV);
+    expect(code).toBe(1);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(
+      new RegExp(
+        `^deploy: FAILED AFTER A SUCCESSFUL DEPLOYMENT: ECS deployment ${NEW_DEPLOYMENT} SUCCEEDED .*writing SSM parameter /tap/dev/app/image-uri failed \\(AccessDeniedException: `,
+      ),
+    );
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN the container is not in the running task definition THEN the step exits 2 (fix the input), before any deployment', async () => {
+    givenService();
+    const { code, errors } = await runCli({ ...ENV, CONTAINER_NAME: 'web' });
+    expect(code).toBe(2);
+    expect(errors).toEqual([`deploy: cannot deploy: container "web" not found in ${OLD_TD}; it has: app, log-router`]);
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN ECS refuses the call THEN the step exits 1 naming the error and the permissions to check', async () => {
+    ecsMock.on(DescribeServicesCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform: ecs:DescribeServices'));
+    const { code, errors } = await runCli(ENV);
+    expect(code).toBe(1);
+    expect(errors).toEqual([
+      "deploy: FAILED calling AWS (AccessDeniedException): not authorized to perform: ecs:DescribeServices; check the CodeBuild role's " +
+        'ECS/SSM/ECR permissions and the log above',
+    ]);
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
   });
 
   test('GIVEN a malformed IMAGE_URI THEN the step exits 2 naming it, before any AWS call', async () => {
@@ -493,7 +556,10 @@ describe('the deploy step as CodeBuild runs it (tools/deploy/cli.ts)', () => {
     } finally {
       spy.mockRestore();
     }
-    expect(errors.join('\n')).toMatch(/IMAGE_URI/);
+    expect(errors).toEqual([
+      'deploy: bad configuration: IMAGE_URI: image URI must be <registry>/<repository>@sha256:<64 lowercase hex>, got: "payments:latest" ' +
+        "(set it in the pipeline's deploy step environment)",
+    ]);
     expect(ecsMock.calls()).toHaveLength(0);
   });
 });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, RUNBOOK } from '../../tools/listener-guard/cli';
 import { checkListenerRule, ListenerRuleProperties, sameTrafficSplit } from '../../tools/listener-guard/listener-guard';
+import { inputs } from './mock-inputs';
 
 const elbMock = mockClient(ElasticLoadBalancingV2Client);
 const cfnMock = mockClient(CloudFormationClient);
@@ -67,7 +68,8 @@ describe('checkListenerRule', () => {
       { targetGroupArn: BLUE, weight: 0 },
       { targetGroupArn: GREEN, weight: 100 },
     ]);
-    expect(result.reason).toMatch(/unchanged/);
+    expect(result.reason).toBe('rule unchanged in the template, CloudFormation will not update it (live: tap-blue 0%, tap-green 100%)');
+    expect(inputs(elbMock, DescribeRulesCommand)).toEqual([{ RuleArns: [RULE_ARN] }]);
   });
 
   test('GIVEN only key order differs THEN the rule counts as unchanged', async () => {
@@ -78,6 +80,7 @@ describe('checkListenerRule', () => {
       checkListenerRule({ ruleArn: RULE_ARN, templateRule: reordered, deployedTemplateRule: rule(), targetGroupArns: ARNS }, deps()),
     ).resolves.toMatchObject({
       safe: true,
+      reason: 'rule unchanged in the template, CloudFormation will not update it (live: tap-blue 0%, tap-green 100%)',
     });
   });
 
@@ -93,6 +96,8 @@ describe('checkListenerRule', () => {
     expect(result.reason).toBe(
       'CloudFormation will update the rule and reset its forward to [tap-blue 100%] while live traffic is [tap-blue 0%, tap-green 100%]; deploying now would move production traffic',
     );
+    expect(result.templateWeights).toEqual([{ targetGroupArn: BLUE, weight: 1 }]);
+    expect(inputs(elbMock, DescribeRulesCommand)).toEqual([{ RuleArns: [RULE_ARN] }]);
   });
 
   test('GIVEN the rule changes during a shift (50/50) THEN unsafe', async () => {
@@ -102,6 +107,9 @@ describe('checkListenerRule', () => {
       deps(),
     );
     expect(result.safe).toBe(false);
+    expect(result.reason).toBe(
+      'CloudFormation will update the rule and reset its forward to [tap-blue 100%] while live traffic is [tap-blue 50%, tap-green 50%]; deploying now would move production traffic',
+    );
   });
 
   test('GIVEN the rule changes and all live traffic is on the template target group THEN safe', async () => {
@@ -110,7 +118,10 @@ describe('checkListenerRule', () => {
       { ruleArn: RULE_ARN, templateRule: rule(2), deployedTemplateRule: rule(1), targetGroupArns: ARNS },
       deps(),
     );
-    expect(result).toMatchObject({ safe: true, reason: expect.stringMatching(/already matches/) });
+    expect(result).toMatchObject({
+      safe: true,
+      reason: 'rule changes, but the live split already matches the template (tap-blue 100%, tap-green 0%)',
+    });
   });
 
   test('GIVEN a weighted ForwardConfig in the template THEN compares shares, not raw weights', async () => {
@@ -125,8 +136,17 @@ describe('checkListenerRule', () => {
     });
     await expect(
       checkListenerRule({ ruleArn: RULE_ARN, templateRule: weighted, deployedTemplateRule: rule(1), targetGroupArns: ARNS }, deps()),
-    ).resolves.toMatchObject({
+    ).resolves.toEqual({
       safe: true,
+      liveWeights: [
+        { targetGroupArn: BLUE, weight: 100 },
+        { targetGroupArn: GREEN, weight: 0 },
+      ],
+      templateWeights: [
+        { targetGroupArn: BLUE, weight: 1 },
+        { targetGroupArn: GREEN, weight: 0 },
+      ],
+      reason: 'rule changes, but the live split already matches the template (tap-blue 100%, tap-green 0%)',
     });
   });
 
@@ -136,7 +156,13 @@ describe('checkListenerRule', () => {
       { ruleArn: RULE_ARN, templateRule: rule(1, { TargetGroupArn: { Ref: 'NewTG' } }), deployedTemplateRule: rule(1), targetGroupArns: ARNS },
       deps(),
     );
-    expect(result).toMatchObject({ safe: false, reason: expect.stringMatching(/NewTG, not deployed/) });
+    expect(result).toMatchObject({
+      safe: false,
+      templateWeights: [{ targetGroupArn: '(NewTG, not deployed)', weight: 1 }],
+      reason:
+        'CloudFormation will update the rule and reset its forward to [(NewTG, not deployed) 100%] while live traffic is [tap-blue 100%, tap-green 0%]; ' +
+        'deploying now would move production traffic',
+    });
   });
 
   test('GIVEN throttling THEN retries DescribeRules', async () => {
@@ -150,8 +176,9 @@ describe('checkListenerRule', () => {
       checkListenerRule({ ruleArn: RULE_ARN, templateRule: rule(2), deployedTemplateRule: rule(1), targetGroupArns: ARNS }, deps()),
     ).resolves.toMatchObject({
       safe: true,
+      reason: 'rule changes, but the live split already matches the template (tap-blue 100%)',
     });
-    expect(elbMock.commandCalls(DescribeRulesCommand)).toHaveLength(2);
+    expect(inputs(elbMock, DescribeRulesCommand)).toEqual([{ RuleArns: [RULE_ARN] }, { RuleArns: [RULE_ARN] }]);
   });
 
   test('sameTrafficSplit ignores zero-weight groups', () => {
@@ -186,9 +213,11 @@ describe('listener-guard CLI', () => {
     elbv2: new ElasticLoadBalancingV2Client({}),
   });
   let errors: string[];
+  let printed: string[];
   beforeEach(() => {
     errors = [];
-    jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    printed = [];
+    jest.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
     jest.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
     const resources: [string, string, string][] = [
       ['ProdRule', RULE_ARN, 'AWS::ElasticLoadBalancingV2::ListenerRule'],
@@ -211,9 +240,13 @@ describe('listener-guard CLI', () => {
     const code = await main({ STACK_NAME: 'tap-prod', RULE_LOGICAL_ID: 'ProdRule', TEMPLATE_PATH: writeTemplate(rule(2)) }, clients());
 
     expect(code).toBe(1);
-    expect(errors.join('\n')).toMatch(/UNSAFE: CloudFormation will update the rule/);
-    expect(errors.join('\n')).toContain(RUNBOOK);
-    expect(cfnMock.commandCalls(GetTemplateCommand)[0]?.args[0].input).toEqual({ StackName: 'tap-prod', TemplateStage: 'Original' });
+    expect(errors).toEqual([
+      'listener-guard: UNSAFE: CloudFormation will update the rule and reset its forward to [tap-blue 100%] while live traffic is ' +
+        `[tap-blue 0%, tap-green 100%]; deploying now would move production traffic (rule ${RULE_ARN})\nSee ${RUNBOOK} before deploying.`,
+    ]);
+    expect(printed).toEqual([]);
+    expect(inputs(cfnMock, GetTemplateCommand)).toEqual([{ StackName: 'tap-prod', TemplateStage: 'Original' }]);
+    expect(inputs(elbMock, DescribeRulesCommand)).toEqual([{ RuleArns: [RULE_ARN] }]);
   });
 
   test('GIVEN an unchanged rule THEN exits 0', async () => {
@@ -221,28 +254,61 @@ describe('listener-guard CLI', () => {
     liveWeights(0, 100);
 
     await expect(main({ STACK_NAME: 'tap-prod', RULE_LOGICAL_ID: 'ProdRule', TEMPLATE_PATH: writeTemplate(rule(1)) }, clients())).resolves.toBe(0);
+    expect(printed).toEqual([
+      'listener-guard: safe: rule unchanged in the template, CloudFormation will not update it (live: tap-blue 0%, tap-green 100%)',
+    ]);
+    expect(errors).toEqual([]);
+    expect(inputs(cfnMock, DescribeStackResourcesCommand)).toEqual([
+      { StackName: 'tap-prod', LogicalResourceId: 'ProdRule' },
+      { StackName: 'tap-prod', LogicalResourceId: 'BlueTG' },
+    ]);
   });
 
   test('GIVEN the stack does not exist yet THEN exits 0', async () => {
     cfnMock.on(GetTemplateCommand).rejects(Object.assign(new Error('Stack with id tap-prod does not exist'), { name: 'ValidationError' }));
 
     await expect(main({ STACK_NAME: 'tap-prod', RULE_LOGICAL_ID: 'ProdRule', TEMPLATE_PATH: writeTemplate(rule(1)) }, clients())).resolves.toBe(0);
+    expect(printed).toEqual(['listener-guard: stack tap-prod is not deployed yet, nothing to protect']);
+    expect(errors).toEqual([]);
+    expect(elbMock.calls()).toHaveLength(0);
+  });
+
+  test('GIVEN the live rule cannot be read THEN exits 1: a check that could not run is not a pass', async () => {
+    cfnMock.on(GetTemplateCommand).resolves({ TemplateBody: JSON.stringify(templateOf(rule(1))) });
+    elbMock.on(DescribeRulesCommand).rejects(Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException' }));
+
+    await expect(main({ STACK_NAME: 'tap-prod', RULE_LOGICAL_ID: 'ProdRule', TEMPLATE_PATH: writeTemplate(rule(2)) }, clients())).resolves.toBe(1);
+    expect(errors).toEqual([
+      `listener-guard: could not check the rule (AccessDeniedException): User is not authorized\nSee ${RUNBOOK} before deploying.`,
+    ]);
+    expect(printed).toEqual([]);
   });
 
   test('GIVEN the rule is missing from the synthesized template THEN exits 1', async () => {
     await expect(main({ STACK_NAME: 'tap-prod', RULE_LOGICAL_ID: 'OtherRule', TEMPLATE_PATH: writeTemplate(rule(1)) }, clients())).resolves.toBe(1);
-    expect(errors.join('\n')).toMatch(/would delete the production listener rule/);
+    expect(errors).toEqual([
+      `listener-guard: rule OtherRule is not in the synthesized template: the deploy would delete the production listener rule\nSee ${RUNBOOK} before deploying.`,
+    ]);
+    expect(cfnMock.calls()).toHaveLength(0);
   });
 
   test('GIVEN the logical id is not a listener rule THEN exits 2 naming it', async () => {
-    await expect(main({ STACK_NAME: 'tap-prod', RULE_LOGICAL_ID: 'BlueTG', TEMPLATE_PATH: writeTemplate(rule(1)) }, clients())).resolves.toBe(2);
-    expect(errors.join('\n')).toMatch(/BlueTG in .* is AWS::ElasticLoadBalancingV2::TargetGroup, expected AWS::ElasticLoadBalancingV2::ListenerRule/);
+    const path = writeTemplate(rule(1));
+    await expect(main({ STACK_NAME: 'tap-prod', RULE_LOGICAL_ID: 'BlueTG', TEMPLATE_PATH: path }, clients())).resolves.toBe(2);
+    expect(errors).toEqual([
+      `listener-guard: bad configuration: BlueTG in ${path} is AWS::ElasticLoadBalancingV2::TargetGroup, expected AWS::ElasticLoadBalancingV2::ListenerRule`,
+    ]);
   });
 
   test('GIVEN a missing variable or template THEN exits 2 naming it', async () => {
     await expect(main({ RULE_LOGICAL_ID: 'ProdRule', TEMPLATE_PATH: 'x' }, clients())).resolves.toBe(2);
-    expect(errors.join('\n')).toMatch(/STACK_NAME must be set/);
-    await expect(main({ STACK_NAME: 's', RULE_LOGICAL_ID: 'ProdRule', TEMPLATE_PATH: join(dir, 'nope.json') }, clients())).resolves.toBe(2);
-    expect(errors.join('\n')).toMatch(/TEMPLATE_PATH .*nope\.json cannot be read/);
+    expect(errors).toEqual(['listener-guard: bad configuration: environment variable STACK_NAME must be set (non-empty)']);
+    errors.length = 0;
+    const missing = join(dir, 'nope.json');
+    await expect(main({ STACK_NAME: 's', RULE_LOGICAL_ID: 'ProdRule', TEMPLATE_PATH: missing }, clients())).resolves.toBe(2);
+    expect(errors).toEqual([
+      expect.stringMatching(new RegExp(`^listener-guard: bad configuration: TEMPLATE_PATH ${missing} cannot be read: ENOENT`)),
+    ]);
+    expect(cfnMock.calls()).toHaveLength(0);
   });
 });

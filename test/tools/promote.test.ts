@@ -118,12 +118,18 @@ describe('waitForPromotableImage', () => {
 
     const result = await waitForPromotableImage(WAIT, deps);
 
-    expect(result.tags).toContain(PROMOTABLE_DEV);
-    expect(sleeps).toHaveLength(3);
-    expect(logs.join('\n')).toMatch(/not yet tagged deployed-dev-\*: waiting for the dev deployment/);
-    expect(logs.join('\n')).toMatch(
-      /is deployed to dev, not yet tagged promotable-dev-\*-0123456789ab: waiting for its production smoke test to pass/,
-    );
+    expect(result).toEqual({
+      digest: DIGEST,
+      tags: [TAG, 'deployed-staging-20260101000000', 'promotable-staging-20260101000100', DEPLOYED_DEV, PROMOTABLE_DEV],
+      pushedAt: PUSHED_AT,
+    });
+    expect(sleeps).toEqual([30_000, 30_000, 30_000]);
+    const where = '111111111111/tap/payments';
+    expect(logs).toEqual([
+      `${TAG} (${DIGEST}) is in ECR repository ${where}, not yet tagged deployed-dev-*: waiting for the dev deployment (0s)`,
+      `${TAG} (${DIGEST}) is deployed to dev, not yet tagged promotable-dev-*-0123456789ab: waiting for its production smoke test to pass (1m0s)`,
+      `${TAG} (${DIGEST}) in ECR repository ${where} passed its dev production smoke test (${PROMOTABLE_DEV}) after 1m30s of waiting`,
+    ]);
   });
 
   test('GIVEN upstream deployed the image but its production smoke test never passed THEN never returns it and times out saying so', async () => {
@@ -141,7 +147,9 @@ describe('waitForPromotableImage', () => {
       `image ${TAG} (${DIGEST}) was deployed to dev but not tagged promotable-dev-*-0123456789ab within 2m0s: its production smoke test has not ` +
         "passed (still running, or failed); see the dev pipeline's Smoke-Production step. An image whose smoke test failed is never promoted",
     );
-    expect(sleeps.length).toBeGreaterThan(0);
+    // Polled at 0s, 30s, 60s, 90s and 120s; one more would start after the 2-minute limit.
+    expect(sleeps).toEqual([30_000, 30_000, 30_000, 30_000]);
+    expect(ecrMock.commandCalls(DescribeImagesCommand)).toHaveLength(5);
   });
 
   test('GIVEN the image never appears THEN times out naming the repository, the tag and how long it waited', async () => {
@@ -167,10 +175,10 @@ describe('waitForPromotableImage', () => {
 
     expect(error).toBeInstanceOf(PromoteTimeoutError);
     expect(error).toMatchObject({ state: 'not-deployed', digest: DIGEST });
-    expect((error as Error).message).toContain(
-      `image ${TAG} (${DIGEST}) is in ECR repository 111111111111/tap/payments but was not tagged deployed-dev-* within 1m30s`,
+    expect((error as Error).message).toBe(
+      `image ${TAG} (${DIGEST}) is in ECR repository 111111111111/tap/payments but was not tagged deployed-dev-* within 1m30s: the ` +
+        `dev deployment of commit ${COMMIT} has not succeeded (still running or rolled back); see the dev pipeline's deploy step`,
     );
-    expect((error as Error).message).toMatch(/the dev deployment of commit .* has not succeeded/);
   });
 
   test.each([
@@ -190,8 +198,9 @@ describe('waitForPromotableImage', () => {
     const { deps } = harness();
 
     await expect(waitForPromotableImage({ ...WAIT, upstreamEnv: 'prod' }, deps)).rejects.toThrow(
-      'upstream environment must be one of dev, staging (dev -> staging -> prod), got: "prod"',
+      new PromoteInputError('upstream environment must be one of dev, staging (dev -> staging -> prod), got: "prod"'),
     );
+    expect(ecrMock.calls()).toHaveLength(0);
   });
 
   test('GIVEN throttling THEN retries DescribeImages without counting it as a poll', async () => {
@@ -201,6 +210,8 @@ describe('waitForPromotableImage', () => {
     await expect(waitForPromotableImage(WAIT, deps)).resolves.toMatchObject({ digest: DIGEST });
     expect(ecrMock.commandCalls(DescribeImagesCommand)).toHaveLength(3);
     expect(logs.filter((l) => l.includes('DescribeImages: transient error (ThrottlingException)'))).toHaveLength(2);
+    // Two retry back-offs and no poll interval: the third call already answers.
+    expect(sleeps).toHaveLength(2);
     expect(sleeps.every((ms) => ms < 30_000)).toBe(true);
   });
 
@@ -210,6 +221,7 @@ describe('waitForPromotableImage', () => {
 
     await expect(waitForPromotableImage(WAIT, deps)).rejects.toThrow(RepositoryNotFoundException);
     expect(sleeps).toEqual([]);
+    expect(ecrMock.commandCalls(DescribeImagesCommand)).toHaveLength(1);
   });
 });
 
@@ -230,10 +242,9 @@ describe('verifyPromotedImage', () => {
 
     expect(error).toBeInstanceOf(PromoteVerifyError);
     expect((error as PromoteVerifyError).actualDigest).toBe(OTHER_DIGEST);
-    expect((error as Error).message).toContain(
-      `digest mismatch: 222222222222/tap/payments:${TAG} is ${OTHER_DIGEST} but upstream deployed ${DIGEST}`,
+    expect((error as Error).message).toMatch(
+      new RegExp(`^digest mismatch: 222222222222/tap/payments:${TAG} is ${OTHER_DIGEST} but upstream deployed ${DIGEST}\\b.*Do not deploy it`),
     );
-    expect((error as Error).message).toContain('Do not deploy it');
   });
 
   test('GIVEN the copy is missing THEN fails saying the copy did not push it', async () => {
@@ -322,7 +333,10 @@ describe('promote CLI', () => {
 
     await expect(main(['verify'], VERIFY_ENV, cliIo)).resolves.toBe(1);
     expect(out).toEqual([]);
-    expect(err.join('\n')).toMatch(/^promote verify: FAILED: digest mismatch/);
+    expect(err).toHaveLength(1);
+    expect(err[0]).toMatch(
+      new RegExp(`^promote verify: FAILED: digest mismatch: 222222222222/tap/payments:${TAG} is ${OTHER_DIGEST} but upstream deployed ${DIGEST}`),
+    );
   });
 
   test('verify exits 0 when the digest matches', async () => {
@@ -330,7 +344,7 @@ describe('promote CLI', () => {
     const { err, io: cliIo } = io();
 
     await expect(main(['verify'], VERIFY_ENV, cliIo)).resolves.toBe(0);
-    expect(err.join('\n')).toMatch(/verified: .* is sha256:d{64}, the digest upstream deployed/);
+    expect(err.at(-1)).toMatch(new RegExp(`\\] verified: 222222222222/tap/payments:${TAG} is ${DIGEST}, the digest upstream deployed$`));
   });
 
   test('exits 2 on bad configuration or an unknown command, before any AWS call', async () => {
@@ -351,7 +365,11 @@ describe('promote CLI', () => {
     const { err, io: cliIo } = io();
 
     await expect(main(['wait'], WAIT_ENV, cliIo)).resolves.toBe(1);
-    expect(err.join('\n')).toMatch(/FAILED calling ECR \(AccessDeniedException\).*ecr:DescribeImages there \(cross-account/);
+    expect(err).toEqual([
+      'promote wait: FAILED calling ECR (AccessDeniedException): User is not authorized to perform: ecr:DescribeImages; check the repository ' +
+        'names and that the CodeBuild role may ecr:DescribeImages there (cross-account: the upstream repository policy must allow it), and ' +
+        "for mark ecr:BatchGetImage and ecr:PutImage on this environment's repository",
+    ]);
   });
 });
 
@@ -464,7 +482,10 @@ describe('markPromotable', () => {
     const { deps, logs } = markHarness();
 
     await expect(markPromotable(MARK, deps)).resolves.toEqual({ tag: `promotable-staging-20260301100000-${COMMIT.slice(0, 12)}` });
-    expect(logs.join('\n')).toMatch(/already tagged/);
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(1);
+    expect(logs.at(-1)).toBe(
+      `already tagged 333333333333/tap/staging/payment-service@${DIGEST} as promotable-staging-20260301100000-0123456789ab: promotable from staging`,
+    );
   });
 
   test('GIVEN the digest is not in the repository THEN refuses', async () => {
@@ -474,6 +495,7 @@ describe('markPromotable', () => {
     await expect(markPromotable(MARK, deps)).rejects.toThrow(
       new PromoteMarkError(`333333333333/tap/staging/payment-service@${DIGEST} not found: nothing to mark`),
     );
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(0);
   });
 
   test.each([
@@ -484,7 +506,13 @@ describe('markPromotable', () => {
     ssmMock.on(GetParameterCommand).resolves(answer);
     const { deps } = markHarness();
 
-    await expect(markPromotable(MARK, deps)).rejects.toThrow(/is not what staging runs now \(\/tap\/staging\/app\/image-uri is ""\)/);
+    const error = await markPromotable(MARK, deps).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PromoteMarkError);
+    expect((error as Error).message).toBe(
+      `333333333333/tap/staging/payment-service@${DIGEST} is not what staging runs now (/tap/staging/app/image-uri is ""): ` +
+        'the smoke test that passed tested that image, so this one is not marked promotable',
+    );
     expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(0);
   });
 
@@ -543,15 +571,28 @@ describe('promote CLI mark', () => {
     ecrMock.on(PutImageCommand).resolves({});
     const ok = io();
     await expect(main(['mark'], MARK_ENV, ok.io)).resolves.toBe(0);
-    expect(ok.err.join('\n')).toMatch(/as promotable-staging-\d{14}-0123456789ab: promotable from staging/);
+    expect(ok.err).toHaveLength(1);
+    expect(ok.err[0]).toMatch(
+      new RegExp(
+        `\\] tagged 333333333333/tap/staging/payment-service@${DIGEST} as promotable-staging-\\d{14}-0123456789ab: promotable from staging$`,
+      ),
+    );
 
     ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: DIGEST, imageTags: [TAG] }] });
     const refused = io();
     await expect(main(['mark'], MARK_ENV, refused.io)).resolves.toBe(1);
-    expect(refused.err.join('\n')).toMatch(/^promote mark: FAILED: .* is not tagged deployed-staging-\*/);
+    expect(refused.err).toEqual([
+      `promote mark: FAILED: 333333333333/tap/staging/payment-service@${DIGEST} is not tagged deployed-staging-* (tags: ${TAG}): the deploy ` +
+        'step has not recorded it as running in staging, so it is not marked promotable',
+    ]);
 
     const bad = io();
+    const callsBefore = ecrMock.calls().length;
     await expect(main(['mark'], { ...MARK_ENV, DEPLOY_ENV: '' }, bad.io)).resolves.toBe(2);
+    expect(bad.err).toEqual([
+      "promote mark: bad configuration: environment variable DEPLOY_ENV must be set (non-empty) (set it in the pipeline's promote step environment)",
+    ]);
+    expect(ecrMock.calls()).toHaveLength(callsBefore);
     expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(1);
   });
 });

@@ -77,7 +77,9 @@ describe('seed-image CLI', () => {
 
     await expect(main(['staging', PLACEHOLDER], {}, new SSMClient({}))).resolves.toBe(0);
     expect(imageParameterName('staging')).toBe('/tap/staging/app/image-uri');
-    expect(inputs(ssmMock, PutParameterCommand)).toEqual([expect.objectContaining({ Name: '/tap/staging/app/image-uri' })]);
+    expect(inputs(ssmMock, PutParameterCommand)).toEqual([
+      { Name: '/tap/staging/app/image-uri', Value: PLACEHOLDER, Type: 'String', Overwrite: false },
+    ]);
     expect(console.log).toHaveBeenCalledWith(`seed-image: created /tap/staging/app/image-uri = ${PLACEHOLDER}`);
   });
 
@@ -86,6 +88,7 @@ describe('seed-image CLI', () => {
 
     await expect(main(['dev', PLACEHOLDER], {}, new SSMClient({}))).resolves.toBe(0);
     expect(console.log).toHaveBeenCalledWith(`seed-image: ${NAME} already exists, left unchanged`);
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
   });
 
   test('is `npm run seed-image`; no `npm run bootstrap` to mistake for `cdk bootstrap`', () => {
@@ -100,6 +103,8 @@ describe('seed-image CLI', () => {
     [['dev', 'nginx:latest'], /placeholder: image URI must be/],
   ])('rejects %j', async (argv, message) => {
     await expect(main(argv, {}, new SSMClient({}))).resolves.toBe(2);
+    expect(console.error).toHaveBeenCalledTimes(1);
     expect(console.error).toHaveBeenCalledWith(expect.stringMatching(message));
+    expect(ssmMock.calls()).toHaveLength(0);
   });
 });

@@ -7,6 +7,8 @@ import {
 } from '@aws-sdk/client-ecs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { checkFirstDeployment, FirstDeploymentOptions } from '../../tools/smoke/first-deployment';
 import { handler } from '../../tools/smoke/hook-handler';
 import { describeHookEvent, HookEventFields, readHookEvent } from '../../tools/smoke/hook-event';
@@ -52,6 +54,8 @@ const UPDATE: ServiceDeployment = {
   ...FIRST,
   sourceServiceRevisions: [{ arn: OLD_REVISION_ARN, requestedTaskCount: 2, runningTaskCount: 2, pendingTaskCount: 0 }],
 };
+
+const FIRST_REASON = `deployment ${DEPLOYMENT_ARN} is the first of ${SERVICE_ARN}: it has no source service revision and requests no task`;
 
 const opts = (overrides: Partial<FirstDeploymentOptions> = {}): FirstDeploymentOptions => ({
   clusterName: CLUSTER,
@@ -109,10 +113,7 @@ describe('checkFirstDeployment', () => {
 
     const verdict = await checkFirstDeployment(FIELDS, opts());
 
-    expect(verdict).toEqual({
-      first: true,
-      reason: `deployment ${DEPLOYMENT_ARN} is the first of ${SERVICE_ARN}: it has no source service revision and requests no task`,
-    });
+    expect(verdict).toEqual({ first: true, reason: FIRST_REASON });
     expect(ecsMock.commandCalls(ListServiceDeploymentsCommand).map((c) => c.args[0].input)).toEqual([{ cluster: CLUSTER, service: SERVICE_ARN }]);
     expect(ecsMock.commandCalls(DescribeServiceDeploymentsCommand).map((c) => c.args[0].input)).toEqual([
       { serviceDeploymentArns: [DEPLOYMENT_ARN] },
@@ -123,7 +124,7 @@ describe('checkFirstDeployment', () => {
     const withoutSources: ServiceDeployment = { ...FIRST, sourceServiceRevisions: undefined };
     ecsAnswers([BRIEF], [withoutSources]);
 
-    await expect(checkFirstDeployment(FIELDS, opts())).resolves.toMatchObject({ first: true });
+    await expect(checkFirstDeployment(FIELDS, opts())).resolves.toEqual({ first: true, reason: FIRST_REASON });
   });
 
   test('GIVEN a release replacing a running revision THEN not first, naming the revision it replaces', async () => {
@@ -152,7 +153,12 @@ describe('checkFirstDeployment', () => {
     const unstated = { ...FIRST, targetServiceRevision: { arn: REVISION_ARN } };
     ecsAnswers([BRIEF], [unstated]);
 
-    await expect(checkFirstDeployment(FIELDS, opts())).resolves.toMatchObject({ first: false, reason: expect.stringMatching(/requests null task/) });
+    await expect(checkFirstDeployment(FIELDS, opts())).resolves.toEqual({
+      first: false,
+      reason:
+        `deployment ${DEPLOYMENT_ARN} is the first of ${SERVICE_ARN} but requests null task(s): ` +
+        'only a first deployment with no task (the firstDeploy creation) has nothing to test',
+    });
   });
 
   test('GIVEN a service idle for longer than the 90-day deployment history (one deployment listed) THEN still not first', async () => {
@@ -160,7 +166,11 @@ describe('checkFirstDeployment', () => {
     ecsMock.on(ListServiceDeploymentsCommand).resolves({ serviceDeployments: [BRIEF] });
     ecsMock.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: [UPDATE] });
 
-    await expect(checkFirstDeployment(FIELDS, opts())).resolves.toMatchObject({ first: false });
+    await expect(checkFirstDeployment(FIELDS, opts())).resolves.toEqual({
+      first: false,
+      reason: `deployment ${DEPLOYMENT_ARN} replaces ${OLD_REVISION_ARN}`,
+    });
+    expect(ecsMock.commandCalls(DescribeServiceDeploymentsCommand)).toHaveLength(1);
   });
 
   test("GIVEN an earlier deployment is listed (the pipeline's first release after a firstDeploy stack) THEN not first, even with no source revision", async () => {
@@ -181,22 +191,32 @@ describe('checkFirstDeployment', () => {
     expect(ecsMock.commandCalls(DescribeServiceDeploymentsCommand)).toHaveLength(0);
   });
 
-  test.each<[string, HookEventFields, RegExp]>([
-    ['no serviceArn', { ...FIELDS, serviceArn: undefined }, /the event has no valid serviceArn, got: null/],
-    ['a service ARN of another form', { ...FIELDS, serviceArn: 'arn:aws:ecs:eu-west-1:123456789012:service/payments' }, /no valid serviceArn/],
-    ['a service in another cluster', { ...FIELDS, serviceArn: SERVICE_ARN.replace(CLUSTER, 'other') }, /is in cluster other, not tap-cluster/],
-    ['no target revision', { ...FIELDS, targetServiceRevisionArn: undefined }, /no valid targetServiceRevisionArn, got: null/],
-    ['a revision of another service', { ...FIELDS, targetServiceRevisionArn: REVISION_ARN.replace('/payments/', '/other/') }, /is not a revision of/],
+  const SHORT_SERVICE_ARN = 'arn:aws:ecs:eu-west-1:123456789012:service/payments';
+  const OTHER_SERVICE_REVISION = REVISION_ARN.replace('/payments/', '/other/');
+  const OTHER_ACCOUNT_REVISION = REVISION_ARN.replace('123456789012', '210987654321');
+  test.each<[string, HookEventFields, string]>([
+    ['no serviceArn', { ...FIELDS, serviceArn: undefined }, 'the event has no valid serviceArn, got: null'],
+    ['a service ARN of another form', { ...FIELDS, serviceArn: SHORT_SERVICE_ARN }, `the event has no valid serviceArn, got: "${SHORT_SERVICE_ARN}"`],
+    [
+      'a service in another cluster',
+      { ...FIELDS, serviceArn: SERVICE_ARN.replace(CLUSTER, 'other') },
+      "the event's service is in cluster other, not tap-cluster",
+    ],
+    ['no target revision', { ...FIELDS, targetServiceRevisionArn: undefined }, 'the event has no valid targetServiceRevisionArn, got: null'],
+    [
+      'a revision of another service',
+      { ...FIELDS, targetServiceRevisionArn: OTHER_SERVICE_REVISION },
+      `the revision ${OTHER_SERVICE_REVISION} is not a revision of ${SERVICE_ARN}`,
+    ],
     [
       'a revision in another account',
-      { ...FIELDS, targetServiceRevisionArn: REVISION_ARN.replace('123456789012', '210987654321') },
-      /is not a revision of/,
+      { ...FIELDS, targetServiceRevisionArn: OTHER_ACCOUNT_REVISION },
+      `the revision ${OTHER_ACCOUNT_REVISION} is not a revision of ${SERVICE_ARN}`,
     ],
   ])('GIVEN an event with %s THEN not first, without asking ECS', async (_name, fields, reason) => {
     const verdict = await checkFirstDeployment(fields, opts());
 
-    expect(verdict.first).toBe(false);
-    expect(verdict.reason).toMatch(reason);
+    expect(verdict).toEqual({ first: false, reason });
     expect(ecsMock.calls()).toHaveLength(0);
   });
 
@@ -207,31 +227,37 @@ describe('checkFirstDeployment', () => {
     });
   });
 
-  test.each<[string, ServiceDeploymentBrief[], { nextToken?: string }]>([
-    ['no deployment in progress', [], {}],
-    ['only a deployment to another revision', [{ ...BRIEF, targetServiceRevisionArn: OLD_REVISION_ARN }], {}],
-    ['two matching deployments', [BRIEF, { ...BRIEF, serviceDeploymentArn: `${DEPLOYMENT_ARN}2` }], {}],
-    ['a match on a page with more to come', [BRIEF], { nextToken: 'more' }],
-  ])('GIVEN ListServiceDeployments shows %s THEN not first', async (_name, briefs, extra) => {
+  const matching = (found: number): string => `expected exactly one IN_PROGRESS deployment of ${SERVICE_ARN} to ${REVISION_ARN}, found ${found}`;
+  test.each<[string, ServiceDeploymentBrief[], { nextToken?: string }, string]>([
+    ['no deployment in progress', [], {}, matching(0)],
+    ['only a deployment to another revision', [{ ...BRIEF, targetServiceRevisionArn: OLD_REVISION_ARN }], {}, matching(0)],
+    ['two matching deployments', [BRIEF, { ...BRIEF, serviceDeploymentArn: `${DEPLOYMENT_ARN}2` }], {}, matching(2)],
+    ['a match on a page with more to come', [BRIEF], { nextToken: 'more' }, `${SERVICE_ARN} has earlier deployments (more than one page listed)`],
+  ])('GIVEN ListServiceDeployments shows %s THEN not first', async (_name, briefs, extra, reason) => {
     ecsAnswers(briefs, [FIRST], extra);
 
     const verdict = await checkFirstDeployment(FIELDS, opts());
 
-    expect(verdict.first).toBe(false);
-    expect(verdict.reason).toMatch(/expected exactly one IN_PROGRESS deployment|has earlier deployments \(more than one page listed\)/);
+    expect(verdict).toEqual({ first: false, reason });
     expect(ecsMock.commandCalls(DescribeServiceDeploymentsCommand)).toHaveLength(0);
   });
 
-  test.each<[string, ServiceDeployment[], object[]]>([
-    ['a failure', [FIRST], [{ arn: DEPLOYMENT_ARN, reason: 'MISSING' }]],
-    ['no deployment', [], []],
-    ['a deployment that has finished', [{ ...FIRST, status: 'SUCCESSFUL' }], []],
-    ['a deployment to another revision', [{ ...FIRST, targetServiceRevision: { arn: OLD_REVISION_ARN } }], []],
-    ['a deployment of another service', [{ ...FIRST, serviceArn: SERVICE_ARN.replace('payments', 'other') }], []],
-  ])('GIVEN DescribeServiceDeployments answers %s THEN not first', async (_name, deployments, failures) => {
+  const mismatch = `deployment ${DEPLOYMENT_ARN} does not match the event (service, target revision or status IN_PROGRESS)`;
+  test.each<[string, ServiceDeployment[], object[], string]>([
+    [
+      'a failure',
+      [FIRST],
+      [{ arn: DEPLOYMENT_ARN, reason: 'MISSING' }],
+      `DescribeServiceDeployments ${DEPLOYMENT_ARN} answered 1 deployment(s), 1 failure(s)`,
+    ],
+    ['no deployment', [], [], `DescribeServiceDeployments ${DEPLOYMENT_ARN} answered 0 deployment(s), 0 failure(s)`],
+    ['a deployment that has finished', [{ ...FIRST, status: 'SUCCESSFUL' }], [], mismatch],
+    ['a deployment to another revision', [{ ...FIRST, targetServiceRevision: { arn: OLD_REVISION_ARN } }], [], mismatch],
+    ['a deployment of another service', [{ ...FIRST, serviceArn: SERVICE_ARN.replace('payments', 'other') }], [], mismatch],
+  ])('GIVEN DescribeServiceDeployments answers %s THEN not first', async (_name, deployments, failures, reason) => {
     ecsAnswers([BRIEF], deployments, { failures });
 
-    await expect(checkFirstDeployment(FIELDS, opts())).resolves.toMatchObject({ first: false });
+    await expect(checkFirstDeployment(FIELDS, opts())).resolves.toEqual({ first: false, reason });
   });
 
   test('GIVEN the role may not read deployments THEN not first, with a hint', async () => {
@@ -251,7 +277,12 @@ describe('checkFirstDeployment', () => {
       .resolves({ serviceDeployments: [BRIEF] });
     ecsMock.on(DescribeServiceDeploymentsCommand).resolves({ serviceDeployments: [FIRST] });
 
-    await expect(checkFirstDeployment(FIELDS, opts({ retry: { retries: 1, sleep: async () => undefined } }))).resolves.toMatchObject({ first: true });
+    await expect(checkFirstDeployment(FIELDS, opts({ retry: { retries: 1, sleep: async () => undefined } }))).resolves.toEqual({
+      first: true,
+      reason: FIRST_REASON,
+    });
+    expect(ecsMock.commandCalls(ListServiceDeploymentsCommand)).toHaveLength(2);
+    expect(ecsMock.commandCalls(DescribeServiceDeploymentsCommand)).toHaveLength(1);
   });
 });
 
@@ -281,15 +312,25 @@ describe('the Lambda entry point', () => {
     expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
     expect(lines).toEqual([
       `smoke hook invoked: stage POST_TEST_TRAFFIC_SHIFT service ${SERVICE_ARN} revision ${REVISION_ARN}`,
-      `smoke hook SUCCEEDED without a smoke test, first deployment of the service: deployment ${DEPLOYMENT_ARN} is the first of ${SERVICE_ARN}: it has no source service revision and requests no task`,
+      `smoke hook SUCCEEDED without a smoke test, first deployment of the service: ${FIRST_REASON}`,
     ]);
   });
 
+  /** A local URL nothing listens on: a port the OS just handed out and that was closed again (port 1 would be refused by fetch itself as a "bad port"). */
+  async function closedUrl(): Promise<string> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return `http://127.0.0.1:${port}`;
+  }
+
   test('GIVEN a release THEN the smoke test runs (and fails here: nothing listens on the test URL)', async () => {
+    const testUrl = await closedUrl();
     process.env = {
       ...saved,
       CLUSTER_NAME: CLUSTER,
-      TEST_URL: 'http://127.0.0.1:1',
+      TEST_URL: testUrl,
       API_KEY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:k',
     };
     ecsAnswers([BRIEF], [UPDATE]);
@@ -297,7 +338,15 @@ describe('the Lambda entry point', () => {
 
     await expect(handler(ECS_EVENT)).resolves.toEqual({ hookStatus: 'FAILED' });
 
-    expect(lines).toContain(`smoke test required: deployment ${DEPLOYMENT_ARN} replaces ${OLD_REVISION_ARN}`);
+    // The FAILED must come from the smoke test reaching for the test URL, after the key was read: not from an earlier step.
+    expect(secretsMock.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input)).toEqual([
+      { SecretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:k' },
+    ]);
+    expect(lines[1]).toBe(`smoke test required: deployment ${DEPLOYMENT_ARN} replaces ${OLD_REVISION_ARN}`);
+    expect(lines[2]?.replace(/ +\d+ms/, ' <ms>')).toBe(
+      `smoke test against ${testUrl}:\nFAIL ${'GET /health/live'.padEnd(22)} - <ms>  unreachable (ECONNREFUSED)`,
+    );
+    expect(lines.at(-1)).toBe('smoke hook FAILED');
     expect(lines.join('\n')).not.toContain('smoke-test-key-not-a-real-secret-000000');
   });
 });

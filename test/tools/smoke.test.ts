@@ -146,7 +146,10 @@ describe('runSmokeTest against a local service', () => {
 
     const result = await runSmokeTest({ baseUrl: service.baseUrl, apiKey: 'wrong-key', timeoutMs: 2000 });
 
-    expect(failed(result)).toMatchObject({ name: 'POST /v1/payments', status: 401 });
+    expect(result.ok).toBe(false);
+    expect(failed(result)).toMatchObject({ name: 'POST /v1/payments', status: 401, error: 'HTTP 401, expected 201' });
+    expect(result.steps).toHaveLength(3);
+    expect(service.received.find((r) => r.method === 'POST')?.headers.authorization).toBe('Bearer wrong-key');
   });
 
   test('GIVEN a service that never answers THEN times out', async () => {
@@ -172,7 +175,7 @@ describe('runSmokeTest against a local service', () => {
     const result = await runSmokeTest({ baseUrl: 'payments.internal', apiKey: API_KEY, timeoutMs: 200 });
     expect(result).toEqual({
       ok: false,
-      steps: [expect.objectContaining({ name: 'config', error: 'baseUrl must be an http(s) URL, got: "payments.internal"' })],
+      steps: [{ name: 'config', ok: false, ms: 0, error: 'baseUrl must be an http(s) URL, got: "payments.internal"' }],
     });
   });
 });
@@ -243,7 +246,10 @@ describe('lifecycle hook handler', () => {
     const answer = await handleHook(event, deps({ TEST_URL: service.baseUrl, API_KEY_SECRET_ARN: SECRET_ARN }));
 
     expect(answer).toEqual({ hookStatus: 'FAILED' });
-    expect(logs).toContain(`smoke test required: ${LATER.reason}`);
+    expect(logs[1]).toBe(`smoke test required: ${LATER.reason}`);
+    // The FAILED comes from the smoke test itself: it reached the revision and stopped at readiness.
+    expect(service.received.map((r) => r.url)).toEqual(['/health/live', '/health/ready']);
+    expect(logs.at(-1)).toBe('smoke hook FAILED');
   });
 
   test('GIVEN the first-deployment check itself throws THEN the smoke test still decides', async () => {
@@ -256,7 +262,9 @@ describe('lifecycle hook handler', () => {
     const answer = await handleHook(event, deps({ TEST_URL: service.baseUrl, API_KEY_SECRET_ARN: SECRET_ARN }, undefined, broken));
 
     expect(answer).toEqual({ hookStatus: 'FAILED' });
-    expect(logs).toContain('smoke test required: first-deployment check failed (TypeError)');
+    expect(logs[1]).toBe('smoke test required: first-deployment check failed (TypeError)');
+    expect(service.received.map((r) => r.url)).toEqual(['/health/live', '/health/ready']);
+    expect(logs.at(-1)).toBe('smoke hook FAILED');
   });
 
   test('GIVEN the new revision passes THEN SUCCEEDED, and the logs hold no secret', async () => {
@@ -267,8 +275,16 @@ describe('lifecycle hook handler', () => {
     await expect(handleHook(event, deps({ TEST_URL: service.baseUrl, API_KEY_SECRET_ARN: SECRET_ARN }, getSecret))).resolves.toEqual({
       hookStatus: 'SUCCEEDED',
     });
+    expect(getSecret).toHaveBeenCalledTimes(1);
     expect(getSecret).toHaveBeenCalledWith(SECRET_ARN);
-    expect(logs.join('\n')).toMatch(/POST_TEST_TRAFFIC_SHIFT/);
+    expect(service.received.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET /health/live',
+      'GET /health/ready',
+      'POST /v1/payments',
+      'GET /v1/payments/pay_0123456789abcdefghijkl',
+    ]);
+    expect(logs[0]).toBe(`smoke hook invoked: stage POST_TEST_TRAFFIC_SHIFT service ${SERVICE_ARN} revision ${REVISION_ARN}`);
+    expect(logs.at(-1)).toBe('smoke hook SUCCEEDED');
     expect(logs.join('\n')).not.toContain(API_KEY);
     expect(logs.join('\n')).not.toContain(CARD);
   });
@@ -278,7 +294,14 @@ describe('lifecycle hook handler', () => {
     server = service.server;
 
     await expect(handleHook(event, deps({ TEST_URL: service.baseUrl, API_KEY_SECRET_ARN: SECRET_ARN }))).resolves.toEqual({ hookStatus: 'FAILED' });
-    expect(logs.join('\n')).toMatch(/FAIL GET \/health\/ready/);
+    const report = logs.find((l) => l.startsWith(`smoke test against ${service.baseUrl}:`)) ?? '';
+    expect(
+      report
+        .split('\n')
+        .slice(1)
+        .map((l) => l.replace(/ +\d+ms/, ' <ms>')),
+    ).toEqual([`PASS ${'GET /health/live'.padEnd(22)} 200 <ms>`, `FAIL ${'GET /health/ready'.padEnd(22)} 503 <ms>  HTTP 503, expected 200`]);
+    expect(logs.at(-1)).toBe('smoke hook FAILED');
   });
 
   test('GIVEN the JSON API key secret THEN the hook presents its current key and SUCCEEDS; the logs hold neither key', async () => {
@@ -291,6 +314,7 @@ describe('lifecycle hook handler', () => {
     );
 
     expect(answer).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(logs.at(-1)).toBe('smoke hook SUCCEEDED');
     expect(service.received.filter((r) => r.url.startsWith('/v1/')).map((r) => r.headers.authorization)).toEqual([
       `Bearer ${API_KEY}`,
       `Bearer ${API_KEY}`,
@@ -318,26 +342,53 @@ describe('lifecycle hook handler', () => {
   });
 
   test('GIVEN the secret cannot be read THEN FAILED with a hint', async () => {
+    // A healthy service behind TEST_URL: the FAILED can only come from the secret, not from an unreachable URL.
+    const service = await startService();
+    server = service.server;
     const denied = async (): Promise<string> => {
       throw Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' });
     };
-    await expect(handleHook(event, deps({ TEST_URL: 'http://127.0.0.1:1', API_KEY_SECRET_ARN: SECRET_ARN }, denied))).resolves.toEqual({
+    await expect(handleHook(event, deps({ TEST_URL: service.baseUrl, API_KEY_SECRET_ARN: SECRET_ARN }, denied))).resolves.toEqual({
       hookStatus: 'FAILED',
     });
-    expect(logs.join('\n')).toMatch(/cannot read .*AccessDeniedException.*secretsmanager:GetSecretValue/);
+    expect(logs.at(-1)).toBe(
+      `smoke hook FAILED: cannot read ${SECRET_ARN} (AccessDeniedException); check the hook role's secretsmanager:GetSecretValue and kms:Decrypt`,
+    );
+    expect(service.received).toEqual([]);
   });
 
   test('GIVEN TEST_URL is missing THEN FAILED naming it', async () => {
-    await expect(handleHook(event, deps({ API_KEY_SECRET_ARN: SECRET_ARN }))).resolves.toEqual({ hookStatus: 'FAILED' });
-    expect(logs.join('\n')).toMatch(/TEST_URL=missing/);
+    const getSecret = jest.fn(async () => API_KEY);
+    await expect(handleHook(event, deps({ API_KEY_SECRET_ARN: SECRET_ARN }, getSecret))).resolves.toEqual({ hookStatus: 'FAILED' });
+    expect(logs.at(-1)).toBe('smoke hook FAILED: TEST_URL and API_KEY_SECRET_ARN must be set (TEST_URL=missing, API_KEY_SECRET_ARN=set)');
+    expect(getSecret).not.toHaveBeenCalled();
   });
 
   test('GIVEN API_KEY_SECRET_ARN is missing THEN FAILED naming it, without reading any secret', async () => {
+    const service = await startService();
+    server = service.server;
     const getSecret = jest.fn(async () => 'unused');
-    await expect(handleHook(event, deps({ TEST_URL: 'http://127.0.0.1:1' }, getSecret))).resolves.toEqual({ hookStatus: 'FAILED' });
-    expect(logs.join('\n')).toMatch(/TEST_URL=set, API_KEY_SECRET_ARN=missing/);
+    await expect(handleHook(event, deps({ TEST_URL: service.baseUrl }, getSecret))).resolves.toEqual({ hookStatus: 'FAILED' });
+    expect(logs.at(-1)).toBe('smoke hook FAILED: TEST_URL and API_KEY_SECRET_ARN must be set (TEST_URL=set, API_KEY_SECRET_ARN=missing)');
     expect(getSecret).not.toHaveBeenCalled();
+    expect(service.received).toEqual([]);
   });
+
+  test.each(['0', '-5', '1.5', 'soon'])(
+    'GIVEN SMOKE_TIMEOUT_MS=%s THEN FAILED naming the value, without reading any secret or sending a request',
+    async (raw) => {
+      const service = await startService();
+      server = service.server;
+      const getSecret = jest.fn(async () => API_KEY);
+
+      const answer = await handleHook(event, deps({ TEST_URL: service.baseUrl, API_KEY_SECRET_ARN: SECRET_ARN, SMOKE_TIMEOUT_MS: raw }, getSecret));
+
+      expect(answer).toEqual({ hookStatus: 'FAILED' });
+      expect(logs.at(-1)).toBe(`smoke hook FAILED: SMOKE_TIMEOUT_MS must be a positive integer, got: ${JSON.stringify(raw)}`);
+      expect(getSecret).not.toHaveBeenCalled();
+      expect(service.received).toEqual([]);
+    },
+  );
 });
 
 describe('smoke CLI', () => {
@@ -356,7 +407,13 @@ describe('smoke CLI', () => {
     const service = await startService();
     server = service.server;
     await expect(main({ BASE_URL: service.baseUrl, API_KEY_SECRET_ARN: 'arn:secret' }, async () => API_KEY)).resolves.toBe(0);
+    expect(console.log).toHaveBeenLastCalledWith('smoke: passed');
+    expect(console.error).not.toHaveBeenCalled();
     await expect(main({ BASE_URL: service.baseUrl, API_KEY: 'wrong-key' })).resolves.toBe(1);
+    expect((console.error as jest.Mock).mock.calls).toEqual([
+      ['smoke: FAILED; see the failing step above and the service logs (CloudWatch log group of the ECS service)'],
+    ]);
+    expect((console.log as jest.Mock).mock.calls.at(-1)?.[0]).toMatch(/FAIL POST \/v1\/payments +401 .*HTTP 401, expected 201$/);
   });
 
   test('GIVEN the JSON API key secret THEN presents current (not previous) and exits 0; a current key the service refuses exits 1', async () => {
@@ -383,7 +440,8 @@ describe('smoke CLI', () => {
 
   test('exits 2 when no key source is set', async () => {
     await expect(main({ BASE_URL: 'http://127.0.0.1:1' })).resolves.toBe(2);
-    expect(console.error).toHaveBeenCalledWith(expect.stringMatching(/set API_KEY_SECRET_ARN \(preferred\) or API_KEY/));
+    expect((console.error as jest.Mock).mock.calls).toEqual([['smoke: cannot start: set API_KEY_SECRET_ARN (preferred) or API_KEY']]);
+    expect(console.log).not.toHaveBeenCalled();
   });
 });
 
@@ -399,21 +457,26 @@ describe('currentApiKey', () => {
     expect(currentApiKey(API_KEY, 'secret s')).toBe(API_KEY);
   });
 
+  const EXPECTED_FORM = '(expected {"current": "...", "previous": "..."})';
   test.each([
-    ['malformed JSON', `{"current": "${API_KEY}", previous}`, 'secret s starts with "{" but is not valid JSON'],
-    ['no current', JSON.stringify({ previous: API_KEY }), 'secret s is JSON without a non-empty string field "current"'],
-    ['empty current', JSON.stringify({ current: '', previous: API_KEY }), 'secret s is JSON without a non-empty string field "current"'],
-    ['current not a string', JSON.stringify({ current: [API_KEY] }), 'secret s is JSON without a non-empty string field "current"'],
+    ['malformed JSON', `{"current": "${API_KEY}", previous}`, `secret s starts with "{" but is not valid JSON ${EXPECTED_FORM}`],
+    ['no current', JSON.stringify({ previous: API_KEY }), `secret s is JSON without a non-empty string field "current" ${EXPECTED_FORM}`],
+    [
+      'empty current',
+      JSON.stringify({ current: '', previous: API_KEY }),
+      `secret s is JSON without a non-empty string field "current" ${EXPECTED_FORM}`,
+    ],
+    ['current not a string', JSON.stringify({ current: [API_KEY] }), `secret s is JSON without a non-empty string field "current" ${EXPECTED_FORM}`],
     ['empty value', '   ', 'secret s is empty'],
   ])('refuses %s, and the message never holds the value', (_what, value, message) => {
-    let caught: unknown;
+    let caught: unknown = 'nothing thrown';
     try {
       currentApiKey(value, 'secret s');
     } catch (error) {
       caught = error;
     }
     expect(caught).toBeInstanceOf(ApiKeySecretError);
-    expect((caught as Error).message).toContain(message);
+    expect((caught as Error).message).toBe(message);
     expect((caught as Error).message).not.toContain(API_KEY);
   });
 });
