@@ -5,7 +5,20 @@ import tseslint from 'typescript-eslint';
 import { securityConfig } from './eslint.security.config.mjs';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'cdk.out/**', 'cdk.out.*/**', 'coverage/**', '.venv/**', 'app/**', '.build/**', 'reports/**', 'jest.config.js'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'cdk.out/**',
+      'cdk.out.*/**',
+      'coverage/**',
+      '.venv/**',
+      'app/**',
+      '.build/**',
+      'reports/**',
+      '.stryker-tmp/**',
+      'jest.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

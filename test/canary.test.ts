@@ -73,7 +73,8 @@ describe('PaymentCanary', () => {
     expect(props.Name).toBe('tapstack-dev-smoke');
     expect(props.RuntimeVersion).toBe('syn-nodejs-puppeteer-13.0');
     expect(props.Code.Handler).toBe(CANARY_HANDLER);
-    expect(props.Code.S3Bucket).toBeDefined();
+    // The bundle, as a file asset of the CDK bootstrap bucket.
+    expect(props.Code.S3Bucket).toEqual({ 'Fn::Sub': 'cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}' });
     expect(props.Code.S3Key).toMatch(/\.zip$/);
     expect(props.Schedule).toEqual({ Expression: 'rate(5 minutes)', DurationInSeconds: '0' });
     expect(props.StartCanaryAfterCreation).toBe(true);

@@ -1,17 +1,23 @@
 import * as fs from 'fs';
 import {
+  allowedDomainsOf,
+  cidrsOverlap,
   CONNECTION_HEADROOM,
   ConfigError,
   connectionBudgetOf,
   EnvironmentConfig,
+  imageParameterNameOf,
   loadAllConfigs,
+  parseCidr,
   parseEnvironmentName,
+  recoveryStackNameOf,
+  repositoryNameOf,
   serverlessV2MaxConnections,
   validateAcrossEnvironments,
   validateEnvironmentConfig,
 } from '../lib/config';
 import { downstreamProblems, findExampleValues, preflightProblems } from '../lib/config/preflight';
-import { shippedConfigs, writeConfigDir } from './helpers';
+import { shippedConfigs, writeConfigDir } from './config-fixtures';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
 
@@ -503,4 +509,464 @@ describe('the connection budget against Aurora Serverless v2 max_connections (do
       }),
     ).not.toThrow();
   });
+});
+
+/**
+ * Every rule only prod has, one row each: prod with the value is refused with a message naming the field and the
+ * value; prod at the boundary is accepted (where the rule has one); and staging with the very same change is accepted,
+ * so a rule that started applying to every environment (or to none) fails here.
+ */
+describe('the prod-only rules, each refused in prod and accepted in staging', () => {
+  type Change = (c: Mutable<EnvironmentConfig>) => void;
+  const rules: ReadonlyArray<[string, Change, RegExp, Change | undefined]> = [
+    [
+      'one availability zone',
+      (c) => {
+        c.network.availabilityZones = ['us-east-1a'];
+        c.network.natGateways = 1;
+      },
+      /network\.availabilityZones: prod needs at least 2 availability zones, got: 1 \(\["us-east-1a"\]\)/,
+      (c) => {
+        c.network.availabilityZones = ['us-east-1a', 'us-east-1b'];
+        c.network.natGateways = 2;
+      },
+    ],
+    [
+      'fewer NAT gateways than availability zones',
+      (c) => (c.network.natGateways = 1),
+      /network\.natGateways: prod needs one NAT gateway per availability zone \(3\), got: 1/,
+      undefined,
+    ],
+    [
+      'one task',
+      (c) => {
+        c.service.desiredCount = 1;
+        c.service.minCapacity = 1;
+      },
+      /service\.desiredCount: must be >= 2 in prod, got: 1/,
+      (c) => {
+        c.service.desiredCount = 2;
+        c.service.minCapacity = 2;
+      },
+    ],
+    ['a minimum of one task', (c) => (c.service.minCapacity = 1), /service\.minCapacity: must be >= 2 in prod, got: 1/, undefined],
+    [
+      'a load balancer without deletion protection',
+      (c) => (c.loadBalancer.deletionProtection = false),
+      /loadBalancer\.deletionProtection: must be true in prod, got: false/,
+      undefined,
+    ],
+    ['no alarm recipient', (c) => (c.alarms.emails = []), /alarms\.emails: prod needs at least one alarm recipient, got: \[\]/, undefined],
+    ['nobody to page', (c) => (c.alarms.pageEmails = []), /alarms\.pageEmails: prod needs at least one on-call to page, got: \[\]/, undefined],
+    [
+      'a rollback that does not page',
+      (c) => (c.monitoring.pageOnRollback = false),
+      /monitoring\.pageOnRollback: a rollback in prod must page, got: false/,
+      undefined,
+    ],
+    [
+      'a synthetic check every 6 minutes',
+      (c) => (c.monitoring.canaryRateMinutes = 6),
+      /monitoring\.canaryRateMinutes: prod checks its public URL at least every 5 minutes, got: 6/,
+      (c) => (c.monitoring.canaryRateMinutes = 5),
+    ],
+    [
+      'logs destroyed on delete',
+      (c) => (c.removal.logs = 'destroy'),
+      /removal\.logs: prod must retain logs on stack deletion \(PCI DSS 10\.7\), got: "destroy"/,
+      undefined,
+    ],
+    [
+      'artifacts destroyed on delete',
+      (c) => (c.removal.artifacts = 'destroy'),
+      /removal\.artifacts: prod must retain artifacts on stack deletion \(PCI DSS 10\.7\), got: "destroy"/,
+      undefined,
+    ],
+    [
+      'keys destroyed on delete',
+      (c) => (c.removal.keys = 'destroy'),
+      /removal\.keys: prod must retain keys on stack deletion \(PCI DSS 10\.7\), got: "destroy"/,
+      undefined,
+    ],
+    [
+      'no manual approval',
+      (c) => (c.pipeline.approvalRequired = false),
+      /pipeline\.approvalRequired: prod deploys need a manual approval, got: false/,
+      undefined,
+    ],
+    [
+      'second-region copies kept 34 days',
+      (c) => (c.recovery.copyRetentionDays = 34),
+      /recovery\.copyRetentionDays: prod keeps its second-region copies at least 35 days, got: 34/,
+      (c) => (c.recovery.copyRetentionDays = 35),
+    ],
+    [
+      'a database copy once a day',
+      (c) => (c.recovery.backupEveryHours = 24),
+      /recovery\.backupEveryHours: prod copies the database to the second region at least twice a day, got: 24/,
+      (c) => (c.recovery.backupEveryHours = 12),
+    ],
+    [
+      'a database that pauses',
+      (c) => (c.database.minCapacityAcu = 0),
+      /database\.minCapacityAcu: prod must not pause \(0 ACU\).*got: 0/,
+      (c) => (c.database.minCapacityAcu = 0.5),
+    ],
+    [
+      'no database reader',
+      (c) => (c.database.readers = 0),
+      /database\.readers: prod needs at least 1 reader to fail over to, got: 0/,
+      (c) => (c.database.readers = 1),
+    ],
+    [
+      'a database without deletion protection',
+      (c) => (c.database.deletionProtection = false),
+      /database\.deletionProtection: must be true in prod, got: false/,
+      undefined,
+    ],
+    [
+      'a database only snapshotted on delete',
+      (c) => (c.database.removal = 'snapshot'),
+      /database\.removal: prod must retain the cluster on stack deletion, got: "snapshot"/,
+      undefined,
+    ],
+    [
+      '6 days of database backups',
+      (c) => (c.database.backupRetentionDays = 6),
+      /database\.backupRetentionDays: prod keeps at least 7 days of backups, got: 6/,
+      (c) => (c.database.backupRetentionDays = 7),
+    ],
+    [
+      'a DNS Firewall that only alerts',
+      (c) => (c.egress.dnsFirewallMode = 'alert'),
+      /egress\.dnsFirewallMode: prod blocks every name not allowed \(PCI DSS 1\.3\.2\), got: "alert"/,
+      undefined,
+    ],
+    [
+      'a DNS Firewall that fails open',
+      (c) => (c.egress.dnsFirewallFailOpen = true),
+      /egress\.dnsFirewallFailOpen: prod fails closed .*got: true/,
+      undefined,
+    ],
+  ];
+
+  test.each(rules)('prod with %s is refused, naming the value', (_name, change, message) => {
+    let error: unknown;
+    try {
+      validateChanged('prod', change);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems.filter((p) => message.test(p))).toHaveLength(1);
+  });
+
+  test.each(rules.filter((r) => r[3] !== undefined))('prod at the boundary of %s is accepted', (_name, _change, _message, boundary) => {
+    expect(() => validateChanged('prod', boundary!)).not.toThrow();
+  });
+
+  test.each(rules)('staging with %s is accepted', (_name, change) => {
+    expect(() => validateChanged('staging', change)).not.toThrow();
+  });
+});
+
+/**
+ * The rules every environment has, each at its boundary: the first value refused (named in the message) and the last
+ * one accepted, so a rule that is off by one, inverted or gone fails here.
+ */
+describe('every rule at its boundary', () => {
+  type Change = (c: Mutable<EnvironmentConfig>) => void;
+  const refusedOnly = (env: 'dev' | 'staging' | 'prod', change: Change, message: RegExp) => {
+    let error: unknown;
+    try {
+      validateChanged(env, change);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.filter((p) => message.test(p))).toHaveLength(1);
+  };
+  const accepted = (env: 'dev' | 'staging' | 'prod', change: Change) => expect(() => validateChanged(env, change)).not.toThrow();
+
+  const cases: ReadonlyArray<[string, 'dev' | 'staging' | 'prod', Change, RegExp, Change]> = [
+    [
+      'an availability zone of another region',
+      'dev',
+      (c) => (c.network.availabilityZones = ['us-east-1a', 'us-west-2b']),
+      /network\.availabilityZones\.1: must be an availability zone of us-east-1, got: "us-west-2b"/,
+      (c) => (c.network.availabilityZones = ['us-east-1a', 'us-east-1c']),
+    ],
+    [
+      'a connection in another region',
+      'dev',
+      (c) => (c.source.connectionArn = c.source.connectionArn.replace(':us-east-1:', ':us-west-2:')),
+      /source\.connectionArn: must be a connection in us-east-1, where the pipeline is, got: "arn:aws:codeconnections:us-west-2:/,
+      () => undefined,
+    ],
+    [
+      'a snapshot in another region',
+      'dev',
+      (c) => (c.database.restoreFromSnapshot = 'arn:aws:rds:us-west-2:111111111111:cluster-snapshot:tap-copy'),
+      /database\.restoreFromSnapshot: must be a snapshot in us-east-1 .*got: "arn:aws:rds:us-west-2:111111111111:cluster-snapshot:tap-copy"/,
+      (c) => (c.database.restoreFromSnapshot = 'arn:aws:rds:us-east-1:111111111111:cluster-snapshot:tap-copy'),
+    ],
+    [
+      'a snapshot of another account',
+      'dev',
+      (c) => (c.database.restoreFromSnapshot = 'arn:aws:rds:us-east-1:999999999999:cluster-snapshot:tap-copy'),
+      /database\.restoreFromSnapshot: must be a snapshot of account 111111111111, got: "arn:aws:rds:us-east-1:999999999999:/,
+      (c) => (c.database.restoreFromSnapshot = 'arn:aws:rds:us-east-1:111111111111:cluster-snapshot:tap-copy'),
+    ],
+    [
+      'the recovery region equal to the region',
+      'dev',
+      (c) => (c.recovery.region = 'us-east-1'),
+      /recovery\.region: must differ from the environment's region us-east-1: .*got: "us-east-1"/,
+      () => undefined,
+    ],
+    [
+      'more NAT gateways than availability zones',
+      'dev',
+      (c) => (c.network.natGateways = 3),
+      /network\.natGateways: must be <= the number of availability zones \(2\), got: 3/,
+      (c) => (c.network.natGateways = 2),
+    ],
+    [
+      'a minimum above the maximum',
+      'dev',
+      (c) => {
+        c.service.minCapacity = 3;
+        c.service.desiredCount = 3;
+        c.service.maxCapacity = 2;
+      },
+      /service\.minCapacity: must be <= maxCapacity \(2\), got: 3/,
+      (c) => {
+        c.service.minCapacity = 2;
+        c.service.desiredCount = 2;
+        c.service.maxCapacity = 2;
+      },
+    ],
+    [
+      'fewer tasks than the minimum',
+      'dev',
+      (c) => {
+        c.service.minCapacity = 2;
+        c.service.desiredCount = 1;
+      },
+      /service\.desiredCount: must be >= minCapacity \(2\), got: 1/,
+      (c) => {
+        c.service.minCapacity = 2;
+        c.service.desiredCount = 2;
+      },
+    ],
+    [
+      'a deregistration delay below the drain deadline',
+      'dev',
+      (c) => (c.service.deregistrationDelaySeconds = 19),
+      /service\.deregistrationDelaySeconds: must be >= drainDeadlineSeconds \(20\) .*got: 19/,
+      (c) => (c.service.deregistrationDelaySeconds = 20),
+    ],
+    [
+      'a bake time one period short of the alarm window',
+      'dev',
+      (c) => (c.deployment.alarmEvaluationPeriods = 4),
+      /deployment\.bakeTimeMinutes: must be at least the alarm window \(240 s = alarmPeriodSeconds x alarmEvaluationPeriods\) .*got: 3 min/,
+      (c) => (c.deployment.alarmEvaluationPeriods = 3),
+    ],
+    [
+      'step settings with BLUE_GREEN',
+      'dev',
+      (c) => (c.deployment.stepBakeTimeMinutes = 5),
+      /deployment\.stepPercent\/stepBakeTimeMinutes: only for CANARY or LINEAR, got strategy "BLUE_GREEN" with \(missing\) \/ 5/,
+      () => undefined,
+    ],
+    [
+      'LINEAR in steps of 2 %',
+      'dev',
+      (c) => Object.assign(c.deployment, { strategy: 'LINEAR', stepPercent: 2, stepBakeTimeMinutes: 3 }),
+      /deployment\.stepPercent: LINEAR needs 3-100, got: 2/,
+      (c) => Object.assign(c.deployment, { strategy: 'LINEAR', stepPercent: 3, stepBakeTimeMinutes: 3 }),
+    ],
+    [
+      'a step bake time shorter than the alarm window',
+      'dev',
+      (c) => Object.assign(c.deployment, { strategy: 'CANARY', stepPercent: 10, stepBakeTimeMinutes: 1 }),
+      /deployment\.stepBakeTimeMinutes: must be at least the alarm window \(120 s\), got: 1 min/,
+      (c) => Object.assign(c.deployment, { strategy: 'CANARY', stepPercent: 2, stepBakeTimeMinutes: 2 }),
+    ],
+    [
+      'a test listener on the container port',
+      'dev',
+      (c) => (c.deployment.testListenerPort = 8080),
+      /deployment\.testListenerPort: must differ from service\.containerPort, got: 8080/,
+      (c) => (c.deployment.testListenerPort = 8081),
+    ],
+    [
+      'a test listener open to a /15',
+      'dev',
+      (c) => (c.deployment.testListenerAllowedCidrs = ['10.0.0.0/15']),
+      /deployment\.testListenerAllowedCidrs\.0: the test listener must not be reachable from the internet, use a \/16 or narrower, got: "10\.0\.0\.0\/15"/,
+      (c) => (c.deployment.testListenerAllowedCidrs = ['10.0.0.0/16']),
+    ],
+    [
+      'a maintenance window of 29 minutes',
+      'dev',
+      (c) => (c.database.maintenanceWindow = 'sun:04:00-sun:04:29'),
+      /database\.maintenanceWindow: must last at least 30 minutes, got: "sun:04:00-sun:04:29"/,
+      (c) => (c.database.maintenanceWindow = 'sun:04:00-sun:04:30'),
+    ],
+    [
+      'a VPC of /15',
+      'dev',
+      (c) => (c.network.cidr = '10.10.0.0/15'),
+      /network\.cidr: VPC prefix must be between \/16 and \/24 to fit two subnet tiers, got: "10\.10\.0\.0\/15"/,
+      (c) => (c.network.cidr = '10.10.0.0/24'),
+    ],
+    [
+      'a VPC of /25',
+      'dev',
+      (c) => (c.network.cidr = '10.10.0.0/25'),
+      /network\.cidr: VPC prefix must be between \/16 and \/24 to fit two subnet tiers, got: "10\.10\.0\.0\/25"/,
+      (c) => (c.network.cidr = '10.10.0.0/16'),
+    ],
+    [
+      'an availability zone twice',
+      'dev',
+      (c) => (c.network.availabilityZones = ['us-east-1a', 'us-east-1a']),
+      /network\.availabilityZones: must not repeat an availability zone, got: \["us-east-1a","us-east-1a"\]/,
+      () => undefined,
+    ],
+    [
+      'an allowed domain twice',
+      'dev',
+      (c) => (c.egress.allowedDomains = ['github.com', 'pypi.org', 'github.com']),
+      /egress\.allowedDomains\.2: duplicated name, got: "github\.com"/,
+      (c) => (c.egress.allowedDomains = ['github.com', 'pypi.org']),
+    ],
+    [
+      'a certificate together with only a hosted zone name',
+      'dev',
+      (c) => {
+        c.tls = {
+          certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/12345678-1234-1234-1234-123456789012',
+          domainName: 'pay.dev.example.com',
+          hostedZoneName: 'dev.example.com',
+        };
+      },
+      /tls\.hostedZoneId\/hostedZoneName: only for a certificate the stack creates/,
+      (c) => {
+        c.tls = {
+          certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/12345678-1234-1234-1234-123456789012',
+          domainName: 'pay.dev.example.com',
+        };
+      },
+    ],
+  ];
+
+  test.each(cases)('%s is refused in %s, naming the value; the boundary is accepted', (_name, env, change, message, boundary) => {
+    refusedOnly(env, change, message);
+    accepted(env, boundary);
+  });
+
+  test('the whole message: the source, then one line per problem; the error is a ConfigError', () => {
+    let error: unknown;
+    try {
+      validateChanged('dev', (c) => {
+        c.network.natGateways = 3;
+        c.deployment.testListenerPort = 8080;
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).name).toBe('ConfigError');
+    expect((error as ConfigError).source).toBe('config/dev.json');
+    expect((error as ConfigError).message).toBe(
+      'Invalid configuration in config/dev.json:\n' +
+        '  - network.natGateways: must be <= the number of availability zones (2), got: 3\n' +
+        '  - deployment.testListenerPort: must differ from service.containerPort, got: 8080',
+    );
+  });
+
+  test('an unknown field at the top level is named without a path; inside a section, with it', () => {
+    const raw = { ...structuredClone(shippedConfigs().dev), extra: 1 };
+    expect(() => validateEnvironmentConfig(raw, 'dev', 'x.json')).toThrow(/\n {2}- unknown field\(s\) "extra"$/);
+    const nested = structuredClone(shippedConfigs().dev) as unknown as { network: Record<string, unknown> };
+    nested.network.extra = 1;
+    expect(() => validateEnvironmentConfig(nested, 'dev', 'x.json')).toThrow(/\n {2}- network: unknown field\(s\) "extra"$/);
+  });
+
+  test('overlap across environments is reported as config/*.json', () => {
+    const all = shippedConfigs();
+    let error: unknown;
+    try {
+      validateAcrossEnvironments([all.dev, { ...all.staging, network: { ...all.staging.network, cidr: all.dev.network.cidr } }]);
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigError).source).toBe('config/*.json');
+  });
+
+  test('parseCidr: the network number and prefix; anything else is not a CIDR', () => {
+    expect(parseCidr('10.1.2.0/24')).toEqual({ network: ((10 * 256 + 1) * 256 + 2) * 256, prefix: 24 });
+    expect(parseCidr('255.255.255.255/32')).toEqual({ network: 2 ** 32 - 1, prefix: 32 });
+    expect(parseCidr('0.0.0.0/0')).toEqual({ network: 0, prefix: 0 });
+    for (const bad of ['256.0.0.0/8', '10.0.0.0/33', 'x10.0.0.0/16', '10.0.0.0/16x', '10.0.0.1000/16', '10.0.0/16', '10.0.0.1/16']) {
+      expect({ bad, parsed: parseCidr(bad) }).toEqual({ bad, parsed: undefined });
+    }
+  });
+
+  test('cidrsOverlap: nested and partial ranges overlap; adjacent ones do not; an invalid one overlaps nothing', () => {
+    expect(cidrsOverlap('10.0.0.0/16', '10.0.128.0/17')).toBe(true);
+    expect(cidrsOverlap('10.0.128.0/17', '10.0.0.0/16')).toBe(true);
+    expect(cidrsOverlap('10.0.0.0/16', '10.1.0.0/16')).toBe(false);
+    expect(cidrsOverlap('10.1.0.0/16', '10.0.0.0/16')).toBe(false);
+    expect(cidrsOverlap('10.0.0.0/15', '10.1.255.0/24')).toBe(true);
+    expect(cidrsOverlap('10.0.0.0/16', 'nonsense')).toBe(false);
+  });
+
+  test('the names other tools derive from an environment', () => {
+    expect(imageParameterNameOf('staging')).toBe('/tap/staging/app/image-uri');
+    expect(repositoryNameOf('prod')).toBe('tap/prod/payment-service');
+    expect(recoveryStackNameOf('dev')).toBe('TapStack-dev-recovery');
+  });
+
+  test('the DNS names a VPC may resolve: the configured ones, the service domain and the recovery region CloudFormation, once each', () => {
+    const dev = shippedConfigs().dev;
+    expect(allowedDomainsOf({ ...dev, egress: { ...dev.egress, allowedDomains: ['github.com', 'pay.dev.example.com'] } })).toEqual([
+      'github.com',
+      'pay.dev.example.com',
+      'cloudformation.us-west-2.amazonaws.com',
+    ]);
+    expect(
+      allowedDomainsOf({
+        ...dev,
+        tls: { certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/12345678-1234-1234-1234-123456789012' },
+        egress: { ...dev.egress, allowedDomains: [] },
+      }),
+    ).toEqual(['cloudformation.us-west-2.amazonaws.com']);
+  });
+
+  test('an unknown environment name on the command line is reported as -c env', () => {
+    let error: unknown;
+    try {
+      parseEnvironmentName('qa');
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigError).source).toBe('-c env');
+  });
+
+  test('the preflight names the all-zero connection id and the example hosted zone id', () => {
+    const found = findExampleValues(shippedConfigs().dev);
+    expect(found).toContain('source.connectionArn (all-zero id)');
+    expect(found).toContain('tls.hostedZoneId (Z11111111EXAMPLE)');
+  });
+});
+
+test('a CPU size Fargate does not offer is refused, naming the sizes it offers', () => {
+  expect(() => validateChanged('dev', (c) => (c.service.cpu = 300))).toThrow(
+    /service\.cpu: must be one of 256, 512, 1024, 2048, 4096(, \d+)*, got: 300/,
+  );
 });

@@ -4,24 +4,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { buildApp } from '../lib/app';
-import { EnvironmentConfig, EnvironmentName, loadAllConfigs } from '../lib/config';
+import { EnvironmentName, loadAllConfigs } from '../lib/config';
 import { TapStack } from '../lib/tap-stack';
 
 const ROOT = path.join(__dirname, '..');
 /** The feature flags of cdk.json, so tests synthesize exactly what `cdk synth` does. */
 export const CDK_CONTEXT = JSON.parse(fs.readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')).context as Record<string, unknown>;
 
-/** A deep copy of the shipped configuration of every environment, for tests to change. */
-export function shippedConfigs(): Record<EnvironmentName, EnvironmentConfig> {
-  return loadAllConfigs();
-}
-
-/** Writes configs into a temporary directory, for tests of the file loader. */
-export function writeConfigDir(configs: Record<string, unknown>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tap-config-'));
-  for (const [name, value] of Object.entries(configs)) fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(value));
-  return dir;
-}
+export { shippedConfigs, writeConfigDir } from './config-fixtures';
 
 /**
  * How a synth sees the account: `agnostic` as `cdk synth` without credentials (the ARNs carry `<AWS::AccountId>`),

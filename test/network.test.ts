@@ -1,4 +1,3 @@
-import { Match } from 'aws-cdk-lib/assertions';
 import { INTERFACE_ENDPOINTS } from '../lib/network/network';
 import { ENVS, shippedConfigs, synthEnv } from './helpers';
 
@@ -28,36 +27,53 @@ describe.each(ENVS)('network in %s', (env) => {
     expect(byId('NetworkVpcpublicSubnet')).toEqual(azs.map((az, i) => [az, before('public', i)]));
     expect(byId('NetworkVpcprivateSubnet')).toEqual(azs.map((az, i) => [az, before('private', i)]));
     expect(byId('NetworkVpcisolatedSubnet')).toEqual(azs.map((az, i) => [az, `${base}.${16 * (azs.length + 1) + i}.0/24`]));
-    expect(subnets.NetworkVpcpublicSubnet1Subnet00617657).toBeDefined();
-    expect(subnets.NetworkVpcprivateSubnet1Subnet9EC58498).toBeDefined();
+    expect(subnets.NetworkVpcpublicSubnet1Subnet00617657?.Properties.CidrBlock).toBe(before('public', 0));
+    expect(subnets.NetworkVpcprivateSubnet1Subnet9EC58498?.Properties.CidrBlock).toBe(before('private', 0));
   });
 
   test('no subnet gives public IPs on launch', () => {
     template.allResourcesProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false });
   });
 
-  test('flow logs record all traffic into an encrypted log group kept at least a year', () => {
-    template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs', ResourceType: 'VPC' });
+  test('flow logs record all traffic into a log group encrypted with the logs key, kept the configured days (at least a year)', () => {
+    template.resourceCountIs('AWS::EC2::FlowLog', 1);
+    const vpc = Object.keys(template.findResources('AWS::EC2::VPC'))[0]!;
+    template.hasResourceProperties('AWS::EC2::FlowLog', {
+      TrafficType: 'ALL',
+      LogDestinationType: 'cloud-watch-logs',
+      ResourceType: 'VPC',
+      ResourceId: { Ref: vpc },
+    });
     const flowLog = Object.values(template.findResources('AWS::EC2::FlowLog'))[0] as { Properties: { LogGroupName: { Ref: string } } };
     const group = template.findResources('AWS::Logs::LogGroup')[flowLog.Properties.LogGroupName.Ref] as { Properties: Record<string, unknown> };
-    expect(group.Properties.KmsKeyId).toBeDefined();
-    expect(group.Properties.RetentionInDays).toBeGreaterThanOrEqual(365);
+    const logsKey = Object.keys(template.findResources('AWS::KMS::Key')).find((id) => id.startsWith('KeysLogsKey'))!;
+    expect(group.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [logsKey, 'Arn'] });
+    expect(group.Properties.RetentionInDays).toBe(config.logs.retentionDays);
+    expect(config.logs.retentionDays).toBeGreaterThanOrEqual(365);
   });
 
   test('the default security group is closed', () => {
+    // CDK's custom resource strips every rule from the VPC's default group (restrictDefaultSecurityGroup).
     template.resourceCountIs('Custom::VpcRestrictDefaultSG', 1);
+    const vpc = Object.keys(template.findResources('AWS::EC2::VPC'))[0]!;
+    template.hasResourceProperties('Custom::VpcRestrictDefaultSG', { DefaultSecurityGroupId: { 'Fn::GetAtt': [vpc, 'DefaultSecurityGroup'] } });
   });
 
   test('S3 gateway endpoint and every interface endpoint, private DNS, behind the endpoint group', () => {
-    template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({}) });
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] },
+    });
     // The X-Ray endpoint only where tracing is on (tracing is off in the shipped configs).
     const tracing = config.monitoring.tracing.enabled;
     template.resourceCountIs('AWS::EC2::VPCEndpoint', Object.keys(INTERFACE_ENDPOINTS).length + 1 + (tracing ? 1 : 0));
+    const endpointGroup = Object.keys(template.findResources('AWS::EC2::SecurityGroup')).find((id) => id.startsWith('NetworkEndpointSecurityGroup'))!;
     for (const service of ['ecr.api', 'ecr.dkr', 'logs', 'secretsmanager', 'kms', 'sts', 'ssm', 'ecs', ...(tracing ? ['xray'] : [])]) {
       template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
         VpcEndpointType: 'Interface',
         PrivateDnsEnabled: true,
         ServiceName: `com.amazonaws.us-east-1.${service}`,
+        SecurityGroupIds: [{ 'Fn::GetAtt': [endpointGroup, 'GroupId'] }],
       });
     }
   });

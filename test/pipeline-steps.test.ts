@@ -15,6 +15,8 @@ import {
   UNPRIVILEGED_POSTGRES_ACCESS,
   UNPRIVILEGED_UID,
   iacCheckStep,
+  mutationStep,
+  INSTALL,
   INSTALL_TRIVY,
 } from '../lib/pipeline/steps';
 import { verifySteps } from '../lib/pipeline/verify-stage';
@@ -36,9 +38,23 @@ const allSteps = [
   promoteImageStep({ env: 'dev', registryId: '111111111111', repositoryName: 'tap/dev/payment-service', timeout: Duration.minutes(60) }),
   deployStep('prod', 45),
   smokeStep('prod'),
+  mutationStep(),
 ];
 
 describe('pipeline steps', () => {
+  test('the Mutation step runs `npm run mutation` after npm ci, with the local PostgreSQL prepared as in the test steps', () => {
+    const step = mutationStep();
+    expect(step.name).toBe('Mutation');
+    expect(step.runsLocally).toBe(false);
+    expect(step.timeout.toMinutes()).toBe(120);
+    expect(step.buildSpec.env).toEqual({ shell: 'bash', variables: { STRYKER_CONCURRENCY: '4' } });
+    expect(step.buildSpec.phases.install!.commands).toEqual([...INSTALL]);
+    expect(step.buildSpec.phases.pre_build!.commands).toEqual([...UNPRIVILEGED_POSTGRES_ACCESS]);
+    expect(step.buildSpec.phases.build.commands).toEqual(['npm run mutation']);
+    const scripts = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.mutation).toBe('tsx scripts/mutation.ts');
+  });
+
   test('each test step runs the same script as the local matrix, for exactly one Node version', () => {
     const step = testStep('16.20.2', 90);
     expect(step.buildSpec.phases.build.commands).toEqual(['cd app && npm run test:matrix']);
@@ -50,13 +66,24 @@ describe('pipeline steps', () => {
   });
 
   test('every download is checked against its pinned SHA-256 before it is unpacked', () => {
+    const downloads: string[] = [];
     for (const step of allSteps) {
       const cmds = commandsOf(step);
       cmds.forEach((c, i) => {
         if (!c.startsWith('curl ')) return;
-        expect(cmds[i + 1]).toMatch(/^echo "[0-9a-f]{64} {2}\/tmp\/\S+" \| sha256sum -c -$/);
+        // The very file curl wrote, against one of the pinned checksums
+        const file = /-o (\S+)/.exec(c)![1]!;
+        downloads.push(`${step.name}: ${file}`);
+        expect(cmds[i + 1]).toBe(`echo "${file.includes('crane') ? CRANE_SHA256 : TRIVY_SHA256}  ${file}" | sha256sum -c -`);
       });
     }
+    expect(downloads).toEqual([
+      'Dependency-Scan: /tmp/trivy.tgz',
+      'IaC-Check: /tmp/trivy.tgz',
+      'Build-Image: /tmp/trivy.tgz',
+      'Promote-Image: /tmp/trivy.tgz',
+      'Promote-Image: /tmp/crane.tgz',
+    ]);
     expect(commandsOf(buildImageStep()).join('\n')).toContain(TRIVY_SHA256);
     expect(commandsOf(promoteImageStep({ env: 'dev', registryId: '1', repositoryName: 'r', timeout: Duration.minutes(1) })).join('\n')).toContain(
       CRANE_SHA256,
@@ -64,6 +91,8 @@ describe('pipeline steps', () => {
   });
 
   test('no step pulls a moving :latest tag, and Trivy reads its databases from ECR Public', () => {
+    const scanning = allSteps.filter((step) => /trivy (image|fs)/.test(commandsOf(step).join('\n'))).map((step) => step.name);
+    expect(scanning).toEqual(['Dependency-Scan', 'Build-Image', 'Promote-Image']);
     for (const step of allSteps) {
       const text = commandsOf(step).join('\n');
       expect(text).not.toMatch(/:latest\b/);
@@ -80,7 +109,10 @@ describe('pipeline steps', () => {
 
   test('every scan is judged by the scan gate with the checked-in ignore file', () => {
     const isScan = (c: string) => /^trivy (image|fs|config|sbom|rootfs) /.test(c);
-    for (const step of allSteps.filter((s) => commandsOf(s).some(isScan))) {
+    const scanning = allSteps.filter((s) => commandsOf(s).some(isScan));
+    expect(scanning.map((s) => s.name)).toEqual(['Dependency-Scan', 'Build-Image', 'Promote-Image']);
+    expect(fs.existsSync(path.join(__dirname, '..', 'security', 'scan-ignore.json'))).toBe(true);
+    for (const step of scanning) {
       const cmds = commandsOf(step);
       const scan = cmds.findIndex(isScan);
       const gate = cmds.findIndex((c) => c.startsWith('npx tsx tools/scan-gate/cli.ts reports/trivy-'));

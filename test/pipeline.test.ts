@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { BUILD_CACHE_TAG, DEPLOYED_TAG_PREFIX } from '../lib/registry/image-repository';
@@ -13,6 +15,7 @@ import {
   testStepName,
 } from '../lib/pipeline/steps';
 import { triggerFilePaths } from '../lib/pipeline/trigger-paths';
+import { loadConfig, SUPPORTED_NODE_VERSIONS } from '../lib/config';
 import { ENVS, shippedConfigs, synthEnv } from './helpers';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -43,6 +46,8 @@ describe.each(ENVS)('pipeline of %s', (env) => {
   const pipeline = ofType('AWS::CodePipeline::Pipeline')[0]![1].Properties;
   const stages = pipeline.Stages as Stage[];
   const stage = (name: string) => stages.find((s) => s.Name === name);
+  /** The ARN of one of the stack's customer-managed keys (lib/security/keys.ts). */
+  const keyArn = (key: { node: { defaultChild?: unknown } }) => ({ 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as never), 'Arn'] });
   /** Every statement of the inline policies attached to the roles whose logical id starts with `rolePrefix`. */
   const statementsOf = (rolePrefix: string): Statement[] =>
     ofType('AWS::IAM::Policy')
@@ -63,7 +68,7 @@ describe.each(ENVS)('pipeline of %s', (env) => {
     expect(pipeline.ArtifactStore).toMatchObject({
       Type: 'S3',
       Location: { Ref: expect.stringMatching(/^ArtifactStoreBucket/) },
-      EncryptionKey: { Type: 'KMS', Id: expect.anything() },
+      EncryptionKey: { Type: 'KMS', Id: keyArn(stack.keys.artifacts) },
     });
   });
 
@@ -107,13 +112,15 @@ describe.each(ENVS)('pipeline of %s', (env) => {
   test('stage order; the image is built in dev and promoted elsewhere; the infrastructure planned after both; approval only in prod, right before Deploy', () => {
     const expected = env === 'prod' ? ['Source', 'Verify', 'Image', 'Infrastructure', 'Approve', 'Deploy'] : ['Source', 'Verify', 'Image', 'Deploy'];
     expect(stages.map((s) => s.Name)).toEqual(expected);
-    expect(stage('Image')!.Actions.map((a) => a.Name)).toEqual([env === 'dev' ? 'Build-Image' : 'Promote-Image']);
+    // Mutation testing runs once per push, beside the image build of the environment that builds.
+    expect(stage('Image')!.Actions.map((a) => a.Name)).toEqual(env === 'dev' ? ['Build-Image', 'Mutation'] : ['Promote-Image']);
     expect(stage('Image')!.Actions[0]!.Namespace).toBe('Image');
     const approvals = stages.flatMap((s) => s.Actions).filter((a) => a.ActionTypeId.Category === 'Approval');
     if (env === 'prod') {
       expect(approvals).toHaveLength(1);
       expect(approvals[0]!.Configuration).toMatchObject({
-        NotificationArn: expect.anything(),
+        // The approver is told on the notice topic.
+        NotificationArn: { Ref: stack.getLogicalId(stack.alarms.topic.node.defaultChild as never) },
         ExternalEntityLink: '#{Infra.CHANGE_SET_URL}',
         CustomData: expect.stringContaining('#{Image.IMAGE_URI}'),
       });
@@ -143,7 +150,7 @@ describe.each(ENVS)('pipeline of %s', (env) => {
 
   test('every CodeBuild project: private subnets, the artifacts key, a pinned curated image, a timeout; privileged only for the image build', () => {
     const projects = ofType('AWS::CodeBuild::Project');
-    expect(projects.length).toBe(config.pipeline.nodeVersions.length + 4 + 1 + 2 + 2);
+    expect(projects.length).toBe(config.pipeline.nodeVersions.length + 4 + 1 + 2 + 2 + (env === 'dev' ? 1 : 0));
     for (const [id, p] of projects) {
       const props = p.Properties as {
         VpcConfig?: unknown;
@@ -151,7 +158,7 @@ describe.each(ENVS)('pipeline of %s', (env) => {
         Environment: { Image: string; PrivilegedMode: boolean };
         TimeoutInMinutes: number;
       };
-      expect({ id, vpc: props.VpcConfig !== undefined, key: props.EncryptionKey !== undefined }).toEqual({ id, vpc: true, key: true });
+      expect({ id, vpc: props.VpcConfig !== undefined, key: props.EncryptionKey }).toEqual({ id, vpc: true, key: keyArn(stack.keys.artifacts) });
       expect(props.Environment.Image).toBe('aws/codebuild/standard:7.0');
       expect(props.TimeoutInMinutes).toBeGreaterThan(0);
       expect({ id, privileged: props.Environment.PrivilegedMode }).toEqual({ id, privileged: id.startsWith('DeliveryBuildImage') });
@@ -404,7 +411,7 @@ describe.each(ENVS)('pipeline of %s', (env) => {
     expect(repo).toMatchObject({
       RepositoryName: `tap/${env}/payment-service`,
       ImageScanningConfiguration: { ScanOnPush: true },
-      EncryptionConfiguration: { EncryptionType: 'KMS', KmsKey: expect.anything() },
+      EncryptionConfiguration: { EncryptionType: 'KMS', KmsKey: keyArn(stack.keys.data) },
     });
     if (env === 'dev') {
       expect(repo.ImageTagMutability).toBe('IMMUTABLE_WITH_EXCLUSION');
@@ -420,7 +427,11 @@ describe.each(ENVS)('pipeline of %s', (env) => {
     }[];
     // The deployed-* rule has the highest priority, so no later rule can expire a deployed image (docs/deployments.md, trap 17).
     expect(rules[0]).toMatchObject({ rulePriority: 1, selection: { tagStatus: 'tagged', tagPrefixList: [DEPLOYED_TAG_PREFIX] } });
-    expect(rules.find((r) => r.selection.tagStatus === 'untagged')).toBeDefined();
+    expect(rules.map((r) => [r.rulePriority, r.selection])).toEqual([
+      [1, { tagStatus: 'tagged', tagPrefixList: [DEPLOYED_TAG_PREFIX], countType: 'imageCountMoreThan', countNumber: 500 }],
+      [2, { tagStatus: 'untagged', countType: 'sinceImagePushed', countNumber: 1, countUnit: 'days' }],
+      [3, { tagStatus: 'tagged', tagPrefixList: ['sha-'], countType: 'imageCountMoreThan', countNumber: 50 }],
+    ]);
   });
 
   test('the next environment may pull from this repository; nobody else', () => {
@@ -431,12 +442,14 @@ describe.each(ENVS)('pipeline of %s', (env) => {
       return;
     }
     const account = shippedConfigs()[next as 'staging' | 'prod'].account;
+    // Pull only: no push, no delete, no policy change.
     expect(repo.RepositoryPolicyText!.Statement).toEqual([
-      expect.objectContaining({
+      {
+        Sid: 'PromoteToNextEnvironment',
         Effect: 'Allow',
         Principal: { AWS: `arn:aws:iam::${account}:root` },
-        Action: expect.not.arrayContaining(['ecr:PutImage']),
-      }),
+        Action: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:DescribeImages', 'ecr:GetDownloadUrlForLayer'],
+      },
     ]);
   });
 });
@@ -464,5 +477,55 @@ describe('pinned tools', () => {
   test('Trivy and crane downloads are pinned by version and verified by SHA-256 before use', () => {
     expect(TRIVY_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
     for (const sha of [TRIVY_SHA256, CRANE_SHA256]) expect(sha).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+/**
+ * The Node.js versions the payment service supports: 16, 18 and 20, each tested on its own (docs/deployments.md,
+ * trap 9). Written out here, not read from config or lib/: dropping or changing one anywhere must fail a test.
+ */
+const SUPPORTED_NODE = ['16.20.2', '18.20.8', '20.20.2'];
+
+describe('the Node.js test matrix is exactly Node 16, 18 and 20', () => {
+  const APP = path.join(__dirname, '..', 'app');
+
+  test('the config schema allows exactly these versions', () => {
+    expect([...SUPPORTED_NODE_VERSIONS]).toEqual(SUPPORTED_NODE);
+  });
+
+  test.each(ENVS)('%s: the config tests on every one of them', (env) => {
+    expect(loadConfig(env).pipeline.nodeVersions).toEqual(SUPPORTED_NODE);
+  });
+
+  test.each(ENVS)('%s: the Verify stage runs one test action per version, whose build runs the suite on exactly that version', (env) => {
+    const resources = synthEnv(env).template.toJSON().Resources as Record<string, Resource>;
+    const pipeline = Object.values(resources).find((r) => r.Type === 'AWS::CodePipeline::Pipeline')!.Properties;
+    const verify = (pipeline.Stages as Stage[]).find((s) => s.Name === 'Verify')!;
+    const tests = verify.Actions.filter((a) => /^Test-Node/.test(a.Name));
+    expect(tests.map((a) => a.Name)).toEqual(['Test-Node16', 'Test-Node18', 'Test-Node20']);
+    const specs = tests.map((a) => {
+      const project = resources[(a.Configuration!.ProjectName as { Ref: string }).Ref]!;
+      return JSON.parse((project.Properties.Source as { BuildSpec: string }).BuildSpec) as {
+        env: { variables: Record<string, string> };
+        phases: { build: { commands: string[] } };
+      };
+    });
+    expect(specs.map((s) => s.env.variables.NODE_MATRIX_VERSIONS)).toEqual(SUPPORTED_NODE);
+    for (const s of specs) expect(s.phases.build.commands).toEqual(['cd app && npm run test:matrix']);
+  });
+
+  test("the service's package declares the oldest supported version as its minimum, and test:matrix runs the matrix script", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(APP, 'package.json'), 'utf8')) as { engines: { node: string }; scripts: Record<string, string> };
+    expect(pkg.engines.node).toBe(`>=${SUPPORTED_NODE[0]}`);
+    expect(pkg.scripts['test:matrix']).toBe('npm run build && node scripts/test-matrix.mjs');
+  });
+
+  test('app/scripts/test-matrix.mjs runs exactly the supported versions when NODE_MATRIX_VERSIONS is not set', () => {
+    // GIVEN the script as checked in: its default is the one place the versions are written for a local run
+    const script = fs.readFileSync(path.join(APP, 'scripts', 'test-matrix.mjs'), 'utf8');
+    const defaults = [...script.matchAll(/process\.env\.NODE_MATRIX_VERSIONS \?\? '([^']*)'/g)].map((m) => m[1]!);
+    // THEN there is one default, and it lists the supported versions
+    expect(defaults).toHaveLength(1);
+    expect(defaults[0]!.split(/\s+/)).toEqual(SUPPORTED_NODE);
   });
 });

@@ -22,7 +22,7 @@ describe.each(ENVS)('security baseline in %s', (env) => {
 
   test('three customer-managed keys, each rotating, with the configured removal policy', () => {
     const keys = Object.values(resources).filter((r) => r.Type === 'AWS::KMS::Key');
-    expect(keys.length).toBeGreaterThanOrEqual(3);
+    expect(keys).toHaveLength(3);
     const retained = config.removal.keys === 'retain';
     for (const key of keys) {
       expect(key.Properties.EnableKeyRotation).toBe(true);
@@ -82,7 +82,7 @@ describe.each(ENVS)('security baseline in %s', (env) => {
       EnableLogFileValidation: true,
       // The customer-managed logs key itself (Trivy cannot resolve this attribute; security/scan-ignore.json says so).
       KMSKeyId: { 'Fn::GetAtt': [stack.getLogicalId(stack.keys.logs.node.defaultChild as CfnElement), 'Arn'] },
-      CloudWatchLogsLogGroupArn: Match.anyValue(),
+      CloudWatchLogsLogGroupArn: { 'Fn::GetAtt': [stack.getLogicalId(stack.auditTrail.logGroup.node.defaultChild as CfnElement), 'Arn'] },
       // Advanced selectors only: CloudTrail rejects a trail with both kinds.
       EventSelectors: Match.absent(),
       AdvancedEventSelectors: Match.arrayWith([{ Name: 'Management events', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }] }]),
@@ -118,8 +118,28 @@ describe.each(ENVS)('security baseline in %s', (env) => {
   test('the trail bucket is dedicated, KMS-encrypted and access-logged', () => {
     const trail = Object.values(template.findResources('AWS::CloudTrail::Trail'))[0] as { Properties: { S3BucketName: { Ref: string } } };
     const bucket = template.findResources('AWS::S3::Bucket')[trail.Properties.S3BucketName.Ref] as { Properties: Record<string, unknown> };
-    expect(bucket.Properties.LoggingConfiguration).toBeDefined();
-    expect(JSON.stringify(bucket.Properties.BucketEncryption)).toContain('aws:kms');
+    expect(trail.Properties.S3BucketName.Ref).toBe(stack.getLogicalId(stack.auditTrail.bucket.node.defaultChild as CfnElement));
+    expect(bucket.Properties.LoggingConfiguration).toEqual({
+      DestinationBucketName: { Ref: stack.getLogicalId(stack.accessLogs.bucket.node.defaultChild as CfnElement) },
+      LogFilePrefix: 'cloudtrail-bucket/',
+    });
+    expect(bucket.Properties.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [
+        {
+          BucketKeyEnabled: true,
+          ServerSideEncryptionByDefault: {
+            SSEAlgorithm: 'aws:kms',
+            KMSMasterKeyID: { 'Fn::GetAtt': [stack.getLogicalId(stack.keys.logs.node.defaultChild as CfnElement), 'Arn'] },
+          },
+        },
+      ],
+    });
+    // Dedicated: no other trail, and no load balancer or bucket delivers its logs there.
+    const delivered = JSON.stringify(
+      Object.values(resources).filter((r) => r.Type === 'AWS::ElasticLoadBalancingV2::LoadBalancer' || r.Type === 'AWS::S3::Bucket'),
+    );
+    expect(delivered).not.toContain(`"DestinationBucketName":{"Ref":"${trail.Properties.S3BucketName.Ref}"}`);
+    expect(delivered).not.toContain(`{"Key":"access_logs.s3.bucket","Value":{"Ref":"${trail.Properties.S3BucketName.Ref}"}}`);
     expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
   });
 

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Template } from 'aws-cdk-lib/assertions';
 import { KEEP_ALIVE_TIMEOUT_MS } from '../app/src/contract';
 import { buildApp } from '../lib/app';
 import { imageParameterNameOf } from '../lib/config';
@@ -15,34 +15,51 @@ describe.each(ENVS)('runtime in %s', (env) => {
   const resources = template.toJSON().Resources as Record<string, Resource>;
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
   const service = () => ofType('AWS::ECS::Service')[0]![1].Properties;
+  /** The ARN of one of the stack's customer-managed keys (lib/security/keys.ts). */
+  const keyArn = (name: 'Data' | 'Logs') => ({ 'Fn::GetAtt': [ofType('AWS::KMS::Key').find(([id]) => id.startsWith(`Keys${name}Key`))![0], 'Arn'] });
   // The service's task definition (the migration task has its own: test/database.test.ts).
   const container = () =>
     (resources[(service().TaskDefinition as { Ref: string }).Ref]!.Properties.ContainerDefinitions as Record<string, unknown>[])[0]!;
 
   test('ECS-native blue/green with the configured strategy, bake time and ECS deployment controller', () => {
     const s = service();
+    const d = config.deployment;
     // No controller property means the ECS controller; CODE_DEPLOY would forbid deployment alarms (aws-cdk #26307).
     expect(s.DeploymentController ?? { Type: 'ECS' }).toEqual({ Type: 'ECS' });
-    expect(s.DeploymentConfiguration).toMatchObject({
-      Strategy: config.deployment.strategy,
-      BakeTimeInMinutes: config.deployment.bakeTimeMinutes,
+    const step = { Percent: d.stepPercent, BakeTimeInMinutes: d.stepBakeTimeMinutes };
+    // Every key of the deployment configuration, by value: the alarms and the hook are pinned in the tests below.
+    expect({ ...(s.DeploymentConfiguration as Record<string, unknown>), Alarms: undefined, LifecycleHooks: undefined }).toEqual({
+      Strategy: d.strategy,
+      BakeTimeInMinutes: d.bakeTimeMinutes,
+      // A revision whose tasks cannot start or stay healthy is rolled back, not retried forever.
       DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+      // Blue/green keeps the whole old revision serving until the new one has baked.
       MinimumHealthyPercent: 100,
+      MaximumPercent: 200,
+      ...(d.strategy === 'CANARY' ? { CanaryConfiguration: { CanaryPercent: step.Percent, CanaryBakeTimeInMinutes: step.BakeTimeInMinutes } } : {}),
+      ...(d.strategy === 'LINEAR' ? { LinearConfiguration: { StepPercent: step.Percent, StepBakeTimeInMinutes: step.BakeTimeInMinutes } } : {}),
     });
-    if (config.deployment.strategy === 'CANARY') {
-      expect(s.DeploymentConfiguration).toMatchObject({ CanaryConfiguration: { CanaryPercent: config.deployment.stepPercent } });
-    }
+    expect(s).toMatchObject({
+      LaunchType: 'FARGATE',
+      DesiredCount: config.service.desiredCount,
+      HealthCheckGracePeriodSeconds: config.service.healthCheckGraceSeconds,
+    });
   });
 
   test('deployment alarms roll back on 5xx rate, unhealthy hosts and p99 latency of both target groups', () => {
     const s = service();
     const alarms = (s.DeploymentConfiguration as { Alarms: { AlarmNames: string[]; Enable: boolean; Rollback: boolean } }).Alarms;
-    expect(alarms).toMatchObject({ Enable: true, Rollback: true });
+    expect({ ...alarms, AlarmNames: undefined }).toEqual({ Enable: true, Rollback: true });
     expect([...alarms.AlarmNames].sort()).toEqual(
       ['blue', 'green'].flatMap((c) => ['5xx-rate', 'p99-latency', 'unhealthy-hosts'].map((sig) => `TapStack-${env}-deploy-${c}-${sig}`)).sort(),
     );
+    // Each alarm's metric, threshold and window: test/alarms-values.test.ts.
     for (const name of alarms.AlarmNames) {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: name, EvaluationPeriods: config.deployment.alarmEvaluationPeriods });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: name,
+        EvaluationPeriods: config.deployment.alarmEvaluationPeriods,
+        DatapointsToAlarm: config.deployment.alarmEvaluationPeriods,
+      });
     }
   });
 
@@ -60,38 +77,67 @@ describe.each(ENVS)('runtime in %s', (env) => {
   });
 
   test('the smoke test runs as a lifecycle hook after test traffic shifts', () => {
-    expect(service().DeploymentConfiguration).toMatchObject({
-      LifecycleHooks: [
-        {
-          LifecycleStages: ['POST_TEST_TRAFFIC_SHIFT'],
-          HookTargetArn: { 'Fn::GetAtt': [expect.stringMatching(/^PaymentServiceSmokeTestFunction/), 'Arn'] },
-          RoleArn: { 'Fn::GetAtt': [expect.stringMatching(/^PaymentServiceSmokeTestHookRole/), 'Arn'] },
-        },
-      ],
+    expect((service().DeploymentConfiguration as { LifecycleHooks: unknown }).LifecycleHooks).toEqual([
+      {
+        LifecycleStages: ['POST_TEST_TRAFFIC_SHIFT'],
+        HookTargetArn: { 'Fn::GetAtt': [expect.stringMatching(/^PaymentServiceSmokeTestFunction/), 'Arn'] },
+        RoleArn: { 'Fn::GetAtt': [expect.stringMatching(/^PaymentServiceSmokeTestHookRole/), 'Arn'] },
+      },
+    ]);
+    // The hook calls the test listener with the API key, from the private subnets, inside the cluster.
+    const hooks = (service().DeploymentConfiguration as { LifecycleHooks: { HookTargetArn: { 'Fn::GetAtt': [string] } }[] }).LifecycleHooks;
+    const hookId = hooks[0]!.HookTargetArn['Fn::GetAtt'][0];
+    const hook = resources[hookId]!.Properties;
+    const apiKey = ofType('AWS::SecretsManager::Secret').find(([id]) => id.startsWith('SecretsApiKey'))![0];
+    const privateSubnets = ofType('AWS::EC2::Subnet')
+      .filter(([id]) => id.startsWith('NetworkVpcprivateSubnet'))
+      .map(([id]) => ({ Ref: id }));
+    expect(privateSubnets).toHaveLength(config.network.availabilityZones.length);
+    expect(hook).toMatchObject({ Runtime: 'nodejs24.x', Timeout: 60 });
+    expect(hook.Environment).toEqual({
+      Variables: {
+        TEST_URL: `https://${config.tls.domainName}:${config.deployment.testListenerPort}`,
+        API_KEY_SECRET_ARN: { Ref: apiKey },
+        CLUSTER_NAME: service().Cluster as { Ref: string },
+      },
     });
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs24.x',
-      VpcConfig: Match.objectLike({ SubnetIds: Match.anyValue() }),
-      Environment: { Variables: { TEST_URL: Match.anyValue(), API_KEY_SECRET_ARN: Match.anyValue() } },
-    });
+    expect((hook.VpcConfig as { SubnetIds: unknown[] }).SubnetIds).toEqual(privateSubnets);
   });
 
   test('blue and green target groups, the production rule forwards to blue, the test rule to green', () => {
     const tgs = ofType('AWS::ElasticLoadBalancingV2::TargetGroup');
     expect(tgs).toHaveLength(2);
     for (const [, tg] of tgs) {
-      expect(tg.Properties).toMatchObject({ TargetType: 'ip', Port: config.service.containerPort, HealthCheckPath: '/health/ready' });
-      expect(tg.Properties.TargetGroupAttributes).toContainEqual({
-        Key: 'deregistration_delay.timeout_seconds',
-        Value: String(config.service.deregistrationDelaySeconds),
+      // The readiness path, checked every 10 s: two failures take a task out, two passes put it back.
+      expect({ ...tg.Properties, VpcId: undefined, Tags: undefined }).toEqual({
+        TargetType: 'ip',
+        Protocol: 'HTTP',
+        Port: config.service.containerPort,
+        HealthCheckPath: '/health/ready',
+        Matcher: { HttpCode: '200' },
+        HealthCheckIntervalSeconds: 10,
+        HealthCheckTimeoutSeconds: 5,
+        HealthyThresholdCount: 2,
+        UnhealthyThresholdCount: 2,
+        TargetGroupAttributes: [
+          { Key: 'deregistration_delay.timeout_seconds', Value: String(config.service.deregistrationDelaySeconds) },
+          { Key: 'stickiness.enabled', Value: 'false' },
+        ],
       });
     }
+    const tgId = (color: string) => tgs.find(([id]) => id.startsWith(`LoadBalancer${color}TargetGroup`))![0];
     expect(service().LoadBalancers).toEqual([
-      expect.objectContaining({
+      {
         ContainerName: 'app',
         ContainerPort: config.service.containerPort,
-        AdvancedConfiguration: expect.objectContaining({}),
-      }),
+        TargetGroupArn: { Ref: tgId('Blue') },
+        AdvancedConfiguration: {
+          AlternateTargetGroupArn: { Ref: tgId('Green') },
+          ProductionListenerRule: { Ref: 'LoadBalancerProductionRule1971DB67' },
+          TestListenerRule: { Ref: 'LoadBalancerTestRule392350BF' },
+          RoleArn: { 'Fn::GetAtt': [expect.stringMatching(/^PaymentServiceGreenTargetRole/), 'Arn'] },
+        },
+      },
     ]);
   });
 
@@ -118,24 +164,44 @@ describe.each(ENVS)('runtime in %s', (env) => {
   });
 
   test('no public IP, private subnets, tasks reachable from the load balancer only', () => {
-    expect(service().NetworkConfiguration).toMatchObject({ AwsvpcConfiguration: { AssignPublicIp: 'DISABLED' } });
-    const sgId = (service().NetworkConfiguration as { AwsvpcConfiguration: { SecurityGroups: { 'Fn::GetAtt': string[] }[] } }).AwsvpcConfiguration
-      .SecurityGroups[0]!['Fn::GetAtt'][0]!;
-    const ingress = ofType('AWS::EC2::SecurityGroupIngress').filter(([, r]) => JSON.stringify(r.Properties.GroupId).includes(sgId));
+    const privateSubnets = ofType('AWS::EC2::Subnet')
+      .filter(([id]) => id.startsWith('NetworkVpcprivateSubnet'))
+      .map(([id]) => ({ Ref: id }));
+    expect(privateSubnets).toHaveLength(config.network.availabilityZones.length);
+    const network = service().NetworkConfiguration as { AwsvpcConfiguration: { SecurityGroups: { 'Fn::GetAtt': string[] }[] } };
+    expect(network.AwsvpcConfiguration.SecurityGroups).toHaveLength(1);
+    const sgId = network.AwsvpcConfiguration.SecurityGroups[0]!['Fn::GetAtt'][0]!;
+    expect(network).toEqual({
+      AwsvpcConfiguration: { AssignPublicIp: 'DISABLED', Subnets: privateSubnets, SecurityGroups: [{ 'Fn::GetAtt': [sgId, 'GroupId'] }] },
+    });
+    // The group's only ingress (test/ingress-rules.test.ts holds every group to its table).
+    expect(resources[sgId]!.Properties.SecurityGroupIngress).toBeUndefined();
+    const ingress = ofType('AWS::EC2::SecurityGroupIngress').filter(
+      ([, r]) => JSON.stringify(r.Properties.GroupId) === JSON.stringify({ 'Fn::GetAtt': [sgId, 'GroupId'] }),
+    );
     expect(ingress).toHaveLength(1);
     expect(ingress[0]![1].Properties).toMatchObject({
+      IpProtocol: 'tcp',
       FromPort: config.service.containerPort,
+      ToPort: config.service.containerPort,
       SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^LoadBalancerSecurityGroup/), 'GroupId'] },
     });
   });
 
   test('read-only root filesystem, non-root user, health check without a shell, stop timeout above the drain deadline', () => {
     const c = container();
+    expect(c.HealthCheck).toEqual({
+      Command: ['CMD', '/nodejs/bin/node', 'dist/healthcheck.js'],
+      Interval: 15,
+      Timeout: 5,
+      Retries: 3,
+      StartPeriod: Math.min(300, config.service.healthCheckGraceSeconds),
+    });
     expect(c).toMatchObject({
+      Essential: true,
       ReadonlyRootFilesystem: true,
       User: '65532:65532',
       StopTimeout: config.service.stopTimeoutSeconds,
-      HealthCheck: { Command: ['CMD', '/nodejs/bin/node', 'dist/healthcheck.js'] },
       MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false }],
     });
     expect(c.Environment).toContainEqual({ Name: 'SHUTDOWN_DEADLINE_MS', Value: String(config.service.drainDeadlineSeconds * 1000) });
@@ -167,7 +233,9 @@ describe.each(ENVS)('runtime in %s', (env) => {
     );
     const secretArn = (c.Environment as { Name: string; Value: unknown }[]).find((e) => e.Name === 'DATABASE_SECRET_ARN')!.Value as { Ref: string };
     expect(ofType('AWS::SecretsManager::Secret').map(([id]) => id)).toContain(secretArn.Ref);
-    for (const [, s] of ofType('AWS::SecretsManager::Secret')) expect(s.Properties.KmsKeyId).toBeDefined();
+    const secrets = ofType('AWS::SecretsManager::Secret');
+    expect(secrets.length).toBeGreaterThanOrEqual(3);
+    for (const [id, s] of secrets) expect({ id, key: s.Properties.KmsKeyId }).toEqual({ id, key: keyArn('Data') });
   });
 
   test('the API and tokenization key secrets keep the generation templates they were created with: no deploy generates new keys', () => {
@@ -188,21 +256,46 @@ describe.each(ENVS)('runtime in %s', (env) => {
     expect(params[image.Ref]).toEqual({ Type: 'AWS::SSM::Parameter::Value<String>', Default: imageParameterNameOf(env) });
   });
 
-  test('container logs go to an encrypted group kept >= 365 days', () => {
+  test('container logs go to a group encrypted with the logs key, kept the configured days (>= 365)', () => {
     const logConfig = container().LogConfiguration as { Options: { 'awslogs-group': { Ref: string } } };
     const group = resources[logConfig.Options['awslogs-group'].Ref]!;
-    expect(group.Properties.KmsKeyId).toBeDefined();
-    expect(group.Properties.RetentionInDays).toBeGreaterThanOrEqual(365);
+    expect(group.Properties.KmsKeyId).toEqual(keyArn('Logs'));
+    expect(group.Properties.RetentionInDays).toBe(config.logs.retentionDays);
+    expect(config.logs.retentionDays).toBeGreaterThanOrEqual(365);
   });
 
   test('autoscaling on CPU and on requests per target of both target groups', () => {
-    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+    const targets = ofType('AWS::ApplicationAutoScaling::ScalableTarget');
+    expect(targets).toHaveLength(1);
+    const [targetId, target] = targets[0]!;
+    expect(target.Properties).toMatchObject({
       MinCapacity: config.service.minCapacity,
       MaxCapacity: config.service.maxCapacity,
+      ScalableDimension: 'ecs:service:DesiredCount',
+      ServiceNamespace: 'ecs',
     });
-    const policies = ofType('AWS::ApplicationAutoScaling::ScalingPolicy').map(([, p]) => JSON.stringify(p.Properties));
-    expect(policies.filter((p) => p.includes('ECSServiceAverageCPUUtilization'))).toHaveLength(1);
-    expect(policies.filter((p) => p.includes('ALBRequestCountPerTarget'))).toHaveLength(2);
+    const policies = ofType('AWS::ApplicationAutoScaling::ScalingPolicy').map(([, p]) => p.Properties);
+    expect(
+      policies.every((p) => p.PolicyType === 'TargetTrackingScaling' && JSON.stringify(p.ScalingTargetId) === JSON.stringify({ Ref: targetId })),
+    ).toBe(true);
+    const tracking = policies.map(
+      (p) =>
+        p.TargetTrackingScalingPolicyConfiguration as {
+          PredefinedMetricSpecification: { PredefinedMetricType: string; ResourceLabel?: unknown };
+          TargetValue: number;
+        },
+    );
+    const onGroup = (color: string) =>
+      tracking.filter((t) => JSON.stringify(t.PredefinedMetricSpecification.ResourceLabel ?? '').includes(`"LoadBalancer${color}TargetGroup`)).length;
+    expect(tracking.map((t) => [t.PredefinedMetricSpecification.PredefinedMetricType, t.TargetValue]).sort()).toEqual(
+      [
+        ['ALBRequestCountPerTarget', config.service.requestsPerTarget],
+        ['ALBRequestCountPerTarget', config.service.requestsPerTarget],
+        ['ECSServiceAverageCPUUtilization', config.service.cpuTargetPercent],
+      ].sort(),
+    );
+    // One request policy per target group: the live revision alternates between them.
+    expect([onGroup('Blue'), onGroup('Green')]).toEqual([1, 1]);
   });
 
   test('the ALB: internet-facing, invalid headers dropped, access logs, idle timeout below the app keep-alive (docs/deployments.md, trap 6)', () => {
@@ -245,25 +338,51 @@ describe.each(ENVS)('runtime in %s', (env) => {
     for (const rule of testIngress) expect(rule.CidrIp).not.toBe('0.0.0.0/0');
   });
 
-  test('WAF: managed rule groups and a rate rule, associated with the ALB, logging to an encrypted group', () => {
-    template.hasResourceProperties('AWS::WAFv2::WebACL', {
-      Scope: 'REGIONAL',
-      Rules: Match.arrayWith([
-        Match.objectLike({
-          Name: 'RateLimitPerIp',
-          Statement: { RateBasedStatement: { Limit: config.loadBalancer.wafRateLimitPer5Min, AggregateKeyType: 'IP' } },
-        }),
-        ...[
-          'AWSManagedRulesAmazonIpReputationList',
-          'AWSManagedRulesCommonRuleSet',
-          'AWSManagedRulesKnownBadInputsRuleSet',
-          'AWSManagedRulesSQLiRuleSet',
-        ].map((name) => Match.objectLike({ Statement: { ManagedRuleGroupStatement: { VendorName: 'AWS', Name: name } } })),
-      ]),
+  test('WAF: exactly these rules in this order, each blocking, the configured rate limit, allow by default; on the ALB; logging to its group', () => {
+    const acls = ofType('AWS::WAFv2::WebACL');
+    expect(acls).toHaveLength(1);
+    const [aclId, acl] = acls[0]!;
+    const visibility = (name: string) => ({ CloudWatchMetricsEnabled: true, MetricName: `TapStack-${env}-${name}`, SampledRequestsEnabled: false });
+    // A managed rule group blocks what it matches only with OverrideAction None; Count would only count.
+    const managed = (name: string, priority: number) => ({
+      Name: name,
+      Priority: priority,
+      OverrideAction: { None: {} },
+      Statement: { ManagedRuleGroupStatement: { Name: name, VendorName: 'AWS' } },
+      VisibilityConfig: visibility(name),
     });
-    template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', { ResourceArn: { Ref: Match.stringLikeRegexp('^LoadBalancerAlb') } });
-    template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', { LogDestinationConfigs: [Match.anyValue()] });
-    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `aws-waf-logs-TapStack-${env}`, KmsKeyId: Match.anyValue() });
+    expect({ ...acl.Properties, Tags: undefined }).toEqual({
+      Name: `TapStack-${env}-web-acl`,
+      Scope: 'REGIONAL',
+      DefaultAction: { Allow: {} },
+      VisibilityConfig: visibility('web-acl'),
+      Rules: [
+        {
+          Name: 'RateLimitPerIp',
+          Priority: 1,
+          Action: { Block: {} },
+          Statement: { RateBasedStatement: { AggregateKeyType: 'IP', Limit: config.loadBalancer.wafRateLimitPer5Min } },
+          VisibilityConfig: visibility('rate-limit'),
+        },
+        managed('AWSManagedRulesAmazonIpReputationList', 10),
+        managed('AWSManagedRulesCommonRuleSet', 11),
+        managed('AWSManagedRulesKnownBadInputsRuleSet', 12),
+        managed('AWSManagedRulesSQLiRuleSet', 13),
+      ],
+    });
+    const albId = ofType('AWS::ElasticLoadBalancingV2::LoadBalancer')[0]![0];
+    expect(ofType('AWS::WAFv2::WebACLAssociation').map(([, a]) => a.Properties)).toEqual([
+      { ResourceArn: { Ref: albId }, WebACLArn: { 'Fn::GetAtt': [aclId, 'Arn'] } },
+    ]);
+    const [groupId, group] = ofType('AWS::Logs::LogGroup').find(([, g]) => g.Properties.LogGroupName === `aws-waf-logs-TapStack-${env}`)!;
+    const logsKey = ofType('AWS::KMS::Key').find(([id]) => id.startsWith('KeysLogsKey'))![0];
+    expect(group.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [logsKey, 'Arn'] });
+    expect(ofType('AWS::WAFv2::LoggingConfiguration').map(([, l]) => [l.Properties.ResourceArn, l.Properties.LogDestinationConfigs])).toEqual([
+      [
+        { 'Fn::GetAtt': [aclId, 'Arn'] },
+        [{ 'Fn::Join': ['', ['arn:aws:logs:us-east-1:', { Ref: 'AWS::AccountId' }, ':log-group:', { Ref: groupId }]] }],
+      ],
+    ]);
   });
 
   test("WAF samples no request (samples keep the client's API key; log redaction does not apply to them), and redacts it from its logs", () => {
@@ -282,7 +401,7 @@ describe.each(ENVS)('runtime in %s', (env) => {
     template.hasResourceProperties('AWS::ECR::Repository', {
       ImageTagMutability: env === 'dev' ? 'IMMUTABLE_WITH_EXCLUSION' : 'IMMUTABLE',
       ImageScanningConfiguration: { ScanOnPush: true },
-      EncryptionConfiguration: { EncryptionType: 'KMS', KmsKey: Match.anyValue() },
+      EncryptionConfiguration: { EncryptionType: 'KMS', KmsKey: keyArn('Data') },
     });
   });
 });

@@ -1,4 +1,4 @@
-import { App } from 'aws-cdk-lib';
+import { App, CfnElement } from 'aws-cdk-lib';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -19,13 +19,14 @@ describe.each(ENVS)('stack-wide guarantees in %s', (env) => {
     expect(stack.region).toBe('us-east-1');
   });
 
-  test('every log group has a KMS key and retention >= 365 days', () => {
+  test('every log group is encrypted with the logs key and kept the configured days (>= 365)', () => {
     const groups = ofType('AWS::Logs::LogGroup');
-    expect(groups.length).toBeGreaterThan(0);
+    expect(groups.length).toBeGreaterThan(5);
+    const logsKey = { 'Fn::GetAtt': [stack.getLogicalId(stack.keys.logs.node.defaultChild as CfnElement), 'Arn'] };
     for (const [id, g] of groups) {
-      expect({ id, kms: g.Properties?.KmsKeyId !== undefined }).toEqual({ id, kms: true });
-      expect(g.Properties?.RetentionInDays as number).toBeGreaterThanOrEqual(365);
+      expect({ id, kms: g.Properties?.KmsKeyId, days: g.Properties?.RetentionInDays }).toEqual({ id, kms: logsKey, days: config.logs.retentionDays });
     }
+    expect(config.logs.retentionDays).toBeGreaterThanOrEqual(365);
   });
 
   test('every bucket encrypts and denies requests without TLS', () => {
@@ -33,7 +34,20 @@ describe.each(ENVS)('stack-wide guarantees in %s', (env) => {
     const policies = ofType('AWS::S3::BucketPolicy').map(([, p]) => JSON.stringify(p.Properties));
     expect(buckets.length).toBeGreaterThanOrEqual(3);
     for (const [id, b] of buckets) {
-      expect(b.Properties?.BucketEncryption).toBeDefined();
+      // SSE-S3 where the writer accepts nothing else (ALB and S3 access logs), a customer key otherwise: which key is in
+      // test/encryption-keys.test.ts.
+      const rules = (
+        b.Properties?.BucketEncryption as { ServerSideEncryptionConfiguration?: { ServerSideEncryptionByDefault: Record<string, unknown> }[] }
+      )?.ServerSideEncryptionConfiguration;
+      expect({
+        id,
+        encryption: rules?.map((r) =>
+          r.ServerSideEncryptionByDefault.KMSMasterKeyID ? 'aws:kms with a key' : r.ServerSideEncryptionByDefault.SSEAlgorithm,
+        ),
+      }).toEqual({
+        id,
+        encryption: [expect.stringMatching(/^(AES256|aws:kms with a key)$/)],
+      });
       const policy = policies.find((p) => p.includes(`"Ref":"${id}"`));
       expect({ id, denyNonTls: policy?.includes('"aws:SecureTransport":"false"') }).toEqual({ id, denyNonTls: true });
     }
@@ -50,6 +64,7 @@ describe.each(ENVS)('stack-wide guarantees in %s', (env) => {
 
   test('stays well inside CloudFormation limits (500 resources, 200 outputs)', () => {
     expect(Object.keys(resources).length).toBeLessThan(350);
+    expect(Object.keys(template.toJSON().Outputs as Record<string, unknown>).length).toBeLessThan(100);
     template.hasOutput('ProductionUrl', {});
     template.hasOutput('ImageParameterName', { Value: `/tap/${env}/app/image-uri` });
   });

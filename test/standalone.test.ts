@@ -6,7 +6,7 @@ import * as path from 'path';
  * land on a file of the repository, and every "docs/deployments.md, trap N" in code names a trap that has a row there.
  */
 const ROOT = path.join(__dirname, '..');
-const SKIP = new Set(['.git', 'node_modules', '.venv', 'coverage', 'reports', 'dist', '.node-matrix', '.build']);
+const SKIP = new Set(['.git', 'node_modules', '.venv', 'coverage', 'reports', 'dist', '.node-matrix', '.build', '.stryker-tmp']);
 const TEXT = /\.(ts|mts|mjs|js|json|md|sh|ya?ml|txt|toml)$|^(Dockerfile|run)$/;
 
 function files(dir = ROOT): string[] {

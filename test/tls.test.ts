@@ -4,6 +4,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { EnvironmentConfig } from '../lib/config';
 import { LoadBalancer, TLS_POLICY } from '../lib/service/load-balancer';
 import { ENVS, shippedConfigs, synthEnv } from './helpers';
+import { ingressTable } from './security-groups';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
 
@@ -74,14 +75,11 @@ describe.each(ENVS)('TLS only in %s', (env) => {
   });
 
   test('the internet reaches 443 and 80 only; nothing else is open to 0.0.0.0/0', () => {
-    const albSg = ofType('AWS::EC2::SecurityGroup').find(([id]) => id.startsWith('LoadBalancerSecurityGroup'))![1];
-    const open = (albSg.Properties.SecurityGroupIngress as { CidrIp?: string; FromPort: number; ToPort: number }[]).filter(
-      (r) => r.CidrIp === '0.0.0.0/0',
+    // Every group's ingress, inline and standalone, IPv4 and IPv6.
+    const open = Object.entries(ingressTable(stack, template)).flatMap(([group, rules]) =>
+      rules.filter((r) => / <- (0\.0\.0\.0\/0|::\/0)$/.test(r)).map((r) => `${group}: ${r}`),
     );
-    expect(open.map((r) => [r.FromPort, r.ToPort]).sort()).toEqual([
-      [443, 443],
-      [80, 80],
-    ]);
+    expect(open.sort()).toEqual(['LoadBalancer/SecurityGroup: tcp 443 <- 0.0.0.0/0', 'LoadBalancer/SecurityGroup: tcp 80 <- 0.0.0.0/0']);
   });
 
   test('the URLs the pipeline and the smoke test call are HTTPS on the certificate name', () => {

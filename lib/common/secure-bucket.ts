@@ -28,6 +28,13 @@ export interface SecureBucketProps {
    */
   readonly notReplicatedBecause?: string;
   /**
+   * Why a bucket without `encryptionKey` must stay SSE-S3: it becomes the acknowledgement of the compliance packs'
+   * KMS-encryption rule, on this bucket only. A bucket with neither a key nor a reason is left to the packs, which
+   * report it.
+   * @default - none: the bucket has a key, or its finding stands
+   */
+  readonly sseS3Because?: string;
+  /**
    * Removal policy. Only for a bucket with a fixed name that is empty when its own creation could roll back (a replica
    * in the recovery region, which receives objects only after the main stack enables replication).
    * @default RemovalPolicy.RETAIN
@@ -80,14 +87,8 @@ export class SecureBucket extends s3.Bucket {
         acknowledge(this, PCI_NIST, 'S3BucketReplicationEnabled', notReplicated);
       },
     });
-    if (!props.encryptionKey) {
-      acknowledge(
-        this,
-        PCI_NIST,
-        'S3DefaultEncryptionKMS',
-        'Access-log sink: ALB access logs and S3 server access logs can only be delivered to SSE-S3 buckets (docs/deployments.md, trap 14); it holds no cardholder data',
-      );
-    }
+    if (props.encryptionKey && props.sseS3Because) throw new Error('SecureBucket: sseS3Because is only for a bucket without encryptionKey');
+    if (!props.encryptionKey && props.sseS3Because) acknowledge(this, PCI_NIST, 'S3DefaultEncryptionKMS', props.sseS3Because);
     if (!props.serverAccessLogsBucket) {
       checkovSkip(this, 'CKV_AWS_18', 'This is the access-log sink itself; logging it into itself would loop');
     }

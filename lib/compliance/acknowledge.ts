@@ -1,4 +1,4 @@
-import { CfnElement, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Aspects, CfnElement, Stack, Token, Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /**
@@ -45,23 +45,61 @@ export function arnToken(resource: IConstruct): string {
   return `<${Stack.of(resource).getLogicalId(cfn)}.Arn>`;
 }
 
+/** The parts of each owner's acknowledgements, by rule, until the app is synthesized (acknowledgePart). */
+const PARTS = new WeakMap<IConstruct, Map<string, string[]>>();
+
 /**
- * CDK's grants on the pipeline's artifact bucket and key (docs/deployments.md, trap 16): object-level wildcards inside one bucket,
- * and the KMS data-key actions on one key. Each finding acknowledged exactly, on the role's owner.
+ * Adds one grant's part to the reason of the acknowledgement of `AwsSolutions-<rule>` on `owner`, e.g.
+ * `acknowledgePart(project, 'IAM5[Resource::*]', 'ecs:DescribeTaskDefinition (tools/deploy): ...')`. cdk-nag reports a
+ * wildcard once per policy, however many grants put it there, so each grant states its own actions and why; the one
+ * acknowledgement, written when the app is synthesized, carries every part and nothing else. A part names each action
+ * as `service:Action` (test/acknowledgement-honesty.test.ts holds every reason to the statements it silences).
+ */
+export function acknowledgePart(owner: IConstruct, rule: string, part: string): void {
+  let rules = PARTS.get(owner);
+  if (!rules) {
+    const mine = new Map<string, string[]>();
+    PARTS.set(owner, mine);
+    rules = mine;
+    Aspects.of(owner).add({
+      visit: (node) => {
+        if (node !== owner) return;
+        for (const [id, parts] of mine) acknowledge(owner, ['AwsSolutions'], id, parts.join('; '));
+      },
+    });
+  }
+  const parts = rules.get(rule) ?? [];
+  if (!parts.includes(part)) parts.push(part);
+  rules.set(rule, parts);
+}
+
+/** What CDK's grant on the pipeline's artifact bucket allows a role that reads input artifacts. */
+const ARTIFACT_READ =
+  's3:GetBucket*, s3:GetObject* and s3:List* on the pipeline artifact bucket and its objects (CDK grant to read input artifacts, whose keys CodePipeline generates)';
+/** What CDK's grant on the artifacts key adds beyond exact actions. */
+const ARTIFACT_KEY = 'kms:GenerateDataKey* and kms:ReEncrypt* on the pipeline artifacts key alone (CDK grant: the key encrypts every artifact)';
+/** What CDK's grant adds for a role that also writes an output artifact. */
+const ARTIFACT_WRITE =
+  's3:Abort*, s3:DeleteObject*, s3:PutObject, s3:PutObjectLegalHold, s3:PutObjectRetention, s3:PutObjectTagging and ' +
+  's3:PutObjectVersionTagging inside the pipeline artifact bucket (CDK grant to write an output artifact)';
+
+/**
+ * CDK's grants on the pipeline's artifact bucket and key (docs/deployments.md, trap 16): object wildcards inside one bucket,
+ * and the KMS data-key actions on one key. Each finding acknowledged exactly, on the role (or the construct whose
+ * subtree holds that role and nothing else), each reason naming the actions it covers.
  */
 export function acknowledgeArtifactGrants(owner: IConstruct, bucket: IConstruct, options: { write: boolean }): void {
-  const reason = 'CDK grant on the pipeline artifact bucket and its key only: object wildcards inside that one bucket';
-  const actions = ['s3:GetBucket*', 's3:GetObject*', 's3:List*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'];
-  for (const action of actions) acknowledge(owner, ['AwsSolutions'], `IAM5[Action::${action}]`, reason);
-  acknowledge(owner, ['AwsSolutions'], `IAM5[Resource::${arnToken(bucket)}/*]`, reason);
-  if (options.write) acknowledgeArtifactWrites(owner);
+  for (const action of ['s3:GetBucket*', 's3:GetObject*', 's3:List*']) acknowledgePart(owner, `IAM5[Action::${action}]`, ARTIFACT_READ);
+  acknowledgePart(owner, `IAM5[Resource::${arnToken(bucket)}/*]`, ARTIFACT_READ);
+  for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) acknowledgePart(owner, `IAM5[Action::${action}]`, ARTIFACT_KEY);
+  if (options.write) acknowledgeArtifactWrites(owner, bucket);
 }
 
 /**
  * The write half of CDK's grant on the artifact bucket, for a role that also writes an output artifact (the pipeline,
- * or a build action with an output): abort and delete of objects inside that one bucket.
+ * the Source action, or a build action with an output): abort, delete and put of objects inside that one bucket.
  */
-export function acknowledgeArtifactWrites(owner: IConstruct): void {
-  const reason = 'CDK grant to write an output artifact into the pipeline artifact bucket: object wildcards inside that one bucket';
-  for (const action of ['s3:Abort*', 's3:DeleteObject*']) acknowledge(owner, ['AwsSolutions'], `IAM5[Action::${action}]`, reason);
+export function acknowledgeArtifactWrites(owner: IConstruct, bucket: IConstruct): void {
+  for (const action of ['s3:Abort*', 's3:DeleteObject*']) acknowledgePart(owner, `IAM5[Action::${action}]`, ARTIFACT_WRITE);
+  acknowledgePart(owner, `IAM5[Resource::${arnToken(bucket)}/*]`, ARTIFACT_WRITE);
 }

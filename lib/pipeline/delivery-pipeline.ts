@@ -9,12 +9,13 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import {
   acknowledge,
   acknowledgeArtifactGrants,
   acknowledgeArtifactWrites,
   acknowledgeGrantPolicy,
+  acknowledgePart,
   arnToken,
   nagAccount,
 } from '../compliance/acknowledge';
@@ -32,6 +33,7 @@ import {
   INFRA_NAMESPACE,
   infraApplyStep,
   infraPlanStep,
+  mutationStep,
   PipelineStep,
   promoteImageStep,
   PromoteFrom,
@@ -177,14 +179,24 @@ export class DeliveryPipeline extends Construct {
     const image = project(imageStep, { REPOSITORY_URI: props.repository.repositoryUri, REGISTRY: registry });
     props.repository.grantPullPush(image.project);
     props.repository.grant(image.project, 'ecr:DescribeImages');
+    acknowledgePart(
+      image,
+      'IAM5[Resource::*]',
+      'ecr:GetAuthorizationToken, the registry login before docker pulls and pushes (CDK adds it with the repository grant): AWS authorizes it on no resource type',
+    );
     if (props.promoteFrom) this.grantUpstreamPull(image, props.promoteFrom);
     // The image's Trivy report and CycloneDX SBOM (the step's buildspec artifacts) are kept as the action's output
     // artifact: CodePipeline stores it in the artifact bucket, encrypted and audited object by object (AuditTrail).
     this.imageScan = new codepipeline.Artifact('ImageScan');
-    acknowledgeArtifactWrites(image);
+    acknowledgeArtifactWrites(image, props.artifactBucket);
     this.pipeline.addStage({
       stageName: 'Image',
-      actions: [this.codeBuildAction(image, source, 1, commit, 'Image', [this.imageScan])],
+      actions: [
+        this.codeBuildAction(image, source, 1, commit, 'Image', [this.imageScan]),
+        // Mutation testing runs once per push, in the environment that builds: the others promote the image only after
+        // it passed there (and its smoke test).
+        ...(props.promoteFrom ? [] : [this.codeBuildAction(project(mutationStep()), source, 1)]),
+      ],
       onFailure: { result: codepipeline.Result.RETRY, retryMode: codepipeline.RetryMode.FAILED_ACTIONS },
     });
 
@@ -197,7 +209,7 @@ export class DeliveryPipeline extends Construct {
     const infraPlan = project(infraPlanStep(config.envName, stackName, recovery), { IMAGE_PARAMETER_NAME: props.imageParameterName });
     this.grantInfraPlan(infraPlan, stackName, recovery);
     this.infraPlan = new codepipeline.Artifact('InfraPlan');
-    acknowledgeArtifactWrites(infraPlan);
+    acknowledgeArtifactWrites(infraPlan, props.artifactBucket);
     const planAction = this.codeBuildAction(infraPlan, source, 1, commit, INFRA_NAMESPACE, [this.infraPlan], true);
     if (approval) this.pipeline.addStage({ stageName: 'Infrastructure', actions: [planAction] });
 
@@ -247,6 +259,11 @@ export class DeliveryPipeline extends Construct {
     }
     this.grantDeploy(deploy, props);
     grantMigration(deploy, props.migration);
+    acknowledgePart(
+      deploy,
+      'IAM5[Resource::*]',
+      'ecs:DescribeTaskDefinition, with which tools/deploy and tools/migrate read the revision they copy: AWS authorizes it on no resource type',
+    );
     // Smoke-Production runs only after Deploy succeeded (run order 3), and marks the image promotable only after its
     // own smoke test passed (smokeStep): the next environment never sees an image whose production smoke failed.
     const smoke = project(smokeStep(config.envName), {
@@ -303,7 +320,16 @@ export class DeliveryPipeline extends Construct {
     // Failures, successes and approvals waiting reach the topics through EventBridge (lib/monitoring/deployment-events.ts).
     // The pipeline's service role and the per-action roles CDK creates under it.
     acknowledgeGrantPolicy(this.pipeline, 'CodePipeline service and action roles: start these builds, use this artifact bucket and key');
-    acknowledgeArtifactGrants(this.pipeline, props.artifactBucket, { write: true });
+    // The wildcards of the pipeline's roles, each on the role that holds it: the service role's artifact grant, the Source
+    // action's (lib/pipeline/source-action.ts) and the approval's notification (the Approve action role).
+    acknowledgeArtifactGrants(this.pipeline.role, props.artifactBucket, { write: true });
+    if (approval) {
+      acknowledgePart(
+        this.actionRole('Approve', 'Approve'),
+        'IAM5[Action::kms:GenerateDataKey*]',
+        "kms:GenerateDataKey* on the alarm topic's key alone (CDK grant with the approval's notification): SNS encrypts each message with it on the publisher's behalf",
+      );
+    }
   }
 
   private codeBuildAction(
@@ -385,11 +411,10 @@ export class DeliveryPipeline extends Construct {
         ],
       }),
     );
-    acknowledge(
+    acknowledgePart(
       p,
-      ['AwsSolutions'],
       `IAM5[Resource::arn:aws:cloudformation:${recovery.region}:${nagAccount(p)}:stack/${recovery.stackName}/*]`,
-      'The recovery stack, read only: CloudFormation appends a stack id to its name in the ARN, so the id takes a wildcard',
+      'cloudformation:DescribeStacks and cloudformation:GetTemplate (read only) on the recovery stack: CloudFormation appends a stack id to its name in the ARN, so the id takes a wildcard',
     );
     // A template with a transform also needs CreateChangeSet on the transform (the hosted rotations add one).
     role.addToPrincipalPolicy(
@@ -422,12 +447,16 @@ export class DeliveryPipeline extends Construct {
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [b.assetObjects] }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameters', 'ssm:GetParameter'], resources: b.ssmParameters }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['elasticloadbalancing:DescribeRules'], resources: ['*'] }));
-    this.acknowledgeInfra(p);
-    acknowledge(
+    acknowledgePart(p, 'IAM5[Resource::*]', LISTENER_RULE_READ);
+    this.acknowledgeInfra(
       p,
-      ['AwsSolutions'],
+      'cloudformation:CreateChangeSet (with the bootstrap execution role only), cloudformation:DeleteChangeSet, cloudformation:DescribeChangeSet, ' +
+        'cloudformation:DescribeStackResources, cloudformation:DescribeStacks and cloudformation:GetTemplate on this one stack',
+    );
+    acknowledgePart(
+      p,
       `IAM5[Resource::arn:aws:s3:::cdk-${DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-${nagAccount(p)}-${Stack.of(this).region}/*]`,
-      'The objects of the CDK bootstrap asset bucket: the template and assets are named by content hash at synth time',
+      's3:GetObject on the objects of the CDK bootstrap asset bucket: the template and assets are named by content hash at synth time',
     );
   }
 
@@ -451,22 +480,39 @@ export class DeliveryPipeline extends Construct {
     // No iam:PassRole: the change set already carries the stack's execution role, which CloudFormation uses "even if the
     // users don't have permission to pass it" (docs/aws-contracts.md, "Infrastructure through the pipeline").
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['elasticloadbalancing:DescribeRules'], resources: ['*'] }));
+    acknowledgePart(p, 'IAM5[Resource::*]', LISTENER_RULE_READ);
     // The image the service runs now, against the one the change set froze when it was planned.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [imageParameterArn(Stack.of(this), this.imageParameterName)] }),
     );
     topic.grantPublish(role);
-    this.acknowledgeInfra(p);
+    acknowledgePart(
+      p,
+      'IAM5[Action::kms:GenerateDataKey*]',
+      "kms:GenerateDataKey* on the alarm topic's key alone (CDK grant with the topic's publish): SNS encrypts each message Infra-Apply publishes with it",
+    );
+    this.acknowledgeInfra(
+      p,
+      'cloudformation:ExecuteChangeSet, cloudformation:DescribeChangeSet, cloudformation:DescribeStacks, cloudformation:DescribeStackEvents, ' +
+        'cloudformation:GetTemplate and cloudformation:DescribeStackResources on this one stack',
+    );
   }
 
-  private acknowledgeInfra(p: BuildProject): void {
+  /** `what` names the actions the step has on this stack. */
+  private acknowledgeInfra(p: BuildProject, what: string): void {
     const stack = Stack.of(this);
-    acknowledge(
+    acknowledgePart(
       p,
-      ['AwsSolutions'],
       `IAM5[Resource::arn:aws:cloudformation:${stack.region}:${nagAccount(p)}:stack/${stack.stackName}/*]`,
-      'This one stack: CloudFormation appends a stack id to its name in the ARN, so the id takes a wildcard',
+      `${what}: CloudFormation appends a stack id to its name in the ARN, so the id takes a wildcard`,
     );
+  }
+
+  /** The role CodePipeline assumes for one action (CDK creates it under the action's stage). */
+  private actionRole(stageName: string, actionName: string): IConstruct {
+    const role = this.pipeline.node.tryFindChild(stageName)?.node.tryFindChild(actionName)?.node.tryFindChild('CodePipelineActionRole');
+    if (!role) throw new Error(`DeliveryPipeline: no role for the action ${stageName}/${actionName}`);
+    return role;
   }
 
   /**
@@ -519,20 +565,22 @@ export class DeliveryPipeline extends Construct {
       }),
     );
     props.repository.grant(role, 'ecr:BatchGetImage', 'ecr:PutImage', 'ecr:DescribeImages');
-    acknowledge(
+    acknowledgePart(
       p,
-      ['AwsSolutions'],
       `IAM5[Resource::arn:aws:ecs:${stack.region}:${nagAccount(p)}:service-deployment/${arnToken(props.service.cluster).replace('.Arn>', '>')}/<${stack.getLogicalId(props.service.node.defaultChild as ecs.CfnService)}.Name>/*]`,
-      'The service deployments of this one service: ECS names each deployment, so the id takes a wildcard',
+      'ecs:DescribeServiceDeployments on the service deployments of this one service: ECS names each deployment, so the id takes a wildcard',
     );
-    acknowledge(
+    acknowledgePart(
       p,
-      ['AwsSolutions'],
       `IAM5[Resource::arn:aws:ecs:${stack.region}:${nagAccount(p)}:task-definition/${props.taskDefinition.family}:*]`,
-      'Revisions of the service task definition family, registered (and tagged while registering) one per release; ECS numbers the revision',
+      'ecs:RegisterTaskDefinition and ecs:TagResource (only while registering, ecs:CreateAction) on revisions of the service task definition family, one per release: ECS numbers the revision',
     );
   }
 }
+
+/** Why Infra-Plan and Infra-Apply may read listener rules on "*". */
+const LISTENER_RULE_READ =
+  'elasticloadbalancing:DescribeRules, with which tools/listener-guard reads the live production listener rule: AWS authorizes it on no resource type';
 
 /**
  * The ARNs of the transforms the stack's template declares (`arn:aws:cloudformation:<region>:aws:transform/<name>`).

@@ -1,6 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { acknowledge, arnToken, nagAccount } from '../compliance/acknowledge';
+import { acknowledgePart, arnToken, nagAccount } from '../compliance/acknowledge';
 import { MIGRATION_CONTAINER_NAME, MigrationTarget } from '../database/migration-target';
 import { BuildProject } from './build-project';
 
@@ -59,16 +59,16 @@ export function grantMigration(project: BuildProject, target: MigrationTarget): 
   role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeTaskDefinition'], resources: ['*'] }));
 
   const account = nagAccount(project);
-  acknowledge(
+  acknowledgePart(
     project,
-    ['AwsSolutions'],
     `IAM5[Resource::arn:aws:ecs:${stack.region}:${account}:task-definition/${family}:*]`,
-    'Revisions of the one migration task definition family: the pipeline registers a new revision per release and runs it; ECS numbers the revision',
+    'ecs:RegisterTaskDefinition, ecs:TagResource (only while registering, ecs:CreateAction) and ecs:RunTask (only in the migration cluster) ' +
+      'on revisions of the one migration task definition family: the pipeline registers a new revision per release and runs it; ECS numbers the revision',
   );
-  acknowledge(
+  acknowledgePart(
     project,
-    ['AwsSolutions'],
     `IAM5[Resource::arn:aws:ecs:${stack.region}:${account}:task/${arnToken(target.cluster).replace('.Arn>', '>')}/*]`,
-    'The tasks of the one cluster the migration runs in (also conditioned on ecs:cluster): ECS names each task at RunTask, so the id takes a wildcard',
+    'ecs:DescribeTasks and ecs:StopTask on the tasks of the one cluster the migration runs in (also conditioned on that cluster): ' +
+      'ECS names each task at RunTask, so the id takes a wildcard',
   );
 }

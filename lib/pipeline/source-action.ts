@@ -2,6 +2,7 @@ import { Token } from 'aws-cdk-lib';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { acknowledgeArtifactGrants, acknowledgePart, arnToken } from '../compliance/acknowledge';
 
 /** The two service prefixes a connection ARN can carry since CodeStar Connections became CodeConnections. */
 const CONNECTION_PREFIXES = ['codeconnections', 'codestar-connections'] as const;
@@ -61,6 +62,12 @@ export class ConnectionSourceAction extends codepipeline.Action {
     // The action writes the source ZIP into the artifact bucket (with the bucket-owner ACL CodePipeline sets).
     options.bucket.grantReadWrite(options.role);
     options.bucket.grantPutAcl(options.role);
+    acknowledgeArtifactGrants(options.role, options.bucket, { write: true });
+    acknowledgePart(
+      options.role,
+      `IAM5[Resource::${arnToken(options.bucket)}/*]`,
+      's3:PutObjectAcl and s3:PutObjectVersionAcl inside the pipeline artifact bucket (CDK grant): the Source action writes the commit with the bucket-owner ACL',
+    );
     return {
       configuration: {
         ConnectionArn: this.props.connectionArn,

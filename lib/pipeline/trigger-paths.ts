@@ -17,15 +17,17 @@ export interface TriggerPath {
 
 export const TRIGGER_PATHS: readonly TriggerPath[] = [
   {
-    glob: '{app,bin,compliance,config,lib,pricing,scripts,security,test,tools}/**',
+    glob: '{app,bin,compliance,config,lib,mutation,pricing,scripts,security,test,tools}/**',
     reason:
       'the service and its image (app), the stacks and their configuration (bin, config, lib), the code the pipeline runs ' +
       '(scripts, tools), the scan gate ignore file (security), the compliance mapping and the price table the generated ' +
-      'documents come from (compliance, pricing), and the suites that judge all of it (test)',
+      'documents come from (compliance, pricing), the suites that judge all of it (test) and the mutation results and ' +
+      'verdicts the Mutation step starts from (mutation)',
   },
   {
-    glob: '{package.json,package-lock.json,tsconfig.json,cdk.json,cdk.context.json,jest.config.js,requirements-iac.txt}',
-    reason: 'dependencies, compiler, CDK feature flags and context, the test runner, and the pinned IaC scanners',
+    glob: '{package.json,package-lock.json,tsconfig*.json,cdk.json,cdk.context.json,jest.config.js,stryker.config.mjs,requirements-iac.txt}',
+    reason:
+      "dependencies, compiler (and the mutation checker's programs), CDK feature flags and context, the test runner, the mutation run and its thresholds, and the pinned IaC scanners",
   },
   {
     glob: '{eslint.config.mjs,eslint.security.config.mjs,.prettierrc.json,.prettierignore,.gitignore,.cfnlintrc.yaml,.checkov.yaml}',

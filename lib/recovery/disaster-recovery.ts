@@ -194,20 +194,20 @@ export class DisasterRecovery extends Construct {
       policy,
       ['AwsSolutions'],
       `IAM5[Resource::arn:<AWS::Partition>:kms:${recoveryRegion}:<AWS::AccountId>:key/*]`,
-      `The recovery key's id is generated in ${recoveryRegion} and no cross-region reference carries it here; Encrypt and GenerateDataKey only through S3 in that region and only for the audit-log replica (kms:ViaService, kms:EncryptionContext:aws:s3:arn)`,
+      `kms:Encrypt and kms:GenerateDataKey on the keys of ${recoveryRegion}: the recovery key's id is generated there and no cross-region reference carries it here; only through S3 in that region and only for the audit-log replica (kms:ViaService, kms:EncryptionContext:aws:s3:arn)`,
     );
     for (const r of replicated) {
       acknowledge(
         policy,
         ['AwsSolutions'],
         `IAM5[Resource::<${stack.getLogicalId(r.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
-        'S3 replication reads every object version of the bucket it replicates: the replication read actions on that one bucket',
+        's3:GetObjectVersionForReplication, s3:GetObjectVersionAcl and s3:GetObjectVersionTagging on the objects of this one bucket: S3 replication reads every object version of the bucket it replicates',
       );
       acknowledge(
         policy,
         ['AwsSolutions'],
         `IAM5[Resource::arn:<AWS::Partition>:s3:::${r.replicaName.replace(account, '<AWS::AccountId>')}/*]`,
-        'S3 replication writes every object of the source into its replica: ReplicateObject and ReplicateTags on that one bucket',
+        's3:ReplicateObject and s3:ReplicateTags on the objects of this one replica: S3 replication writes every object of the source into it',
       );
     }
     acknowledge(

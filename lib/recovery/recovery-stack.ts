@@ -3,7 +3,6 @@ import * as backup from 'aws-cdk-lib/aws-backup';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledge, PCI_NIST } from '../compliance/acknowledge';
 import { EnvironmentConfig, RECOVERY_NAMES } from '../config';
 import { SecureBucket } from '../common/secure-bucket';
 
@@ -51,6 +50,8 @@ export class RecoveryStack extends Stack {
     this.replicaAccessLogs = new SecureBucket(this, 'ReplicaAccessLogs', {
       noncurrentVersionExpiration: Duration.days(30),
       notReplicatedBecause: copyOfRecord,
+      sseS3Because:
+        'Access-log sink of the replicas: S3 server access logs can only be delivered to SSE-S3 buckets (docs/deployments.md, trap 14); it holds no cardholder data',
     });
     this.replicaAccessLogs.addLifecycleRule({ id: 'expire-access-logs', expiration: retention });
 
@@ -72,16 +73,12 @@ export class RecoveryStack extends Stack {
       noncurrentVersionExpiration: Duration.days(30),
       notReplicatedBecause: copyOfRecord,
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+      sseS3Because:
+        'Replica of the access-log bucket, whose objects are SSE-S3 (ALB and S3 server access logs cannot be delivered to SSE-KMS); S3 replicates SSE-S3 objects as SSE-S3. It holds no cardholder data',
     });
     // The source expires access logs after the retention; S3 does not replicate lifecycle expirations, so the replica
     // expires them itself, on the same schedule.
     this.accessLogReplica.addLifecycleRule({ id: 'expire-access-logs', expiration: retention });
-    acknowledge(
-      this.accessLogReplica,
-      PCI_NIST,
-      'S3DefaultEncryptionKMS',
-      'Replica of the access-log bucket, whose objects are SSE-S3 (ALB and S3 server access logs cannot be delivered to SSE-KMS); S3 replicates SSE-S3 objects as SSE-S3. It holds no cardholder data',
-    );
 
     // A vault whose recovery points are kept on stack deletion; its name is fixed (the main stack's copy rule names it)
     // and it is empty when its own creation could roll back.

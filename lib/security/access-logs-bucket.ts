@@ -25,6 +25,8 @@ export class AccessLogsBucket extends Construct {
     this.bucket = new SecureBucket(this, 'Bucket', {
       noncurrentVersionExpiration: Duration.days(30),
       notReplicatedBecause: props.notReplicatedBecause,
+      sseS3Because:
+        'Access-log sink: ALB access logs and S3 server access logs can only be delivered to SSE-S3 buckets (docs/deployments.md, trap 14); it holds no cardholder data',
     });
     this.bucket.addLifecycleRule({ id: 'expire-access-logs', expiration: Duration.days(props.retentionDays) });
   }

@@ -368,7 +368,7 @@ export class PaymentService extends Construct {
       this.taskDefinition.taskRole,
       ['AwsSolutions'],
       'IAM5[Resource::*]',
-      'xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules and GetSamplingTargets (the tracing collector) have no resource-level permissions',
+      'xray:PutTraceSegments, xray:PutTelemetryRecords, xray:GetSamplingRules and xray:GetSamplingTargets (the tracing collector): AWS authorizes them on no resource type',
     );
   }
 

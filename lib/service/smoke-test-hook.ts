@@ -126,7 +126,7 @@ export class SmokeTestHook extends Construct {
       this.function.role!,
       ['AwsSolutions'],
       'IAM5[Resource::*]',
-      'X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions',
+      'xray:PutTraceSegments and xray:PutTelemetryRecords, which active tracing adds (CDK): AWS authorizes them on no resource type',
     );
     const cluster = arnToken(props.cluster).replace('.Arn>', '>');
     for (const resource of ['service', 'service-deployment']) {
@@ -134,7 +134,7 @@ export class SmokeTestHook extends Construct {
         this.function.role!,
         ['AwsSolutions'],
         `IAM5[Resource::arn:aws:ecs:${stack.region}:${nagAccount(this)}:${resource}/${cluster}/*]`,
-        "Read-only service deployment lookups in this one cluster; the service's generated name is not known before this role",
+        "ecs:ListServiceDeployments and ecs:DescribeServiceDeployments (read only) in this one cluster: the service's generated name is not known before this role, and ECS names each deployment",
       );
     }
   }

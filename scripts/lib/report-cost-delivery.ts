@@ -82,6 +82,7 @@ function stepMinutes(name: string, provider: string, row: PipelineRow, steps: Re
     'Dependency-Scan': () => step('dependencyScan'),
     'IaC-Check': () => step('iacCheck'),
     'Build-Image': () => step('buildImage'),
+    Mutation: () => step('mutation'),
     'Promote-Image': () => step('promoteCopy') + row.waitForUpstream,
     'Infra-Plan': () => row.infraPlan,
     'Infra-Apply': () => row.infraApplyNoChange,

@@ -140,3 +140,30 @@ export function iacCheckStep(): PipelineStep {
     },
   };
 }
+
+/**
+ * Mutation testing (`npm run mutation`, docs/mutation.md): Stryker changes the code that decides (the pipeline tools,
+ * the configuration's validation rules, the service's authentication, validation, card handling, idempotency and
+ * lifecycle) one piece at a time and reruns the tests that cover it. Incremental against the committed results
+ * (mutation/*.incremental.json): a push re-tests only the mutants whose code or covering tests changed. A folder under
+ * its threshold in stryker.config.mjs fails the step. The service's suite runs against a local PostgreSQL as in the
+ * Test steps. It runs beside the image build of the first environment rather than in Verify: a run that has much to
+ * re-test takes far longer than Verify's steps, and the release still waits for it before anything is deployed.
+ */
+export function mutationStep(): PipelineStep {
+  return {
+    name: 'Mutation',
+    timeout: Duration.minutes(120),
+    runsLocally: false,
+    buildSpec: {
+      version: '0.2',
+      // The build projects are MEDIUM (4 vCPUs): one type checker and three jest runners.
+      env: { shell: 'bash', variables: { STRYKER_CONCURRENCY: '4' } },
+      phases: {
+        install: { 'runtime-versions': TOOLING_RUNTIME, commands: [...INSTALL] },
+        pre_build: { commands: [...UNPRIVILEGED_POSTGRES_ACCESS] },
+        build: { commands: ['npm run mutation'] },
+      },
+    },
+  };
+}

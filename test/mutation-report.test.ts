@@ -1,0 +1,152 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { folderOf, MutationRun, readRun, readVerdicts, renderMutationDoc, scoreByFolder, verdictFor } from '../scripts/lib/mutation-report';
+import { main, missingParts, thresholds } from '../scripts/mutation';
+
+/** A mutation-testing-report-schema file with one source file and the given mutants (status, line, columns). */
+function report(file: string, source: string, mutants: ReadonlyArray<[string, string, number, number, number]>): string {
+  return JSON.stringify({
+    schemaVersion: '2',
+    thresholds: { high: 90, low: 80 },
+    files: {
+      [file]: {
+        language: 'typescript',
+        source,
+        mutants: mutants.map(([status, mutatorName, line, start, end], i) => ({
+          id: String(i),
+          mutatorName,
+          replacement: mutatorName === 'EqualityOperator' ? '<=' : 'true',
+          status,
+          location: { start: { line, column: start }, end: { line, column: end } },
+        })),
+      },
+    },
+  });
+}
+
+function write(content: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tap-mutation-'));
+  const file = path.join(dir, 'r.json');
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+describe('scoring a run per folder', () => {
+  const source = 'if (a < b) {\n  go(a);\n}\n';
+  const run: MutationRun = readRun(
+    'tools',
+    write(
+      report('tools/deploy/x.ts', source, [
+        ['Killed', 'EqualityOperator', 1, 5, 10],
+        ['Killed', 'BlockStatement', 1, 12, 13],
+        ['Timeout', 'ConditionalExpression', 1, 5, 10],
+        ['Survived', 'EqualityOperator', 1, 5, 10],
+        ['NoCoverage', 'BlockStatement', 2, 3, 9],
+        ['CompileError', 'StringLiteral', 2, 3, 9],
+        ['Ignored', 'StringLiteral', 2, 3, 9],
+      ]),
+    ),
+  );
+
+  test('reads the code each mutant replaced, by its location', () => {
+    expect(run.mutants.map((m) => m.original)).toEqual(['a < b', '{', 'a < b', 'a < b', 'go(a);', 'go(a);', 'go(a);']);
+    expect(run.mutants.every((m) => m.file === 'tools/deploy/x.ts')).toBe(true);
+  });
+
+  test("the score is Stryker's: killed and timed out over killed, timed out, survived and not covered", () => {
+    const [tools, config] = scoreByFolder([run], { tools: 85, 'lib/config': 80 }, { tools: ['promote'] });
+    expect(tools).toEqual({ folder: 'tools', threshold: 85, killed: 2, timeout: 1, survived: 1, noCoverage: 1, score: 60, missing: ['promote'] });
+    // a folder without mutants scores 0, so a mutate pattern that matches nothing cannot pass
+    expect(config).toEqual({ folder: 'lib/config', threshold: 80, killed: 0, timeout: 0, survived: 0, noCoverage: 0, score: 0, missing: [] });
+  });
+
+  test("the service's paths are inside app/, and a file belongs to the longest folder that contains it", () => {
+    const service = readRun('service', write(report('src/auth.ts', 'x', [['Killed', 'BlockStatement', 1, 1, 2]])), 'app/');
+    expect(service.mutants[0]!.file).toBe('app/src/auth.ts');
+    expect(folderOf('lib/config/schema.ts', ['lib', 'lib/config'])).toBe('lib/config');
+    expect(folderOf('lib/configuration.ts', ['lib/config'])).toBeUndefined();
+  });
+
+  test('a file that is not a mutation report is refused, naming the file', () => {
+    const file = write('{"files": {"a.ts": {"source": "x", "mutants": [{"id": "1"}]}}}');
+    expect(() => readRun('tools', file)).toThrow(`${file} is not a mutation-testing report`);
+  });
+
+  test('a survivor is matched to its verdict by file, mutator, original and replacement, not by line', () => {
+    const survivor = run.mutants.find((m) => m.status === 'Survived')!;
+    const verdict = {
+      file: 'tools/deploy/x.ts',
+      mutator: 'EqualityOperator',
+      original: 'a < b',
+      replacement: '<=',
+      reason: 'a and b are never equal here',
+    };
+    expect(verdictFor(survivor, [verdict])).toBe(verdict);
+    expect(verdictFor(survivor, [{ ...verdict, replacement: '>' }])).toBeUndefined();
+    expect(verdictFor(survivor, [{ ...verdict, file: 'tools/deploy/y.ts' }])).toBeUndefined();
+    expect(verdictFor(survivor, [{ ...verdict, original: 'a > b' }])).toBeUndefined();
+  });
+
+  test('the page lists every survivor with its verdict, open ones as open, and verdicts no longer needed', () => {
+    const verdicts = [
+      { file: 'tools/deploy/x.ts', mutator: 'EqualityOperator', original: 'a < b', replacement: '<=', reason: 'a and b are never equal here' },
+      { file: 'tools/deploy/gone.ts', mutator: 'BlockStatement', original: '{}', replacement: 'true', reason: 'a verdict for a mutant that is gone' },
+    ];
+    const doc = renderMutationDoc([run], scoreByFolder([run], { tools: 85 }), verdicts);
+    expect(doc).toContain('| `tools` | 60.00 % | 85 % | 2 | 1 | 1 | 1 | complete |');
+    const partial = renderMutationDoc([run], scoreByFolder([run], { tools: 85 }, { tools: ['deploy', 'promote'] }), verdicts);
+    expect(partial).toContain('| `tools` | 60.00 % | 85 % | 2 | 1 | 1 | 1 | incomplete: not yet run for deploy, promote |');
+    expect(doc).toContain('| tools/deploy/x.ts:1 | EqualityOperator | `a < b` | `<=` | equivalent: a and b are never equal here |');
+    expect(doc).toContain('| tools/deploy/x.ts:2 | BlockStatement | `go(a);` | `true` | open (no test reaches it) |');
+    expect(doc).toContain('## Survivors in `tools/` (2)');
+    expect(doc).toMatch(/## Verdicts no longer needed[\s\S]*tools\/deploy\/gone\.ts/);
+  });
+
+  test('a verdict without a real reason is refused', () => {
+    const file = write(JSON.stringify([{ file: 'a.ts', mutator: 'X', original: 'a', replacement: 'b', reason: 'equivalent' }]));
+    expect(() => readVerdicts(file)).toThrow(/0\.reason/);
+  });
+});
+
+describe('the committed mutation results', () => {
+  // The runs whose results are not committed yet: each takes an hour or more on a 2-core machine. The pipeline's
+  // Mutation step runs them all; this list must shrink to nothing as their results are committed.
+  const NOT_YET_RUN = { tools: ['scan-gate', 'deploy', 'promote'], 'app/src': ['service'] };
+
+  test('docs/mutation.md is current, and every folder whose runs all have results meets its threshold', async () => {
+    expect(missingParts()).toEqual(NOT_YET_RUN);
+    const out: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation((s) => (out.push(String(s)), true));
+    try {
+      expect(await main(['--check'])).toBe(0);
+    } finally {
+      write.mockRestore();
+      err.mockRestore();
+    }
+    const scores = out.join('').match(/^mutation \S+: .*$/gm) ?? [];
+    expect(scores.map((l) => l.split(':')[0])).toEqual(['mutation tools', 'mutation lib/config', 'mutation app/src']);
+    const complete = scores.filter((l) => !l.includes('INCOMPLETE'));
+    expect(complete.map((l) => l.split(':')[0])).toEqual(['mutation lib/config']);
+    expect(complete.every((l) => l.endsWith(' ok'))).toBe(true);
+  });
+
+  test('the thresholds are the ones the platform promises: 85 % for tools/ and app/src, 80 % for lib/config', () => {
+    expect(thresholds()).toEqual({ tools: 85, 'lib/config': 80, 'app/src': 85 });
+  });
+
+  test('unknown arguments are refused, naming them', async () => {
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await main(['--only', 'everything'])).toBe(2);
+      expect(err).toHaveBeenCalledWith(
+        'mutation: --only must be one of config, smoke, listener-guard, scan-gate, deploy, promote, service, got "everything"\n',
+      );
+      expect(await main(['--fast'])).toBe(2);
+      expect(err).toHaveBeenCalledWith('mutation: unknown argument(s) ["--fast"]\n');
+    } finally {
+      err.mockRestore();
+    }
+  });
+});
