@@ -1,6 +1,12 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { App, RemovalPolicy } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { buildApp } from '../lib/app';
 import { fixedNameRemovalPolicyOf, removalPolicyOf } from '../lib/common/removal';
-import { ENVS, FIXED_LOG_GROUP_NAME, shippedConfigs, synthEnv } from './helpers';
+import { EnvironmentConfig, EnvironmentName } from '../lib/config';
+import { CDK_CONTEXT, ENVS, FIXED_LOG_GROUP_NAME, shippedConfigs, synthEnv, writeConfigDir } from './helpers';
 
 type Resource = { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
 
@@ -31,10 +37,8 @@ describe('removal policy from config', () => {
   });
 });
 
-describe.each(ENVS)('what a failed first deployment of %s leaves behind', (env) => {
-  const { removal } = shippedConfigs()[env];
-  const resources = resourcesOf(env);
-
+/** The removal checks of one environment's template against the removal settings it was built with. */
+function removalFollowsConfig(env: EnvironmentName, removal: EnvironmentConfig['removal'], resources: Record<string, Resource>): void {
   test('the fixed-name ECR repository and WAF log group are deleted with a rolled-back create and kept otherwise', () => {
     const expected = (what: 'retain' | 'destroy') => (what === 'retain' ? KEPT_EXCEPT_ON_CREATE : DELETED);
     const repositories = Object.values(resources).filter((r) => r.Type === 'AWS::ECR::Repository');
@@ -58,12 +62,13 @@ describe.each(ENVS)('what a failed first deployment of %s leaves behind', (env) 
     );
   });
 
-  test('every other key, log group and secret is either deleted or plainly kept: a failed create keeps its evidence', () => {
+  test('every other key, log group and secret follows its removal setting: deleted, or plainly kept (a failed create keeps its evidence)', () => {
+    // Keys and secrets follow removal.keys (a secret is useless without its key), log groups removal.logs.
+    const setting = (r: Resource) => (r.Type === 'AWS::Logs::LogGroup' ? removal.logs : removal.keys);
     const others = Object.entries(resources).filter(([, r]) => CONFIGURED.includes(r.Type) && !hasFixedName(r));
     expect(others.length).toBeGreaterThanOrEqual(10);
-    for (const [id, r] of others) {
-      expect({ id, policies: policies(r) }).toEqual({ id, policies: r.DeletionPolicy === 'Delete' ? DELETED : KEPT });
-    }
+    const table = others.map(([id, r]) => ({ id, policies: policies(r) }));
+    expect(table).toEqual(others.map(([id, r]) => ({ id, policies: setting(r) === 'retain' ? KEPT : DELETED })));
   });
 
   // S3 deletes no bucket that holds an object, and every bucket here gets objects at once (the ALB's test object,
@@ -74,6 +79,20 @@ describe.each(ENVS)('what a failed first deployment of %s leaves behind', (env) 
     expect(buckets.length).toBe(4);
     for (const [id, r] of buckets) expect({ id, policies: policies(r) }).toEqual({ id, policies: KEPT });
   });
+}
+
+describe.each(ENVS)('what a failed first deployment of %s leaves behind', (env) => {
+  removalFollowsConfig(env, shippedConfigs()[env].removal, resourcesOf(env));
+});
+
+// The shipped configs set logs and keys alike: here each setting differs from the other, so a resource that follows
+// the wrong one fails.
+describe('dev with logs and artifacts kept but keys deleted: each resource follows its own setting', () => {
+  const configs = shippedConfigs();
+  configs.dev.removal = { logs: 'retain', artifacts: 'retain', keys: 'destroy' };
+  const app = new App({ context: { ...CDK_CONTEXT, env: 'dev' }, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'tap-synth-')) });
+  const stack = buildApp(app, { configDir: writeConfigDir(configs) });
+  removalFollowsConfig('dev', configs.dev.removal, Template.fromStack(stack).toJSON().Resources as Record<string, Resource>);
 });
 
 describe('prod', () => {

@@ -10,38 +10,12 @@ type Props = Record<string, unknown>;
 /**
  * Every security group of a stack, by its construct path below the stack (`PaymentService/SecurityGroup`), with its
  * egress as readable rules: `tcp 443 -> Network/EndpointSecurityGroup`, `tcp 443 -> prefix-list pl-…`,
- * `tcp 443 -> 0.0.0.0/0`. Inline and standalone rules both count, whatever CDK chose to emit; a protocol other than
- * TCP or a port range shows as itself (`-1 undefined-undefined`), so no rule can hide in the table.
+ * `tcp 443 -> 0.0.0.0/0`. Inline and standalone rules both count, whatever CDK chose to emit (CDK's placeholder for "no
+ * egress" matches no traffic and is left out); a protocol other than TCP or a port range shows as itself
+ * (`-1 undefined-undefined`), so no rule can hide in the table.
  */
 export function egressTable(stack: Stack, template: Template): Record<string, string[]> {
-  const groups = stack.node
-    .findAll()
-    .filter((c): c is ec2.SecurityGroup => c instanceof ec2.SecurityGroup)
-    .map((sg) => ({ path: sg.node.path.slice(stack.node.path.length + 1), id: stack.getLogicalId(sg.node.defaultChild as ec2.CfnSecurityGroup) }));
-  const pathOf = new Map(groups.map((g) => [g.id, g.path]));
-  const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Props }>;
-  const describe = (rule: Props): string => {
-    const ports = rule.FromPort === rule.ToPort ? String(rule.FromPort) : `${String(rule.FromPort)}-${String(rule.ToPort)}`;
-    const sg = rule.DestinationSecurityGroupId as { 'Fn::GetAtt'?: [string, string] } | undefined;
-    const peer = sg
-      ? (pathOf.get(sg['Fn::GetAtt']?.[0] ?? '') ?? JSON.stringify(sg))
-      : rule.DestinationPrefixListId
-        ? `prefix-list ${String(rule.DestinationPrefixListId)}`
-        : String(rule.CidrIp ?? rule.CidrIpv6);
-    return `${String(rule.IpProtocol)} ${ports} -> ${peer}`;
-  };
-  const table: Record<string, string[]> = {};
-  for (const { id, path } of groups) {
-    const inline = ((resources[id]!.Properties.SecurityGroupEgress as Props[] | undefined) ?? []).filter(
-      (r) => JSON.stringify(r) !== JSON.stringify(NO_EGRESS_PLACEHOLDER),
-    );
-    const standalone = Object.values(resources)
-      .filter((r) => r.Type === 'AWS::EC2::SecurityGroupEgress')
-      .map((r) => r.Properties)
-      .filter((r) => (r.GroupId as { 'Fn::GetAtt'?: [string] })['Fn::GetAtt']?.[0] === id);
-    table[path] = [...inline, ...standalone].map(describe).sort();
-  }
-  return table;
+  return rulesTable(stack, template, 'egress');
 }
 
 /** A template value as a reader would name it: `Network/Vpc/publicSubnet1/EIP.PublicIp/32` for a NAT gateway's address. */
@@ -72,6 +46,29 @@ export function pathsByLogicalId(stack: Stack): Map<string, string> {
  * (group, IPv4 or IPv6 range, prefix list) and every protocol shows as itself, so no rule can hide in the table.
  */
 export function ingressTable(stack: Stack, template: Template): Record<string, string[]> {
+  return rulesTable(stack, template, 'ingress');
+}
+
+/** The names of a direction's rules: inline property, standalone resource type, peer properties and arrow. */
+const DIRECTIONS = {
+  ingress: {
+    inline: 'SecurityGroupIngress',
+    resourceType: 'AWS::EC2::SecurityGroupIngress',
+    group: 'SourceSecurityGroupId',
+    prefixList: 'SourcePrefixListId',
+    arrow: '<-',
+  },
+  egress: {
+    inline: 'SecurityGroupEgress',
+    resourceType: 'AWS::EC2::SecurityGroupEgress',
+    group: 'DestinationSecurityGroupId',
+    prefixList: 'DestinationPrefixListId',
+    arrow: '->',
+  },
+} as const;
+
+function rulesTable(stack: Stack, template: Template, direction: keyof typeof DIRECTIONS): Record<string, string[]> {
+  const d = DIRECTIONS[direction];
   const root = stack.node.path.length + 1;
   const pathOf = pathsByLogicalId(stack);
   const groups = stack.node
@@ -82,18 +79,20 @@ export function ingressTable(stack: Stack, template: Template): Record<string, s
   const describe = (rule: Props): string => {
     const ports = rule.FromPort === rule.ToPort ? String(rule.FromPort) : `${String(rule.FromPort)}-${String(rule.ToPort)}`;
     const peer =
-      rule.SourceSecurityGroupId !== undefined
-        ? readable(rule.SourceSecurityGroupId, pathOf).replace(/\.GroupId$/, '')
-        : rule.SourcePrefixListId !== undefined
-          ? `prefix-list ${readable(rule.SourcePrefixListId, pathOf)}`
+      rule[d.group] !== undefined
+        ? readable(rule[d.group], pathOf).replace(/\.GroupId$/, '')
+        : rule[d.prefixList] !== undefined
+          ? `prefix-list ${readable(rule[d.prefixList], pathOf)}`
           : readable(rule.CidrIp ?? rule.CidrIpv6, pathOf);
-    return `${String(rule.IpProtocol)} ${ports} <- ${peer}`;
+    return `${String(rule.IpProtocol)} ${ports} ${d.arrow} ${peer}`;
   };
   const table: Record<string, string[]> = {};
   for (const { id, path } of groups) {
-    const inline = (resources[id]!.Properties.SecurityGroupIngress as Props[] | undefined) ?? [];
+    const inline = ((resources[id]!.Properties[d.inline] as Props[] | undefined) ?? []).filter(
+      (r) => direction === 'ingress' || JSON.stringify(r) !== JSON.stringify(NO_EGRESS_PLACEHOLDER),
+    );
     const standalone = Object.values(resources)
-      .filter((r) => r.Type === 'AWS::EC2::SecurityGroupIngress')
+      .filter((r) => r.Type === d.resourceType)
       .map((r) => r.Properties)
       .filter((r) => (r.GroupId as { 'Fn::GetAtt'?: [string] })['Fn::GetAtt']?.[0] === id);
     table[path] = [...inline, ...standalone].map(describe).sort();

@@ -55,22 +55,34 @@ describe.each(ENVS)('security baseline in %s', (env) => {
   });
 
   test('the logs key admits CloudWatch Logs and CloudTrail of this account only', () => {
-    template.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Sid: 'AllowCloudWatchLogsOfThisAccount',
-            Principal: { Service: 'logs.us-east-1.amazonaws.com' },
-            Condition: { ArnLike: Match.anyValue() },
-          }),
-          Match.objectLike({
-            Sid: 'AllowCloudTrailOfThisAccount',
-            Principal: { Service: 'cloudtrail.amazonaws.com' },
-            Condition: Match.objectLike({ StringEquals: Match.anyValue() }),
-          }),
-        ]),
+    const logs = keyStatements('KeysLogsKey');
+    // CloudWatch Logs names the log group in the encryption context; only log groups of this account may use the key.
+    expect(bySid(logs, 'AllowCloudWatchLogsOfThisAccount')).toEqual([
+      {
+        Sid: 'AllowCloudWatchLogsOfThisAccount',
+        Effect: 'Allow',
+        Principal: { Service: 'logs.us-east-1.amazonaws.com' },
+        Action: ['kms:Decrypt*', 'kms:Describe*', 'kms:Encrypt*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'],
+        Resource: '*',
+        Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': arnInThisAccount('logs', ':log-group:*') } },
       },
-    });
+    ]);
+    // CloudTrail names the trail in the encryption context: trails of this account only, on this account's behalf.
+    expect(bySid(logs, 'AllowCloudTrailOfThisAccount')).toEqual([
+      {
+        Sid: 'AllowCloudTrailOfThisAccount',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudtrail.amazonaws.com' },
+        Action: 'kms:GenerateDataKey*',
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          StringLike: {
+            'kms:EncryptionContext:aws:cloudtrail:arn': { 'Fn::Join': ['', ['arn:aws:cloudtrail:*:', { Ref: 'AWS::AccountId' }, ':trail/*']] },
+          },
+        },
+      },
+    ]);
   });
 
   test('CloudTrail: multi-region management events, file validation, KMS, and a CloudWatch copy', () => {
