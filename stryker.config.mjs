@@ -32,6 +32,9 @@ const PARTS = {
   promote: tool('promote', ['promote']),
 };
 
+/** Each part's folder, by name: scripts/mutation.ts reads it to know the runs and which folder each one scores. */
+export const partFolders = Object.fromEntries(Object.entries(PARTS).map(([n, p]) => [n, p.folder]));
+
 const part = PARTS[process.env.MUTATION_PART ?? 'config'];
 if (!part) throw new Error(`MUTATION_PART must be one of ${Object.keys(PARTS).join(', ')}, got ${JSON.stringify(process.env.MUTATION_PART)}`);
 const name = process.env.MUTATION_PART ?? 'config';

@@ -186,18 +186,19 @@ describe.each(ENVS)('infrastructure through the %s pipeline', (env) => {
     // The role's complete policy is stated in test/iam-roles.test.ts (prod); here, in every environment, what it may
     // do to CloudFormation and to the pipeline.
     const statements = ownStatements('DeliveryInfraApplyProjectRole');
+    const APPLY_CLOUDFORMATION = [
+      'cloudformation:DescribeChangeSet',
+      'cloudformation:DescribeStackEvents',
+      'cloudformation:DescribeStackResources',
+      'cloudformation:DescribeStacks',
+      'cloudformation:ExecuteChangeSet',
+      'cloudformation:GetTemplate',
+    ];
     const on = (prefix: string): Statement[] => statements.filter((s) => [s.Action].flat().some((a) => a.startsWith(prefix)));
     expect(on('cloudformation:')).toEqual([
       {
         Effect: 'Allow',
-        Action: [
-          'cloudformation:DescribeChangeSet',
-          'cloudformation:DescribeStackEvents',
-          'cloudformation:DescribeStackResources',
-          'cloudformation:DescribeStacks',
-          'cloudformation:ExecuteChangeSet',
-          'cloudformation:GetTemplate',
-        ],
+        Action: APPLY_CLOUDFORMATION,
         Resource: stackArn,
       },
     ]);
@@ -208,8 +209,15 @@ describe.each(ENVS)('infrastructure through the %s pipeline', (env) => {
         Resource: join('arn:aws:codepipeline:us-east-1:', ACCOUNT, ':', { Ref: expect.stringMatching(/^DeliveryPipeline/) }),
       },
     ]);
-    expect(on('iam:')).toEqual([]);
-    expect(on('sts:')).toEqual([]);
+    // Every action of the role, in every environment (AWS reads action names without regard to case).
+    expect(statements.flatMap((s) => [s.Action].flat().map((a) => a.toLowerCase())).sort()).toEqual(
+      [...APPLY_CLOUDFORMATION, 'codepipeline:StartPipelineExecution', 'elasticloadbalancing:DescribeRules', 'sns:Publish', 'ssm:GetParameter']
+        .map((a) => a.toLowerCase())
+        .sort(),
+    );
+    // Only the listener-rule read is on every resource (it has no resource-level permission); the parameter it reads is this environment's.
+    expect(statements.filter((s) => s.Resource === '*').map((s) => s.Action)).toEqual(['elasticloadbalancing:DescribeRules']);
+    expect(on('ssm:').map((s) => s.Resource)).toEqual([join('arn:aws:ssm:us-east-1:', ACCOUNT, `:parameter/tap/${env}/app/image-uri`)]);
   });
 
   test('CreateChangeSet covers every transform the template declares (CloudFormation authorizes each transform too)', () => {

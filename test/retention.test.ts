@@ -85,14 +85,17 @@ describe.each(ENVS)('what a failed first deployment of %s leaves behind', (env) 
   removalFollowsConfig(env, shippedConfigs()[env].removal, resourcesOf(env));
 });
 
-// The shipped configs set logs and keys alike: here each setting differs from the other, so a resource that follows
-// the wrong one fails.
-describe('dev with logs and artifacts kept but keys deleted: each resource follows its own setting', () => {
+// The shipped configs set logs and keys alike, and artifacts like one of them: here each setting differs from another
+// in one variant or the other, so a resource that follows the wrong setting fails.
+describe.each<EnvironmentConfig['removal']>([
+  { logs: 'retain', artifacts: 'retain', keys: 'destroy' },
+  { logs: 'retain', artifacts: 'destroy', keys: 'retain' },
+])('dev with removal %j: each resource follows its own setting', (removal) => {
   const configs = shippedConfigs();
-  configs.dev.removal = { logs: 'retain', artifacts: 'retain', keys: 'destroy' };
+  configs.dev.removal = removal;
   const app = new App({ context: { ...CDK_CONTEXT, env: 'dev' }, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'tap-synth-')) });
   const stack = buildApp(app, { configDir: writeConfigDir(configs) });
-  removalFollowsConfig('dev', configs.dev.removal, Template.fromStack(stack).toJSON().Resources as Record<string, Resource>);
+  removalFollowsConfig('dev', removal, Template.fromStack(stack).toJSON().Resources as Record<string, Resource>);
 });
 
 describe('prod', () => {

@@ -12,7 +12,7 @@ type Props = Record<string, unknown>;
  * egress as readable rules: `tcp 443 -> Network/EndpointSecurityGroup`, `tcp 443 -> prefix-list pl-…`,
  * `tcp 443 -> 0.0.0.0/0`. Inline and standalone rules both count, whatever CDK chose to emit (CDK's placeholder for "no
  * egress" matches no traffic and is left out); a protocol other than TCP or a port range shows as itself
- * (`-1 undefined-undefined`), so no rule can hide in the table.
+ * (`-1 undefined`), so no rule can hide in the table.
  */
 export function egressTable(stack: Stack, template: Template): Record<string, string[]> {
   return rulesTable(stack, template, 'egress');

@@ -6,6 +6,7 @@ type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPol
 type Statement = Record<string, unknown>;
 
 /** `arn:aws:<service>:us-east-1:<this account>:<rest>`, as CloudFormation receives it from an account-agnostic synth. */
+
 const arnInThisAccount = (service: string, rest: string) => ({
   'Fn::Join': ['', [`arn:aws:${service}:us-east-1:`, { Ref: 'AWS::AccountId' }, rest]],
 });
@@ -56,6 +57,26 @@ describe.each(ENVS)('security baseline in %s', (env) => {
 
   test('the logs key admits CloudWatch Logs and CloudTrail of this account only', () => {
     const logs = keyStatements('KeysLogsKey');
+    // The account's administration of the key (IAM decides who in the account may use it), and the two services: no
+    // other statement.
+    expect(logs.map((s) => s.Sid ?? s.Principal)).toEqual([
+      { AWS: { 'Fn::Join': ['', ['arn:aws:iam::', { Ref: 'AWS::AccountId' }, ':root']] } },
+      'AllowCloudWatchLogsOfThisAccount',
+      'AllowCloudTrailOfThisAccount',
+      'AllowCloudTrailDescribeKey',
+    ]);
+    expect(logs[0]).toEqual({ Effect: 'Allow', Principal: logs[0]!.Principal, Action: 'kms:*', Resource: '*' });
+    // CloudTrail describes the key when a trail is created or updated with it (the key policy CloudTrail's own setup
+    // writes grants this without a condition); DescribeKey reveals no data.
+    expect(bySid(logs, 'AllowCloudTrailDescribeKey')).toEqual([
+      {
+        Sid: 'AllowCloudTrailDescribeKey',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudtrail.amazonaws.com' },
+        Action: 'kms:DescribeKey',
+        Resource: '*',
+      },
+    ]);
     // CloudWatch Logs names the log group in the encryption context; only log groups of this account may use the key.
     expect(bySid(logs, 'AllowCloudWatchLogsOfThisAccount')).toEqual([
       {

@@ -124,6 +124,58 @@ describe('graceful shutdown (in process)', () => {
   });
 });
 
+describe('what the lifecycle logs, and when the pool is ended', () => {
+  test('start and drain log the port, readiness, the reason and the drain time', async () => {
+    const server = await startTestServer({ config: { shutdownDeadlineMs: 5000 } });
+    await expect(server.shutdown('SIGTERM')).resolves.toBe(0);
+    const lines = server.logs
+      .records()
+      .filter((r) => ['listening; waiting for the database', 'ready', 'draining', 'drained, exiting'].includes(String(r.msg)));
+    expect(lines.map((r) => r.msg)).toEqual(['listening; waiting for the database', 'ready', 'draining', 'drained, exiting']);
+    expect(lines[0]).toMatchObject({ port: server.port });
+    expect(lines[1]).toMatchObject({ port: server.port, keepAliveTimeoutMs: 65000, headersTimeoutMs: 66000 });
+    expect(lines[2]).toMatchObject({ reason: 'SIGTERM', inFlight: 0, connections: 0, deadlineMs: 5000 });
+    const { durationMs } = lines[3] as { durationMs: number };
+    expect(durationMs).toBeGreaterThanOrEqual(0);
+    expect(durationMs).toBeLessThan(5000);
+  });
+
+  test('a drained shutdown resolves only once the pool has ended; a pool that fails to end is logged, not thrown', async () => {
+    const server = await startTestServer();
+    const close = server.database.close.bind(server.database);
+    let ended = false;
+    server.database.close = async () => {
+      await close();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      ended = true;
+      throw new Error('pool end failed');
+    };
+    await expect(server.shutdown('SIGTERM')).resolves.toBe(0);
+    expect(ended).toBe(true);
+    expect(server.logs.records().filter((r) => r.msg === 'error while closing the database pool')).toEqual([
+      expect.objectContaining({ level: 'warn', err: expect.objectContaining({ message: 'pool end failed' }) }),
+    ]);
+  });
+
+  test('after a missed deadline the pool is not waited for', async () => {
+    const server = await startTestServer({ config: { shutdownDeadlineMs: 200 } });
+    const socket = connect(server.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      `POST /v1/payments HTTP/1.1\r\nhost: x\r\nauthorization: ${server.auth.authorization}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`,
+    );
+    await waitFor(() => server.connections.inFlight === 1);
+    const close = server.database.close.bind(server.database);
+    let release: () => void = () => undefined;
+    // A pool whose end hangs (a query stuck on the wire): the exit must not wait for it.
+    server.database.close = () => new Promise<void>((resolve) => (release = resolve));
+    await expect(server.shutdown('SIGTERM')).resolves.toBe(1);
+    socket.destroy();
+    release();
+    await close();
+  });
+});
+
 describe('main', () => {
   test('invalid configuration exits 1 with one JSON line naming the variable, without the secret', async () => {
     const lines: string[] = [];

@@ -21,11 +21,15 @@ export interface MutantRecord extends Mutant {
   readonly file: string;
   /** The code the mutant replaced. */
   readonly original: string;
+  /** The source line the mutant starts on, as written. */
+  readonly sourceLine: string;
 }
 
 export interface MutationRun {
   readonly name: string;
   readonly mutants: readonly MutantRecord[];
+  /** Each mutated file's source as the run saw it, by repository-relative path. */
+  readonly sources: Readonly<Record<string, string>>;
 }
 
 function slice(source: string, m: Mutant): string {
@@ -43,18 +47,38 @@ export function readRun(name: string, file: string, prefix = ''): MutationRun {
   const parsed = ReportSchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
   if (!parsed.success) throw new Error(`${file} is not a mutation-testing report: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   const mutants: MutantRecord[] = [];
+  const sources: Record<string, string> = {};
   for (const [rel, f] of Object.entries(parsed.data.files)) {
-    for (const m of f.mutants) mutants.push({ ...m, file: `${prefix}${rel}`, original: slice(f.source, m) });
+    sources[`${prefix}${rel}`] = f.source;
+    const lines = f.source.split('\n');
+    for (const m of f.mutants) {
+      mutants.push({ ...m, file: `${prefix}${rel}`, original: slice(f.source, m), sourceLine: lines[m.location.start.line - 1] ?? '' });
+    }
   }
-  return { name, mutants };
+  return { name, mutants, sources };
 }
 
-/** A survivor reviewed and judged equivalent (no test can tell it apart) or not worth a test, with the reason. */
-const VerdictSchema = z.object({
+/** The files whose source differs from what the run mutated (or that are gone): their results are out of date. */
+export function staleSources(runs: readonly MutationRun[], read: (file: string) => string | undefined): string[] {
+  return runs.flatMap((r) =>
+    Object.entries(r.sources)
+      .filter(([file, source]) => read(file) !== source)
+      .map(([file]) => `${file} (${r.name})`),
+  );
+}
+
+/**
+ * A survivor reviewed and judged equivalent (no test can tell it apart), with the reason. It is matched by file,
+ * mutator, original and replacement, not by line number (which moves with every edit above it), and by `context`, a
+ * piece of the mutated line's code: a short original such as `''` occurs in many places of a file, and the verdict
+ * covers only the place it was written for.
+ */
+const VerdictSchema = z.strictObject({
   file: z.string(),
   mutator: z.string(),
   original: z.string(),
   replacement: z.string(),
+  context: z.string().min(8),
   reason: z.string().min(20),
 });
 export type Verdict = z.infer<typeof VerdictSchema>;
@@ -72,7 +96,12 @@ export function readVerdicts(file: string): Verdicts {
 
 export function verdictFor(m: MutantRecord, verdicts: Verdicts): Verdict | undefined {
   return verdicts.find(
-    (v) => v.file === m.file && v.mutator === m.mutatorName && v.original === m.original && v.replacement === (m.replacement ?? ''),
+    (v) =>
+      v.file === m.file &&
+      v.mutator === m.mutatorName &&
+      v.original === m.original &&
+      v.replacement === (m.replacement ?? '') &&
+      m.sourceLine.includes(v.context),
   );
 }
 
@@ -156,7 +185,10 @@ The service's suites that only start the built service as a process (drain, mult
 are left out of the runs: they run unmutated code and can kill no mutant.
 
 Every survivor is listed below, with the verdict reviewed for it: *equivalent* (no test can tell the change apart: the
-behaviour is the same) with the reason, or *open* (a test is missing; the score counts it against the folder).
+behaviour is the same) with the reason, or *open* (a test is missing; the score counts it against the folder). An
+equivalent mutant still counts against the score. A verdict names the file, the mutator, the original and replacement
+code and a piece of the mutated line (\`context\`), so it covers that one place: the same change elsewhere in the file is
+open until it is reviewed on its own.
 `;
 
 export function renderMutationDoc(runs: readonly MutationRun[], rows: readonly ScoreRow[], verdicts: Verdicts): string {

@@ -215,7 +215,7 @@ describe('the canary handler against a local stand-in of the service', () => {
 
   test('GIVEN a missing variable or a bad timeout THEN a configuration error, before any call', async () => {
     secrets.reset();
-    await expect(runCanary({ env: { API_KEY_SECRET_ARN: SECRET_ARN } })).rejects.toThrow(
+    await expect(runCanary({ env: { API_KEY_SECRET_ARN: SECRET_ARN } })).rejects.toStrictEqual(
       new CanaryConfigError('environment variable BASE_URL is not set'),
     );
     await expect(runCanary({ env: { BASE_URL: 'https://x.example' } })).rejects.toThrow(/API_KEY_SECRET_ARN is not set/);

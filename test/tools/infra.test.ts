@@ -1051,7 +1051,7 @@ describe('the recovery stack check before a plan (tools/infra/recovery.ts)', () 
     async (status) => {
       settled(status);
       deployed(RECOVERY_TEMPLATE);
-      await expect(checkRecoveryStack(deps().deps, RECOVERY, 'us-west-2', RECOVERY_TEMPLATE, 'prod')).rejects.toThrow(
+      await expect(checkRecoveryStack(deps().deps, RECOVERY, 'us-west-2', RECOVERY_TEMPLATE, 'prod')).rejects.toStrictEqual(
         new RecoveryStackError(
           `the recovery stack ${RECOVERY} in us-west-2 is ${status}; deploy it with this commit first: npm run deploy:recovery -- prod (docs/runbooks/disaster-recovery.md)`,
         ),

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-ecr';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { EnvironmentName } from '../../lib/config/schema';
 import { fakeRuntime } from './fake-runtime';
 import { main, readMarkOptions, readVerifyOptions, readWaitOptions } from '../../tools/promote/cli';
 import {
@@ -142,7 +143,7 @@ describe('waitForPromotableImage', () => {
 
     // THEN it is not promoted: the wait times out, naming the smoke test
     expect(error).toBeInstanceOf(PromoteTimeoutError);
-    expect(error).toMatchObject({ state: 'not-promotable', digest: DIGEST });
+    expect(error).toMatchObject({ name: 'PromoteTimeoutError', state: 'not-promotable', digest: DIGEST });
     expect((error as Error).message).toBe(
       `image ${TAG} (${DIGEST}) was deployed to dev but not tagged promotable-dev-*-0123456789ab within 2m0s: its production smoke test has not ` +
         "passed (still running, or failed); see the dev pipeline's Smoke-Production step. An image whose smoke test failed is never promoted",
@@ -188,7 +189,7 @@ describe('waitForPromotableImage', () => {
   ])('GIVEN a commit that is %s THEN fails before any AWS call', async (_label, commit) => {
     const { deps } = harness();
 
-    await expect(waitForPromotableImage({ ...WAIT, commit }, deps)).rejects.toThrow(
+    await expect(waitForPromotableImage({ ...WAIT, commit }, deps)).rejects.toStrictEqual(
       new PromoteInputError(`commit must be a full 40-character lowercase hex git SHA, got: ${JSON.stringify(commit)}`),
     );
     expect(ecrMock.calls()).toHaveLength(0);
@@ -197,7 +198,7 @@ describe('waitForPromotableImage', () => {
   test('GIVEN prod as the upstream environment THEN fails: prod is the last environment', async () => {
     const { deps } = harness();
 
-    await expect(waitForPromotableImage({ ...WAIT, upstreamEnv: 'prod' }, deps)).rejects.toThrow(
+    await expect(waitForPromotableImage({ ...WAIT, upstreamEnv: 'prod' }, deps)).rejects.toStrictEqual(
       new PromoteInputError('upstream environment must be one of dev, staging (dev -> staging -> prod), got: "prod"'),
     );
     expect(ecrMock.calls()).toHaveLength(0);
@@ -213,6 +214,95 @@ describe('waitForPromotableImage', () => {
     // Two retry back-offs and no poll interval: the third call already answers.
     expect(sleeps).toHaveLength(2);
     expect(sleeps.every((ms) => ms < 30_000)).toBe(true);
+  });
+
+  test.each([
+    ['a zero timeout', { timeoutMs: 0 }, '0 and 30000'],
+    ['a zero poll interval', { pollIntervalMs: 0 }, '600000 and 0'],
+    ['a timeout that is not a number', { timeoutMs: Number.NaN }, 'NaN and 30000'],
+  ])('GIVEN %s THEN fails before any AWS call', async (_label, override, got) => {
+    ecrMock.on(DescribeImagesCommand).rejects(notFound());
+    const { deps } = harness();
+    const sleep = async (): Promise<void> => {
+      throw new Error('must not wait');
+    };
+
+    const error = await waitForPromotableImage({ ...WAIT, ...override }, { ...deps, sleep }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PromoteInputError);
+    expect(error).toMatchObject({ name: 'PromoteInputError', message: `timeoutMs and pollIntervalMs must be > 0, got: ${got}` });
+    expect(ecrMock.calls()).toHaveLength(0);
+  });
+
+  test.each([
+    [{ upstreamRegistryId: '1111' }, 'upstream registryId must be a 12-digit AWS account id, got: "1111"'],
+    [
+      { upstreamRepository: 'Tap/Payments' },
+      'upstream repository must be an ECR repository name (lowercase, e.g. tap/payments), got: "Tap/Payments"',
+    ],
+  ])('GIVEN a malformed upstream repository %p THEN fails before any AWS call, naming the upstream setting', async (override, message) => {
+    ecrMock.on(DescribeImagesCommand).resolves(image(DEPLOYED_DEV, PROMOTABLE_DEV));
+    const { deps } = harness();
+
+    await expect(waitForPromotableImage({ ...WAIT, ...override }, deps)).rejects.toStrictEqual(new PromoteInputError(message));
+    expect(ecrMock.calls()).toHaveLength(0);
+  });
+
+  test('GIVEN a transient failure that is not an Error object THEN retries it, logging its kind as unknown', async () => {
+    ecrMock
+      .on(DescribeImagesCommand)
+      // A bare object, as a misbehaving layer may reject with: transient by its name, but not an Error.
+      .callsFakeOnce(() => Promise.reject({ name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }))
+      .resolves(image(DEPLOYED_DEV, PROMOTABLE_DEV));
+    const { deps, logs, sleeps } = harness();
+
+    await expect(waitForPromotableImage(WAIT, deps)).resolves.toMatchObject({ digest: DIGEST });
+    expect(sleeps).toEqual([100]);
+    expect(logs).toEqual([
+      'DescribeImages: transient error (unknown), retry 1 in 100ms',
+      `${TAG} (${DIGEST}) in ECR repository 111111111111/tap/payments passed its dev production smoke test (${PROMOTABLE_DEV}) after 0s of waiting`,
+    ]);
+  });
+
+  test('GIVEN the image was marked promotable twice (a re-run Smoke-Production) THEN returns it, logging both marks', async () => {
+    const again = `promotable-dev-20260301094500-${COMMIT.slice(0, 12)}`;
+    ecrMock.on(DescribeImagesCommand).resolves(image(DEPLOYED_DEV, PROMOTABLE_DEV, again));
+    const { deps, logs } = harness();
+
+    await expect(waitForPromotableImage(WAIT, deps)).resolves.toEqual({
+      digest: DIGEST,
+      tags: [TAG, DEPLOYED_DEV, PROMOTABLE_DEV, again],
+      pushedAt: PUSHED_AT,
+    });
+    expect(logs).toEqual([
+      `${TAG} (${DIGEST}) in ECR repository 111111111111/tap/payments passed its dev production smoke test (${PROMOTABLE_DEV}, ${again}) ` +
+        'after 0s of waiting',
+    ]);
+  });
+
+  test.each([
+    ['no digest', undefined],
+    ['a malformed digest', 'sha256:abc'],
+  ])('GIVEN DescribeImages answers with %s THEN fails at once, without waiting or retrying', async (_what, imageDigest) => {
+    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest, imageTags: [TAG, DEPLOYED_DEV, PROMOTABLE_DEV] }] });
+    const { deps, sleeps } = harness();
+
+    await expect(waitForPromotableImage(WAIT, deps)).rejects.toStrictEqual(
+      new Error(`DescribeImages returned no valid digest for ${TAG} in ECR repository 111111111111/tap/payments, got: ${imageDigest}`),
+    );
+    expect(sleeps).toEqual([]);
+    expect(ecrMock.commandCalls(DescribeImagesCommand)).toHaveLength(1);
+  });
+
+  test('GIVEN DescribeImages answers without imageTags THEN treats the image as not deployed upstream', async () => {
+    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: DIGEST }] });
+    const { deps } = harness();
+
+    const error = await waitForPromotableImage({ ...WAIT, timeoutMs: 30_000 }, deps).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PromoteTimeoutError);
+    expect(error).toMatchObject({ state: 'not-deployed', digest: DIGEST });
+    expect(ecrMock.commandCalls(DescribeImagesCommand)).toHaveLength(2);
   });
 
   test('GIVEN the repository does not exist THEN fails at once instead of waiting', async () => {
@@ -241,16 +331,48 @@ describe('verifyPromotedImage', () => {
     const error = await verifyPromotedImage(VERIFY, { ecr: new ECRClient({}) }).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(PromoteVerifyError);
-    expect((error as PromoteVerifyError).actualDigest).toBe(OTHER_DIGEST);
-    expect((error as Error).message).toMatch(
-      new RegExp(`^digest mismatch: 222222222222/tap/payments:${TAG} is ${OTHER_DIGEST} but upstream deployed ${DIGEST}\\b.*Do not deploy it`),
+    expect(error).toMatchObject({ name: 'PromoteVerifyError', actualDigest: OTHER_DIGEST });
+    expect((error as Error).message).toBe(
+      `digest mismatch: 222222222222/tap/payments:${TAG} is ${OTHER_DIGEST} but upstream deployed ${DIGEST}; the copy changed the manifest ` +
+        'or the tag already named another build. Do not deploy it: compare with aws ecr describe-images --repository-name tap/payments ' +
+        `--image-ids imageTag=${TAG}`,
     );
+  });
+
+  test('GIVEN DescribeImages answers without a digest THEN fails hard, saying there is none', async () => {
+    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageTags: [TAG] }] });
+
+    const error = await verifyPromotedImage(VERIFY, { ecr: new ECRClient({}) }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PromoteVerifyError);
+    expect((error as PromoteVerifyError).actualDigest).toBeUndefined();
+    expect((error as Error).message).toBe(
+      `digest mismatch: 222222222222/tap/payments:${TAG} is (no digest) but upstream deployed ${DIGEST}; the copy changed the manifest ` +
+        'or the tag already named another build. Do not deploy it: compare with aws ecr describe-images --repository-name tap/payments ' +
+        `--image-ids imageTag=${TAG}`,
+    );
+  });
+
+  test('GIVEN the copy carries no tags in the answer THEN resolves with an empty tag list', async () => {
+    ecrMock.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: DIGEST }] });
+
+    await expect(verifyPromotedImage(VERIFY, { ecr: new ECRClient({}) })).resolves.toEqual({ digest: DIGEST, tags: [] });
+  });
+
+  test.each([
+    [{ registryId: '2222' }, 'registryId must be a 12-digit AWS account id, got: "2222"'],
+    [{ repository: 'tap/Payments' }, 'repository must be an ECR repository name (lowercase, e.g. tap/payments), got: "tap/Payments"'],
+  ])('GIVEN a malformed repository %p THEN fails before any AWS call', async (override, message) => {
+    ecrMock.on(DescribeImagesCommand).resolves(image());
+
+    await expect(verifyPromotedImage({ ...VERIFY, ...override }, { ecr: new ECRClient({}) })).rejects.toStrictEqual(new PromoteInputError(message));
+    expect(ecrMock.calls()).toHaveLength(0);
   });
 
   test('GIVEN the copy is missing THEN fails saying the copy did not push it', async () => {
     ecrMock.on(DescribeImagesCommand).rejects(notFound());
 
-    await expect(verifyPromotedImage(VERIFY, { ecr: new ECRClient({}) })).rejects.toThrow(
+    await expect(verifyPromotedImage(VERIFY, { ecr: new ECRClient({}) })).rejects.toStrictEqual(
       new PromoteVerifyError(`222222222222/tap/payments:${TAG} not found: the copy did not push it; see the crane copy output above`, undefined),
     );
   });
@@ -393,6 +515,7 @@ describe('a mark names the commit whose release passed', () => {
     ['promotable-dev-20260301093200', false],
     [`promotable-dev-2026030109320-${COMMIT.slice(0, 12)}`, false],
     [`promotable-dev-x20260301093200-${COMMIT.slice(0, 12)}`, false],
+    [`promotable-dev-202603010932001-${COMMIT.slice(0, 12)}`, false],
   ])('marksCommit(%s, dev, this commit) is %s', (tag, expected) => {
     expect(marksCommit(tag, 'dev', COMMIT)).toBe(expected);
   });
@@ -432,10 +555,96 @@ describe('markPromotable', () => {
   test("GIVEN an image that is not this commit's build THEN refuses and tags nothing", async () => {
     given('deployed-staging-20260301095500');
     const { deps } = markHarness();
-    await expect(markPromotable({ ...MARK, commit: 'fedcba9876543210fedcba9876543210fedcba98' }, deps)).rejects.toThrow(
-      /is not tagged sha-fedcba9876543210fedcba9876543210fedcba98 .*not the image of commit/,
+    const other = 'fedcba9876543210fedcba9876543210fedcba98';
+
+    const error = await markPromotable({ ...MARK, commit: other }, deps).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PromoteMarkError);
+    expect(error).toMatchObject({
+      name: 'PromoteMarkError',
+      message:
+        `333333333333/tap/staging/payment-service@${DIGEST} is not tagged sha-${other} (tags: ${TAG}, deployed-staging-20260301095500): ` +
+        `it is not the image of commit ${other}, so this release cannot mark it`,
+    });
+    expect(ssmMock.calls()).toHaveLength(0);
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(0);
+  });
+
+  test.each([
+    ['an untagged image', { imageDetails: [{ imageDigest: DIGEST }] }],
+    ['no image detail', { imageDetails: [] }],
+    ['nothing', {}],
+  ])('GIVEN DescribeImages answers with %s THEN refuses, listing no tags, and tags nothing', async (_what, answer) => {
+    given();
+    ecrMock.on(DescribeImagesCommand).resolves(answer);
+    const { deps } = markHarness();
+
+    await expect(markPromotable(MARK, deps)).rejects.toStrictEqual(
+      new PromoteMarkError(
+        `333333333333/tap/staging/payment-service@${DIGEST} is not tagged ${TAG} (tags: none): it is not the image of commit ${COMMIT}, ` +
+          'so this release cannot mark it',
+      ),
     );
     expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN an environment name that is not configured THEN fails before any AWS call', async () => {
+    given('deployed-staging-20260301095500');
+    const { deps } = markHarness();
+
+    const error = await markPromotable({ ...MARK, envName: 'qa' as EnvironmentName }, deps).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PromoteInputError);
+    expect(error).toMatchObject({ name: 'PromoteInputError', message: 'environment must be one of dev, staging, prod, got: "qa"' });
+    expect(ecrMock.calls()).toHaveLength(0);
+    expect(ssmMock.calls()).toHaveLength(0);
+  });
+
+  test.each([
+    [{ registryId: '3333' }, 'registryId must be a 12-digit AWS account id, got: "3333"'],
+    [{ repository: 'Tap/Staging' }, 'repository must be an ECR repository name (lowercase, e.g. tap/payments), got: "Tap/Staging"'],
+    [{ digest: 'sha256:abc' }, 'digest must be sha256:<64 lowercase hex>, got: "sha256:abc"'],
+  ])('GIVEN a malformed image %p THEN fails before any AWS call', async (override, message) => {
+    given('deployed-staging-20260301095500');
+    const { deps } = markHarness();
+
+    await expect(markPromotable({ ...MARK, image: { ...MARK.image, ...override } }, deps)).rejects.toStrictEqual(new PromoteInputError(message));
+    expect(ecrMock.calls()).toHaveLength(0);
+    expect(ssmMock.calls()).toHaveLength(0);
+  });
+
+  test('GIVEN ECR refuses DescribeImages for another reason than a missing image THEN fails with that error, not as a refusal to mark', async () => {
+    given('deployed-staging-20260301095500');
+    const missing = new RepositoryNotFoundException({ message: 'repository does not exist', $metadata: {} });
+    ecrMock.on(DescribeImagesCommand).rejects(missing);
+    const { deps } = markHarness();
+
+    await expect(markPromotable(MARK, deps)).rejects.toBe(missing);
+    expect(ssmMock.calls()).toHaveLength(0);
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(0);
+  });
+
+  test('GIVEN throttling on DescribeImages and GetParameter THEN retries each, logging which call, and marks', async () => {
+    given('deployed-staging-20260301095500');
+    ecrMock
+      .on(DescribeImagesCommand)
+      .rejectsOnce(throttling())
+      .resolves({ imageDetails: [{ imageDigest: DIGEST, imageTags: [TAG, 'deployed-staging-20260301095500'] }] });
+    ssmMock
+      .on(GetParameterCommand)
+      .rejectsOnce(throttling())
+      .resolves({ Parameter: { Value: RUNNING } });
+    const { deps, logs, sleeps } = markHarness();
+
+    await expect(markPromotable(MARK, deps)).resolves.toEqual({ tag: `promotable-staging-20260301100000-${COMMIT.slice(0, 12)}` });
+    expect(sleeps).toEqual([100, 100]);
+    expect(logs).toEqual([
+      'DescribeImages: transient error (ThrottlingException), retry 1 in 100ms',
+      'GetParameter: transient error (ThrottlingException), retry 1 in 100ms',
+      `tagged 333333333333/tap/staging/payment-service@${DIGEST} as promotable-staging-20260301100000-0123456789ab: promotable from staging`,
+    ]);
+    expect(inputs(ssmMock, GetParameterCommand)).toEqual([{ Name: '/tap/staging/app/image-uri' }, { Name: '/tap/staging/app/image-uri' }]);
+    expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(1);
   });
 
   test('GIVEN the image the deploy step tagged deployed-<env> THEN adds promotable-<env>-<UTC time> to that same digest', async () => {
@@ -492,7 +701,7 @@ describe('markPromotable', () => {
     ecrMock.on(DescribeImagesCommand).rejects(notFound());
     const { deps } = markHarness();
 
-    await expect(markPromotable(MARK, deps)).rejects.toThrow(
+    await expect(markPromotable(MARK, deps)).rejects.toStrictEqual(
       new PromoteMarkError(`333333333333/tap/staging/payment-service@${DIGEST} not found: nothing to mark`),
     );
     expect(ecrMock.commandCalls(PutImageCommand)).toHaveLength(0);

@@ -12,6 +12,7 @@ import { AddressInfo } from 'node:net';
 import { checkFirstDeployment, FirstDeploymentOptions } from '../../tools/smoke/first-deployment';
 import { handler } from '../../tools/smoke/hook-handler';
 import { describeHookEvent, HookEventFields, readHookEvent } from '../../tools/smoke/hook-event';
+import { getSecretString } from '../../tools/smoke/secrets';
 
 const ecsMock = mockClient(ECSClient);
 const secretsMock = mockClient(SecretsManagerClient);
@@ -98,6 +99,38 @@ describe('reading the hook payload', () => {
     expect(readHookEvent(flat)).toEqual({ lifecycleStage: undefined, serviceArn: SERVICE_ARN, targetServiceRevisionArn: REVISION_ARN });
   });
 
+  test('GIVEN empty strings THEN they count as absent, and the other place is read', () => {
+    const blanks = {
+      ...ECS_EVENT,
+      lifecycleStage: '',
+      executionDetails: { ...ECS_EVENT.executionDetails, serviceArn: '', targetServiceRevisionArn: '' },
+    };
+    expect(readHookEvent({ ...blanks, serviceArn: SERVICE_ARN, targetServiceRevisionArn: REVISION_ARN })).toEqual({
+      lifecycleStage: undefined,
+      serviceArn: SERVICE_ARN,
+      targetServiceRevisionArn: REVISION_ARN,
+    });
+    expect(readHookEvent(blanks)).toEqual({ lifecycleStage: undefined, serviceArn: undefined, targetServiceRevisionArn: undefined });
+  });
+
+  test.each<[string, unknown]>([
+    ['an array carrying the fields', Object.assign([], ECS_EVENT)],
+    ['a function carrying the fields', Object.assign(() => undefined, ECS_EVENT)],
+  ])('GIVEN %s instead of an object THEN every field is absent', (_what, bad) => {
+    expect(readHookEvent(bad)).toEqual({ lifecycleStage: undefined, serviceArn: undefined, targetServiceRevisionArn: undefined });
+  });
+
+  test.each<[string, unknown]>([
+    ['an array', Object.assign([], ECS_EVENT.executionDetails)],
+    ['a function', Object.assign(() => undefined, ECS_EVENT.executionDetails)],
+  ])('GIVEN executionDetails is %s carrying the fields THEN only the stage beside it is read', (_what, details) => {
+    expect(readHookEvent({ ...ECS_EVENT, executionDetails: details })).toEqual({
+      lifecycleStage: 'POST_TEST_TRAFFIC_SHIFT',
+      serviceArn: undefined,
+      targetServiceRevisionArn: undefined,
+    });
+  });
+
   test.each([[null], ['text'], [[1, 2]], [{ executionDetails: 'x', serviceArn: 42 }]])(
     'GIVEN %j THEN every field is absent, said so in the log',
     (bad) => {
@@ -133,6 +166,16 @@ describe('checkFirstDeployment', () => {
     await expect(checkFirstDeployment(FIELDS, opts())).resolves.toEqual({
       first: false,
       reason: `deployment ${DEPLOYMENT_ARN} replaces ${OLD_REVISION_ARN}`,
+    });
+  });
+
+  test('GIVEN a release replacing several revisions, one of them unnamed THEN not first, naming each', async () => {
+    const sources = [{ arn: OLD_REVISION_ARN, requestedTaskCount: 2 }, { requestedTaskCount: 1 }];
+    ecsAnswers([BRIEF], [{ ...FIRST, sourceServiceRevisions: sources }]);
+
+    await expect(checkFirstDeployment(FIELDS, opts())).resolves.toEqual({
+      first: false,
+      reason: `deployment ${DEPLOYMENT_ARN} replaces ${OLD_REVISION_ARN}, <unnamed>`,
     });
   });
 
@@ -231,6 +274,9 @@ describe('checkFirstDeployment', () => {
   test.each<[string, ServiceDeploymentBrief[], { nextToken?: string }, string]>([
     ['no deployment in progress', [], {}, matching(0)],
     ['only a deployment to another revision', [{ ...BRIEF, targetServiceRevisionArn: OLD_REVISION_ARN }], {}, matching(0)],
+    ['only a deployment of another service', [{ ...BRIEF, serviceArn: SERVICE_ARN.replace('/payments', '/other') }], {}, matching(0)],
+    ['only a finished deployment to this revision', [{ ...BRIEF, status: 'SUCCESSFUL' }], {}, matching(0)],
+    ['only a stopped deployment to this revision', [{ ...BRIEF, status: 'STOPPED' }], {}, matching(0)],
     ['two matching deployments', [BRIEF, { ...BRIEF, serviceDeploymentArn: `${DEPLOYMENT_ARN}2` }], {}, matching(2)],
     ['a match on a page with more to come', [BRIEF], { nextToken: 'more' }, `${SERVICE_ARN} has earlier deployments (more than one page listed)`],
   ])('GIVEN ListServiceDeployments shows %s THEN not first', async (_name, briefs, extra, reason) => {
@@ -251,6 +297,8 @@ describe('checkFirstDeployment', () => {
       `DescribeServiceDeployments ${DEPLOYMENT_ARN} answered 1 deployment(s), 1 failure(s)`,
     ],
     ['no deployment', [], [], `DescribeServiceDeployments ${DEPLOYMENT_ARN} answered 0 deployment(s), 0 failure(s)`],
+    ['two deployments', [FIRST, FIRST], [], `DescribeServiceDeployments ${DEPLOYMENT_ARN} answered 2 deployment(s), 0 failure(s)`],
+    ['another deployment', [{ ...FIRST, serviceDeploymentArn: `${DEPLOYMENT_ARN}-other` }], [], mismatch],
     ['a deployment that has finished', [{ ...FIRST, status: 'SUCCESSFUL' }], [], mismatch],
     ['a deployment to another revision', [{ ...FIRST, targetServiceRevision: { arn: OLD_REVISION_ARN } }], [], mismatch],
     ['a deployment of another service', [{ ...FIRST, serviceArn: SERVICE_ARN.replace('payments', 'other') }], [], mismatch],
@@ -270,6 +318,36 @@ describe('checkFirstDeployment', () => {
     });
   });
 
+  test('GIVEN ECS fails with something other than an Error THEN not first, calling it an error', async () => {
+    ecsMock.on(ListServiceDeploymentsCommand).callsFake(() => Promise.reject({ message: 'denied' }));
+
+    await expect(checkFirstDeployment(FIELDS, opts())).resolves.toEqual({
+      first: false,
+      reason: "cannot read the service deployments (error); check the hook role's ecs:ListServiceDeployments and ecs:DescribeServiceDeployments",
+    });
+  });
+
+  test('GIVEN ECS keeps throttling and no retry is configured THEN two retries by default, then not first', async () => {
+    // Full jitter drawn at 0: the retries wait no time.
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0);
+    ecsMock.on(ListServiceDeploymentsCommand).rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
+
+    try {
+      await expect(checkFirstDeployment(FIELDS, opts({ retry: undefined }))).resolves.toEqual({
+        first: false,
+        reason:
+          "cannot read the service deployments (ThrottlingException); check the hook role's ecs:ListServiceDeployments and ecs:DescribeServiceDeployments",
+      });
+    } finally {
+      random.mockRestore();
+    }
+    expect(ecsMock.commandCalls(ListServiceDeploymentsCommand).map((c) => c.args[0].input)).toEqual([
+      { cluster: CLUSTER, service: SERVICE_ARN },
+      { cluster: CLUSTER, service: SERVICE_ARN },
+      { cluster: CLUSTER, service: SERVICE_ARN },
+    ]);
+  });
+
   test('GIVEN ECS throttles once THEN the call is retried and the answer stands', async () => {
     ecsMock
       .on(ListServiceDeploymentsCommand)
@@ -283,6 +361,29 @@ describe('checkFirstDeployment', () => {
     });
     expect(ecsMock.commandCalls(ListServiceDeploymentsCommand)).toHaveLength(2);
     expect(ecsMock.commandCalls(DescribeServiceDeploymentsCommand)).toHaveLength(1);
+  });
+});
+
+describe('reading the API key secret', () => {
+  const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tap/api-key';
+  const client = (): SecretsManagerClient => new SecretsManagerClient({ region: 'eu-west-1' });
+
+  test('GIVEN a string secret THEN its value, read by the ARN', async () => {
+    secretsMock.on(GetSecretValueCommand).resolves({ SecretString: 'smoke-test-key-not-a-real-secret-000000' });
+
+    await expect(getSecretString(SECRET_ARN, client())).resolves.toBe('smoke-test-key-not-a-real-secret-000000');
+    expect(secretsMock.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: SECRET_ARN }]);
+  });
+
+  test.each<[string, { SecretString?: string; SecretBinary?: Uint8Array }]>([
+    ['an empty string', { SecretString: '' }],
+    ['only a binary value', { SecretBinary: new Uint8Array([1, 2, 3]) }],
+  ])('GIVEN a secret with %s THEN refused, naming the ARN', async (_what, answer) => {
+    secretsMock.on(GetSecretValueCommand).resolves(answer);
+
+    await expect(getSecretString(SECRET_ARN, client())).rejects.toStrictEqual(
+      new Error(`secret ${SECRET_ARN} has no string value (binary secrets are not supported)`),
+    );
   });
 });
 

@@ -4,7 +4,7 @@ import { FirstDeploymentVerdict } from '../../tools/smoke/first-deployment';
 import { handleHook, HookDeps } from '../../tools/smoke/hook-handler';
 import { main } from '../../tools/smoke/cli';
 import { ApiKeySecretError, currentApiKey } from '../../tools/smoke/secrets';
-import { runSmokeTest, SmokeTestResult } from '../../tools/smoke/smoke-test';
+import { runSmokeTest, SmokeTestOptions, SmokeTestResult } from '../../tools/smoke/smoke-test';
 
 const API_KEY = 'smoke-test-key-not-a-real-secret-000000';
 /** The API key secret as the stack generates it: the key clients use now, and none before it. */
@@ -176,6 +176,219 @@ describe('runSmokeTest against a local service', () => {
     expect(result).toEqual({
       ok: false,
       steps: [{ name: 'config', ok: false, ms: 0, error: 'baseUrl must be an http(s) URL, got: "payments.internal"' }],
+    });
+  });
+});
+
+const PAYMENT_ID = 'pay_0123456789abcdefghijkl';
+/** The payment the service answers for the published test card. */
+const PAYMENT = { id: PAYMENT_ID, status: 'approved', amount: 100, card: { brand: 'visa', last4: '1111', token: 'tok_abc' } };
+const SCRIPTED_BASE = 'https://payments.example.com';
+/** Time each scripted request takes on the injected clock. */
+const REQUEST_MS = 25;
+const TIMEOUT_MS = 250;
+
+/** What the scripted service does for one request: answer a status and a body (a string is sent as it is), or fail. */
+type Answer = { status: number; body: unknown } | { fails: unknown } | { response: Response };
+
+const HEALTHY: Record<string, Answer> = {
+  'GET /health/live': { status: 200, body: { status: 'ok' } },
+  'GET /health/ready': { status: 200, body: { status: 'ready' } },
+  'POST /v1/payments': { status: 201, body: PAYMENT },
+  [`GET /v1/payments/${PAYMENT_ID}`]: { status: 200, body: PAYMENT },
+};
+
+/**
+ * A fetch that answers from a script (keyed by method and path under `base`), and a clock that only moves while a
+ * request is in flight, by REQUEST_MS each: a step's duration is exactly the time of its request.
+ */
+function scripted(overrides: Record<string, Answer> = {}, base = SCRIPTED_BASE): { fetchImpl: typeof fetch; now: () => number; requests: string[] } {
+  const answers: Record<string, Answer> = { ...HEALTHY, ...overrides };
+  const root = base.replace(/\/$/, '');
+  const requests: string[] = [];
+  let clock = Date.parse('2026-03-01T00:00:00Z');
+  const fetchImpl = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = String(input);
+    const method = init?.method ?? 'GET';
+    requests.push(`${method} ${url}`);
+    clock += REQUEST_MS;
+    const answer = url.startsWith(`${root}/`) ? answers[`${method} ${url.slice(root.length)}`] : undefined;
+    if (answer === undefined) return new Response('{"error":"not_found"}', { status: 404 });
+    if ('fails' in answer) throw answer.fails;
+    if ('response' in answer) return answer.response;
+    return new Response(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body), { status: answer.status });
+  };
+  return { fetchImpl, now: () => clock, requests };
+}
+
+describe('runSmokeTest against a scripted service', () => {
+  const run = (service: ReturnType<typeof scripted>, overrides: Partial<SmokeTestOptions> = {}): Promise<SmokeTestResult> =>
+    runSmokeTest({ baseUrl: SCRIPTED_BASE, apiKey: API_KEY, timeoutMs: TIMEOUT_MS, fetchImpl: service.fetchImpl, now: service.now, ...overrides });
+
+  test('GIVEN an https service THEN every step passes, each timed from its start to its end on the injected clock', async () => {
+    const service = scripted();
+
+    const result = await run(service);
+
+    expect(result).toStrictEqual({
+      ok: true,
+      steps: [
+        { name: 'GET /health/live', ok: true, status: 200, ms: REQUEST_MS },
+        { name: 'GET /health/ready', ok: true, status: 200, ms: REQUEST_MS },
+        { name: 'POST /v1/payments', ok: true, status: 201, ms: REQUEST_MS },
+        { name: 'GET /v1/payments/:id', ok: true, status: 200, ms: REQUEST_MS },
+      ],
+    });
+    expect(service.requests).toEqual([
+      `GET ${SCRIPTED_BASE}/health/live`,
+      `GET ${SCRIPTED_BASE}/health/ready`,
+      `POST ${SCRIPTED_BASE}/v1/payments`,
+      `GET ${SCRIPTED_BASE}/v1/payments/${PAYMENT_ID}`,
+    ]);
+  });
+
+  test.each([`${SCRIPTED_BASE}/stage`, `${SCRIPTED_BASE}/stage/`])(
+    'GIVEN the base URL %s THEN every request goes under its path',
+    async (baseUrl) => {
+      const service = scripted({}, baseUrl);
+
+      const result = await run(service, { baseUrl });
+
+      expect(result.ok).toBe(true);
+      expect(service.requests).toEqual([
+        `GET ${SCRIPTED_BASE}/stage/health/live`,
+        `GET ${SCRIPTED_BASE}/stage/health/ready`,
+        `POST ${SCRIPTED_BASE}/stage/v1/payments`,
+        `GET ${SCRIPTED_BASE}/stage/v1/payments/${PAYMENT_ID}`,
+      ]);
+    },
+  );
+
+  test.each(['ftp://payments.example.com', 'file:///etc/payments'])(
+    'GIVEN the non-http base URL %s THEN fails at config, sending nothing',
+    async (baseUrl) => {
+      const service = scripted();
+
+      const result = await run(service, { baseUrl });
+
+      expect(result).toStrictEqual({
+        ok: false,
+        steps: [{ name: 'config', ok: false, ms: 0, error: `baseUrl must be an http(s) URL, got: ${JSON.stringify(baseUrl)}` }],
+      });
+      expect(service.requests).toEqual([]);
+    },
+  );
+
+  test.each<[string, string]>([
+    ['an array', '[{"status":"ok"}]'],
+    ['null', 'null'],
+    ['a number', '5'],
+    ['a string', '"ok"'],
+    ['not JSON', 'ok'],
+  ])('GIVEN a body that is %s THEN the step fails with its status', async (_what, body) => {
+    const service = scripted({ 'GET /health/live': { status: 200, body } });
+
+    const result = await run(service);
+
+    expect(result).toStrictEqual({
+      ok: false,
+      steps: [{ name: 'GET /health/live', ok: false, status: 200, ms: REQUEST_MS, error: 'response body is not a JSON object' }],
+    });
+  });
+
+  const named = (name: string, message = name): Error => Object.assign(new Error(message), { name });
+  test.each<[string, unknown, string]>([
+    ['an abort', named('AbortError', 'This operation was aborted'), `timed out after ${TIMEOUT_MS}ms`],
+    ['a timeout', named('TimeoutError', 'The operation was aborted due to timeout'), `timed out after ${TIMEOUT_MS}ms`],
+    [
+      'a DNS failure',
+      new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo'), { code: 'ENOTFOUND' }) }),
+      'unreachable (ENOTFOUND)',
+    ],
+    ['a cause without a code', new TypeError('fetch failed', { cause: new Error('bad port') }), 'request failed (TypeError: bad port)'],
+    ['an error without a cause', new TypeError('fetch failed'), 'request failed (TypeError)'],
+    ['a nameless object with a cause message', { cause: { message: 'other side closed' } }, 'request failed (unknown error: other side closed)'],
+    ['null', null, 'request failed (unknown error)'],
+    ['a string', 'offline', 'request failed (unknown error)'],
+  ])('GIVEN fetch fails with %s THEN the step fails with no status, saying why', async (_what, failure, error) => {
+    const service = scripted({ 'GET /health/live': { fails: failure } });
+
+    const result = await run(service);
+
+    expect(result).toStrictEqual({ ok: false, steps: [{ name: 'GET /health/live', ok: false, ms: REQUEST_MS, error }] });
+  });
+
+  test('GIVEN the body breaks off while being read THEN the step fails with the status, saying why', async () => {
+    const aborted = Object.assign(new Response(null, { status: 200 }), {
+      text: (): Promise<string> => Promise.reject(named('AbortError', 'This operation was aborted')),
+    });
+    const service = scripted({ 'GET /health/live': { response: aborted } });
+
+    const result = await run(service);
+
+    expect(result).toStrictEqual({
+      ok: false,
+      steps: [{ name: 'GET /health/live', ok: false, status: 200, ms: REQUEST_MS, error: `reading the body: timed out after ${TIMEOUT_MS}ms` }],
+    });
+  });
+
+  test.each<[string, () => string, string]>([
+    [
+      'an Error',
+      () => {
+        throw new RangeError('no entropy');
+      },
+      'unexpected error (RangeError)',
+    ],
+    [
+      'a non-Error',
+      () => {
+        throw 'no entropy';
+      },
+      'unexpected error (unknown)',
+    ],
+  ])('GIVEN the idempotency key source throws %s THEN the payment step fails naming only its kind', async (_what, idSource, error) => {
+    const service = scripted();
+
+    const result = await run(service, { idSource });
+
+    expect(result.ok).toBe(false);
+    expect(result.steps.at(-1)).toStrictEqual({ name: 'POST /v1/payments', ok: false, ms: 0, error });
+    expect(service.requests).toEqual([`GET ${SCRIPTED_BASE}/health/live`, `GET ${SCRIPTED_BASE}/health/ready`]);
+  });
+
+  const CARD_RULE = 'response card must have last4 "1111", a brand and a token';
+  test.each<[string, object, string]>([
+    ['an empty id', { ...PAYMENT, id: '' }, 'response has no payment id'],
+    ['a numeric id', { ...PAYMENT, id: 42 }, 'response has no payment id'],
+    ['no card', { ...PAYMENT, card: undefined }, CARD_RULE],
+    ['a null card', { ...PAYMENT, card: null }, CARD_RULE],
+    ['another last4', { ...PAYMENT, card: { ...PAYMENT.card, last4: '4242' } }, CARD_RULE],
+    ['a card without a brand', { ...PAYMENT, card: { ...PAYMENT.card, brand: undefined } }, CARD_RULE],
+    ['a card without a token', { ...PAYMENT, card: { ...PAYMENT.card, token: undefined } }, CARD_RULE],
+    ['a card with an empty token', { ...PAYMENT, card: { ...PAYMENT.card, token: '' } }, CARD_RULE],
+  ])('GIVEN the payment comes back with %s THEN the payment step fails and it is not read back', async (_what, payment, error) => {
+    const service = scripted({ 'POST /v1/payments': { status: 201, body: payment } });
+
+    const result = await run(service);
+
+    expect(result.ok).toBe(false);
+    expect(result.steps.at(-1)).toStrictEqual({ name: 'POST /v1/payments', ok: false, status: 201, ms: REQUEST_MS, error });
+    expect(service.requests).toHaveLength(3);
+  });
+
+  test('GIVEN reading the payment back returns another payment THEN the read step fails', async () => {
+    const service = scripted({ [`GET /v1/payments/${PAYMENT_ID}`]: { status: 200, body: { ...PAYMENT, id: 'pay_zyxwvutsrqponmlkjihgfedc' } } });
+
+    const result = await run(service);
+
+    expect(result.ok).toBe(false);
+    expect(result.steps.at(-1)).toStrictEqual({
+      name: 'GET /v1/payments/:id',
+      ok: false,
+      status: 200,
+      ms: REQUEST_MS,
+      error: 'returned a different payment id',
     });
   });
 });
@@ -389,6 +602,61 @@ describe('lifecycle hook handler', () => {
       expect(service.received).toEqual([]);
     },
   );
+
+  test('GIVEN settings padded with whitespace THEN the hook uses them trimmed', async () => {
+    const getSecret = jest.fn(async () => API_KEY);
+    const runSmoke = jest.fn(async (): Promise<SmokeTestResult> => ({ ok: true, steps: [] }));
+    const env = { TEST_URL: ' https://test.payments.example.com:8443\n', API_KEY_SECRET_ARN: `\t${SECRET_ARN} `, SMOKE_TIMEOUT_MS: ' 3000 ' };
+
+    const answer = await handleHook(event, { ...deps(env, getSecret), runSmoke });
+
+    expect(answer).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(getSecret.mock.calls).toEqual([[SECRET_ARN]]);
+    expect(runSmoke.mock.calls).toEqual([[{ baseUrl: 'https://test.payments.example.com:8443', apiKey: API_KEY, timeoutMs: 3000 }]]);
+    expect(logs.slice(2)).toEqual(['smoke test against https://test.payments.example.com:8443:\n', 'smoke hook SUCCEEDED']);
+  });
+
+  test('GIVEN SMOKE_TIMEOUT_MS holds only whitespace THEN the default timeout applies', async () => {
+    const runSmoke = jest.fn(async (): Promise<SmokeTestResult> => ({ ok: true, steps: [] }));
+
+    const answer = await handleHook(event, {
+      ...deps({ TEST_URL: 'http://alb:8080', API_KEY_SECRET_ARN: SECRET_ARN, SMOKE_TIMEOUT_MS: '  ' }),
+      runSmoke,
+    });
+
+    expect(answer).toEqual({ hookStatus: 'SUCCEEDED' });
+    expect(runSmoke.mock.calls).toEqual([[{ baseUrl: 'http://alb:8080', apiKey: API_KEY, timeoutMs: 5000 }]]);
+  });
+
+  test('GIVEN a padded SMOKE_TIMEOUT_MS that is not a number THEN FAILED quoting it trimmed', async () => {
+    const answer = await handleHook(event, deps({ TEST_URL: 'http://alb:8080', API_KEY_SECRET_ARN: SECRET_ARN, SMOKE_TIMEOUT_MS: ' soon ' }));
+
+    expect(answer).toEqual({ hookStatus: 'FAILED' });
+    expect(logs.at(-1)).toBe('smoke hook FAILED: SMOKE_TIMEOUT_MS must be a positive integer, got: "soon"');
+  });
+
+  test('GIVEN the first-deployment check rejects with something other than an Error THEN the smoke test is required, calling it an error', async () => {
+    const odd = (): Promise<FirstDeploymentVerdict> => Promise.reject('ECS answered nonsense');
+
+    const answer = await handleHook(event, deps({ API_KEY_SECRET_ARN: SECRET_ARN }, undefined, odd));
+
+    expect(answer).toEqual({ hookStatus: 'FAILED' });
+    expect(logs.slice(1)).toEqual([
+      'smoke test required: first-deployment check failed (error)',
+      'smoke hook FAILED: TEST_URL and API_KEY_SECRET_ARN must be set (TEST_URL=missing, API_KEY_SECRET_ARN=set)',
+    ]);
+  });
+
+  test('GIVEN reading the secret rejects with something other than an Error THEN FAILED with a hint, calling it an error', async () => {
+    const odd = (): Promise<string> => Promise.reject({ code: 'AccessDenied' });
+
+    const answer = await handleHook(event, deps({ TEST_URL: 'http://alb:8080', API_KEY_SECRET_ARN: SECRET_ARN }, odd));
+
+    expect(answer).toEqual({ hookStatus: 'FAILED' });
+    expect(logs.at(-1)).toBe(
+      `smoke hook FAILED: cannot read ${SECRET_ARN} (error); check the hook role's secretsmanager:GetSecretValue and kms:Decrypt`,
+    );
+  });
 });
 
 describe('smoke CLI', () => {
@@ -467,6 +735,11 @@ describe('currentApiKey', () => {
       `secret s is JSON without a non-empty string field "current" ${EXPECTED_FORM}`,
     ],
     ['current not a string', JSON.stringify({ current: [API_KEY] }), `secret s is JSON without a non-empty string field "current" ${EXPECTED_FORM}`],
+    [
+      'blank current',
+      JSON.stringify({ current: ' \t ', previous: API_KEY }),
+      `secret s is JSON without a non-empty string field "current" ${EXPECTED_FORM}`,
+    ],
     ['empty value', '   ', 'secret s is empty'],
   ])('refuses %s, and the message never holds the value', (_what, value, message) => {
     let caught: unknown = 'nothing thrown';
@@ -476,6 +749,7 @@ describe('currentApiKey', () => {
       caught = error;
     }
     expect(caught).toBeInstanceOf(ApiKeySecretError);
+    expect((caught as Error).name).toBe('ApiKeySecretError');
     expect((caught as Error).message).toBe(message);
     expect((caught as Error).message).not.toContain(API_KEY);
   });

@@ -54,42 +54,48 @@ export interface ListenerRuleCheck {
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+    // The default sort orders strings by UTF-16 code unit, the same order for every run and every machine.
+    const record = value as Record<string, unknown>;
+    return `{${Object.keys(record)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
 
-function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+/** The value's fields; a value that is not an object (null, an array, a string) has none. */
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
 /** A target group reference from a template: an ARN string, `{ Ref: logicalId }`, or `{ Fn::GetAtt: [logicalId, ...] }`. */
 function resolveTargetGroup(ref: unknown, arns: Readonly<Record<string, string>>): string {
   if (typeof ref === 'string') return ref;
   const record = asRecord(ref);
-  const getAtt = record?.['Fn::GetAtt'];
-  const logicalId = record?.Ref ?? (Array.isArray(getAtt) ? getAtt[0] : undefined);
+  const getAtt = record['Fn::GetAtt'];
+  const logicalId = record.Ref ?? (Array.isArray(getAtt) ? getAtt[0] : undefined);
   if (typeof logicalId !== 'string') return `(unresolvable ${canonicalJson(ref)})`;
   // A target group that is not deployed yet has no ARN and no traffic; naming it keeps the comparison honest.
   return arns[logicalId] ?? `(${logicalId}, not deployed)`;
 }
 
 function weightOf(value: unknown): number {
-  // ForwardConfig weights default to 1 when omitted; CloudFormation may give numbers as strings.
-  if (value === undefined || value === null) return 1;
+  // ForwardConfig weights default to 1 when omitted (null, or undefined, which Number() below turns into NaN);
+  // CloudFormation may give numbers as strings.
+  if (value === null) return 1;
   const n = Number(value);
   return Number.isFinite(n) ? n : 1;
 }
 
 /** Forward weights a template rule sets (empty when it does not forward). */
 export function templateForwardWeights(rule: ListenerRuleProperties, arns: Readonly<Record<string, string>>): TargetGroupWeight[] {
-  const actions = Array.isArray(rule.Actions) ? rule.Actions : [];
-  const forward = actions.map(asRecord).find((a) => a?.Type === 'forward');
+  if (!Array.isArray(rule.Actions)) return [];
+  const forward = rule.Actions.map(asRecord).find((a) => a.Type === 'forward');
   if (!forward) return [];
-  const groups = asRecord(forward.ForwardConfig)?.TargetGroups;
+  const groups = asRecord(forward.ForwardConfig).TargetGroups;
   if (Array.isArray(groups) && groups.length > 0) {
-    return groups.map(asRecord).map((g) => ({ targetGroupArn: resolveTargetGroup(g?.TargetGroupArn, arns), weight: weightOf(g?.Weight) }));
+    return groups.map(asRecord).map((g) => ({ targetGroupArn: resolveTargetGroup(g.TargetGroupArn, arns), weight: weightOf(g.Weight) }));
   }
   return forward.TargetGroupArn === undefined ? [] : [{ targetGroupArn: resolveTargetGroup(forward.TargetGroupArn, arns), weight: 1 }];
 }
@@ -103,11 +109,16 @@ export function liveForwardWeights(actions: readonly Action[]): TargetGroupWeigh
   return forward.TargetGroupArn ? [{ targetGroupArn: forward.TargetGroupArn, weight: 1 }] : [];
 }
 
+/** The sum of the weights that send traffic (a negative weight sends none). */
+function totalWeight(weights: readonly TargetGroupWeight[]): number {
+  return weights.reduce((sum, w) => sum + Math.max(0, w.weight), 0);
+}
+
 /** Share of traffic per target group (weight-0 groups dropped), e.g. { blue: 1 }. */
 function shares(weights: readonly TargetGroupWeight[]): Map<string, number> {
-  const total = weights.reduce((sum, w) => sum + Math.max(0, w.weight), 0);
+  const total = totalWeight(weights);
   const result = new Map<string, number>();
-  if (total === 0) return result;
+  // Only positive weights are divided by the total, so a total of 0 (nothing forwarded) leaves the map empty.
   for (const w of weights) if (w.weight > 0) result.set(w.targetGroupArn, (result.get(w.targetGroupArn) ?? 0) + w.weight / total);
   return result;
 }
@@ -127,7 +138,7 @@ export function sameTrafficSplit(a: readonly TargetGroupWeight[], b: readonly Ta
 /** Human-readable split, e.g. `tg/blue 100%` or `tg/blue 0%, tg/green 100%`. */
 export function describeWeights(weights: readonly TargetGroupWeight[]): string {
   if (weights.length === 0) return 'no forward action';
-  const total = weights.reduce((sum, w) => sum + Math.max(0, w.weight), 0);
+  const total = totalWeight(weights);
   const name = (arn: string): string => /targetgroup\/([^/]+)/.exec(arn)?.[1] ?? arn;
   return weights.map((w) => `${name(w.targetGroupArn)} ${total === 0 ? 0 : Math.round((w.weight / total) * 100)}%`).join(', ');
 }

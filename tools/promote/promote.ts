@@ -342,8 +342,9 @@ export async function markPromotable(opts: MarkPromotableOptions, deps: MarkDeps
     );
   }
   if (!tags.some((t) => t.startsWith(deployedPrefix))) {
+    // tags holds the build tag here, so it is never empty.
     throw new PromoteMarkError(
-      `${where} is not tagged ${deployedPrefix}* (tags: ${tags.join(', ') || 'none'}): the deploy step has not recorded it as running in ` +
+      `${where} is not tagged ${deployedPrefix}* (tags: ${tags.join(', ')}): the deploy step has not recorded it as running in ` +
         `${opts.envName}, so it is not marked promotable`,
     );
   }

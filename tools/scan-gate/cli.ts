@@ -3,7 +3,7 @@
  * Prints a summary and exits 1 when a HIGH / CRITICAL finding blocks, 2 when an input cannot be read.
  */
 import { readFileSync } from 'node:fs';
-import { Finding, IgnoredFinding, ScanEvaluation, SEVERITIES, evaluateScan } from './scan-gate';
+import { Finding, IgnoredFinding, ScanEvaluation, ScanInputError, SEVERITIES, evaluateScan } from './scan-gate';
 
 /** Ignore file used when none is given on the command line. */
 export const DEFAULT_IGNORE_FILE = 'security/scan-ignore.json';
@@ -78,7 +78,12 @@ export function main(argv: readonly string[], today: Date = new Date()): number 
   try {
     result = evaluateScan(readJson(reportPath, 'Trivy report'), readJson(ignorePath, 'ignore file'), today);
   } catch (error) {
-    console.error(`scan-gate: ${(error as Error).message}`);
+    if (error instanceof ScanInputError) {
+      // A schema problem names the file it is in, as a read or JSON problem does.
+      console.error(`scan-gate: ${error.input} ${error.input === 'ignore file' ? ignorePath : reportPath} is malformed: ${error.details}`);
+    } else {
+      console.error(`scan-gate: ${(error as Error).message}`);
+    }
     return 2;
   }
   const summary = formatSummary(result, ignorePath);

@@ -80,7 +80,7 @@ const ignoreFileSchema = z.strictObject({
 /** True when a logical id matches a pattern of {@link RESOURCE_PATTERN}. */
 export function resourceMatches(pattern: string, resource: string): boolean {
   if (!/^[A-Za-z0-9]+$/.test(resource)) return false;
-  const [first = '', ...rest] = pattern.split('*');
+  const [first, ...rest] = pattern.split('*') as [string, ...string[]]; // split always returns at least one piece
   if (rest.length === 0) return resource === first;
   const last = rest.pop()!;
   if (!resource.startsWith(first) || resource.length < first.length + last.length || !resource.endsWith(last)) return false;
@@ -103,7 +103,7 @@ export type IgnoreFile = z.infer<typeof ignoreFileSchema>;
 const severitySchema = z
   .string()
   .optional()
-  .transform((s): Severity => ((SEVERITIES as readonly string[]).includes(s ?? '') ? (s as Severity) : 'UNKNOWN'));
+  .transform((s): Severity => ((SEVERITIES as readonly (string | undefined)[]).includes(s) ? (s as Severity) : 'UNKNOWN'));
 
 // Only the fields the gate reads; Trivy adds many more (and null for empty lists), which are tolerated.
 const trivyReportSchema = z.object({
@@ -183,14 +183,24 @@ export interface ScanEvaluation {
   readonly counts: Record<Severity, number>;
 }
 
+/** The gate's two inputs. */
+export type ScanInput = 'Trivy report' | 'ignore file';
+
 /** The report or the ignore file does not have the expected shape. */
 export class ScanInputError extends Error {
   override readonly name = 'ScanInputError';
+  /** `input` names the input (`ignore file`, `Trivy report`); `details` each bad field and what is wrong with it. */
+  constructor(
+    readonly input: ScanInput,
+    readonly details: string,
+  ) {
+    super(`${input} is malformed: ${details}`);
+  }
 }
 
-function describeIssues(what: string, error: z.ZodError): ScanInputError {
+function describeIssues(what: ScanInput, error: z.ZodError): ScanInputError {
   const details = error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`);
-  return new ScanInputError(`${what} is malformed: ${details.join('; ')}`);
+  return new ScanInputError(what, details.join('; '));
 }
 
 /** Validates the ignore file; the error names each bad field, e.g. `ignores.0.expires`. */

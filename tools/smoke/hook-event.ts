@@ -16,8 +16,9 @@ export interface HookEventFields {
   readonly targetServiceRevisionArn?: string;
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+/** The value's fields; a value that is not an object (null, an array, a string) has none. */
+function record(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
 function text(...candidates: unknown[]): string | undefined {
@@ -26,8 +27,8 @@ function text(...candidates: unknown[]): string | undefined {
 
 /** Typed view of the payload; never throws, whatever the input. */
 export function readHookEvent(event: unknown): HookEventFields {
-  const top = record(event) ?? {};
-  const details = record(top.executionDetails) ?? {};
+  const top = record(event);
+  const details = record(top.executionDetails);
   return {
     lifecycleStage: text(top.lifecycleStage, details.lifecycleStage),
     serviceArn: text(details.serviceArn, top.serviceArn),

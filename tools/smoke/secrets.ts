@@ -29,13 +29,13 @@ export function currentApiKey(value: string, source: string): string {
     if (value.trim() === '') throw new ApiKeySecretError(`${source} is empty`);
     return value;
   }
-  let parsed: unknown;
+  let current: unknown;
   try {
-    parsed = JSON.parse(value);
+    // JSON text starting with "{" can only be an object: no array, null or scalar reaches `.current`.
+    current = (JSON.parse(value) as Record<string, unknown>).current;
   } catch {
     throw new ApiKeySecretError(`${source} starts with "{" but is not valid JSON (expected {"current": "...", "previous": "..."})`);
   }
-  const current = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>).current : undefined;
   if (typeof current !== 'string' || current.trim() === '') {
     throw new ApiKeySecretError(`${source} is JSON without a non-empty string field "current" (expected {"current": "...", "previous": "..."})`);
   }

@@ -84,6 +84,16 @@ function describeFetchError(error: unknown, timeoutMs: number): string {
   return `request failed (${typeof name === 'string' ? name : 'unknown error'}${typeof causeMessage === 'string' ? `: ${causeMessage}` : ''})`;
 }
 
+/** The URL when the text is an absolute http: or https: URL; otherwise undefined. */
+function httpUrl(text: string): URL | undefined {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Runs the smoke steps in order and stops at the first failure (later steps depend on earlier ones).
  * Resolves `{ ok: false }` with the failing step and reason on any error status, bad body, timeout or network error.
@@ -93,17 +103,15 @@ export async function runSmokeTest(opts: SmokeTestOptions): Promise<SmokeTestRes
   const now = opts.now ?? Date.now;
   const steps: SmokeStep[] = [];
 
-  let base: URL;
-  try {
-    base = new URL(opts.baseUrl);
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('not http(s)');
-  } catch {
+  const base = httpUrl(opts.baseUrl);
+  if (!base) {
     return {
       ok: false,
       steps: [{ name: 'config', ok: false, ms: 0, error: `baseUrl must be an http(s) URL, got: ${JSON.stringify(opts.baseUrl)}` }],
     };
   }
-  const url = (path: string): string => new URL(path.replace(/^\//, ''), base.href.endsWith('/') ? base.href : `${base.href}/`).href;
+  // Every path here starts with "/"; resolved without it, below the base URL's own path (https://host/prefix/...).
+  const url = (path: string): string => new URL(path.slice(1), base.href.endsWith('/') ? base.href : `${base.href}/`).href;
 
   /** Sends one request; returns status and the parsed JSON body (or throws a StepFailure with a safe reason). */
   const call = async (
@@ -127,13 +135,14 @@ export async function runSmokeTest(opts: SmokeTestOptions): Promise<SmokeTestRes
     // Checked on every response, whatever its status: the service must never send a full card number back.
     if (text.includes(TEST_CARD_NUMBER)) throw new StepFailure('response contains the full card number', response.status);
     if (response.status !== expectStatus) throw new StepFailure(`HTTP ${response.status}, expected ${expectStatus}`, response.status);
+    let body: unknown;
     try {
-      const body: unknown = JSON.parse(text);
-      if (!isObject(body)) throw new Error('not an object');
-      return body;
+      body = JSON.parse(text);
     } catch {
-      throw new StepFailure('response body is not a JSON object', response.status);
+      // Not JSON: body stays undefined and is refused below, with a body that is JSON but not an object.
     }
+    if (!isObject(body)) throw new StepFailure('response body is not a JSON object', response.status);
+    return body;
   };
 
   const step = async (name: string, fn: () => Promise<number>): Promise<boolean> => {
