@@ -190,18 +190,16 @@ interface DigitSequence {
 function digitSequences(text: string): DigitSequence[] {
   const sequences: DigitSequence[] = [];
   let current: { start: number; end: number; digits: string; runs: [number, number, string][] } | undefined;
-  let adjacent = false;
+  // Whether the unit before this one was a digit: a digit then extends the sequence's last run.
+  let afterDigit = false;
   for (const u of units(text)) {
     if (u.letter) {
       if (current) sequences.push(current);
       current = undefined;
-      adjacent = false;
-    } else if (u.digits === '') {
-      adjacent = false;
-    } else {
+    } else if (u.digits !== '') {
       if (!current) current = { start: u.start, end: u.end, digits: '', runs: [] };
       const run = current.runs[current.runs.length - 1];
-      if (adjacent && run) {
+      if (afterDigit && run) {
         run[1] = u.end;
         run[2] += u.digits;
       } else {
@@ -209,8 +207,8 @@ function digitSequences(text: string): DigitSequence[] {
       }
       current.digits += u.digits;
       current.end = u.end;
-      adjacent = true;
     }
+    afterDigit = u.digits !== '';
   }
   if (current) sequences.push(current);
   return sequences;
@@ -218,8 +216,9 @@ function digitSequences(text: string): DigitSequence[] {
 
 /** True when `text` holds 12 or more digits not separated by letters, in any script, spacing or escaping. */
 export function containsCardNumberLike(text: string): boolean {
-  // Fast path: ASCII text with fewer than 12 digit characters cannot hold one (every escaped digit contains one too).
-  if (/^[\x00-\x7f]*$/.test(text) && (text.match(/[0-9]/g) ?? []).length < PAN_MIN_DIGITS) return false;
+  // Fast path: ASCII text with no %-escape and fewer than 12 digit characters cannot hold one: a \u escape of a character
+  // read as digits contains at least as many digits as it stands for. A %-escape may not (%C2%BC is 1/4, two digits).
+  if (/^[\x00-\x7f]*$/.test(text) && !text.includes('%') && (text.match(/[0-9]/g) ?? []).length < PAN_MIN_DIGITS) return false;
   return digitSequences(text).some((s) => s.digits.length >= PAN_MIN_DIGITS);
 }
 
