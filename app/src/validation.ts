@@ -92,9 +92,11 @@ function fieldPath(path: readonly (string | number)[]): string {
 }
 
 /**
- * Messages never contain the submitted value (zod's defaults for enums and literals do), only what was expected.
+ * Messages never contain the submitted value (zod's defaults for enums and literals do), only what was expected. The
+ * last line is the net for a check added later without its own message: any default that quotes what was received
+ * becomes "is invalid".
  */
-const errorMap: z.ZodErrorMap = (issue, ctx) => {
+export const errorMap: z.ZodErrorMap = (issue, ctx) => {
   if (issue.code === z.ZodIssueCode.invalid_type) {
     if (issue.received === 'undefined') return { message: 'is required' };
     return { message: `must be ${issue.expected === 'object' ? 'a JSON object' : `a ${issue.expected}`}` };
@@ -127,7 +129,8 @@ export function validatePaymentRequest(body: unknown, now: Date): ValidationResu
     const fields: FieldError[] = [];
     for (const issue of parsed.error.issues) {
       if (issue.code === z.ZodIssueCode.unrecognized_keys) {
-        for (const key of issue.keys) fields.push({ field: fieldPath([...issue.path, key]), message: 'unknown field' });
+        // zod reports every unknown key of an object in one issue: each is named on its own (safely, see fieldPath).
+        for (const key of issue.keys) fields.push({ field: fieldPath([...issue.path, key]), message: issue.message });
       } else {
         fields.push({ field: fieldPath(issue.path), message: issue.message });
       }
