@@ -3,10 +3,13 @@ import type { Server } from 'http';
 import { connect } from 'net';
 import type { AddressInfo, Socket } from 'net';
 import * as contract from '../src/contract';
+import { Database } from '../src/db/database';
 import { checkLiveness } from '../src/healthcheck';
+import { startServer } from '../src/lifecycle';
+import { createLogger } from '../src/logger';
 import { main } from '../src/server';
 import { databaseEnv } from './database';
-import { LogCapture, http, newIdempotencyKey, paymentBody, slowPost, startTestServer, waitFor } from './helpers';
+import { LogCapture, http, newIdempotencyKey, paymentBody, slowPost, startTestServer, testConfig, waitFor } from './helpers';
 
 describe('contract', () => {
   test('values the platform depends on', () => {
@@ -106,7 +109,11 @@ describe('graceful shutdown (in process)', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(server.connections.inFlight).toBe(1);
     await expect(server.shutdown('SIGTERM')).resolves.toBe(1);
-    expect(server.logs.text).toContain('shutdown deadline passed');
+    // What was still open when it gave up: the one request, on its one connection.
+    expect(server.logs.records().filter((r) => r.msg === 'shutdown deadline passed, forcing exit')).toEqual([
+      expect.objectContaining({ level: 'error', inFlight: 1, connections: 1 }),
+    ]);
+    expect(server.logs.text).not.toContain('drained, exiting');
     socket.destroy();
   });
 
@@ -176,6 +183,59 @@ describe('what the lifecycle logs, and when the pool is ended', () => {
   });
 });
 
+describe('what startServer does at the edges', () => {
+  test('GIVEN shutdown starts while the schema check is on the wire WHEN the check then succeeds THEN the task never turns ready', async () => {
+    const config = testConfig();
+    const logs = new LogCapture();
+    const logger = createLogger({ level: 'info', destination: logs });
+    const database = new Database({ config: config.database, logger });
+    const query = database.query.bind(database);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // The first query (the schema check) waits at the gate; the answer it then gets is a compatible schema.
+    jest.spyOn(database, 'query').mockImplementation(async (...args: Parameters<Database['query']>) => {
+      await gate;
+      return query(...args);
+    });
+    const server = await startServer({ config, logger, database, host: '127.0.0.1' });
+    const shutdown = server.shutdown('SIGTERM');
+    release();
+    await server.ready;
+    await expect(shutdown).resolves.toBe(0);
+    expect(server.health.state).toBe('draining');
+    expect(logs.records().map((r) => r.msg)).toEqual(expect.arrayContaining(['database schema is compatible', 'drained, exiting']));
+    expect(logs.records().filter((r) => r.msg === 'ready')).toEqual([]);
+  });
+
+  test('GIVEN closing the server fails THEN shutdown logs the error and resolves 1', async () => {
+    const server = await startTestServer();
+    // app.close's overloads hide its promise from the spy's typing: the spy is typed loosely.
+    const close = jest.spyOn(server.app, 'close') as jest.SpyInstance;
+    close.mockRejectedValueOnce(new Error('fake close failure'));
+    try {
+      await expect(server.shutdown('SIGTERM')).resolves.toBe(1);
+      expect(server.logs.records().filter((r) => r.msg === 'error while closing')).toEqual([
+        expect.objectContaining({ level: 'error', err: expect.objectContaining({ message: 'fake close failure' }) }),
+      ]);
+      expect(server.logs.text).not.toContain('drained, exiting');
+    } finally {
+      close.mockRestore();
+      await server.app.close();
+    }
+  });
+
+  test("the routeMatched hook (tracing) is told each request's method and route pattern", async () => {
+    const routeMatched = jest.fn();
+    const server = await startTestServer({ routeMatched });
+    try {
+      expect((await http(server.port, { path: `/v1/payments/pay_${'A'.repeat(22)}`, headers: server.auth })).status).toBe(404);
+      expect(routeMatched.mock.calls).toEqual([['GET', '/v1/payments/:id']]);
+    } finally {
+      await server.shutdown('test end');
+    }
+  });
+});
+
 describe('main', () => {
   test('invalid configuration exits 1 with one JSON line naming the variable, without the secret', async () => {
     const lines: string[] = [];
@@ -195,6 +255,8 @@ describe('main', () => {
     const sigtermListeners = process.listenerCount('SIGTERM');
     const running = await main({ env, exit: (c) => exits.push(c), stderr: () => undefined, logDestination: logs });
     expect(running).toBeDefined();
+    // The container's port mapping reaches the task on its ENI address: the service listens on every IPv4 interface.
+    expect((running?.app.server.address() as AddressInfo).address).toBe('0.0.0.0');
     const port = running?.port ?? 0;
     expect(await checkLiveness(port)).toBe(0);
     process.emit('SIGTERM', 'SIGTERM');
