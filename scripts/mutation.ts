@@ -7,8 +7,8 @@
 //   npm run mutation -- --only smoke   one run
 //   npm run mutation -- --full         ignore the committed incremental results and test every mutant again
 //   npm run mutation -- --report       no run: print the scores and rewrite docs/mutation.md from mutation/*.json
-//   npm run mutation -- --check        no run: exit 1 when results were taken on code changed since, a folder whose
-//                                      runs all have results is under its threshold, or docs/mutation.md is stale
+//   npm run mutation -- --check        no run: exit 1 when a run has no results, results were taken on code changed
+//                                      since, a folder is under its threshold, or docs/mutation.md is stale
 //
 // The incremental results (mutation/*.incremental.json) are committed: they are the evidence behind the report, and
 // they let the next run (a developer's or the pipeline's) test only the mutants whose code or covering tests changed.
@@ -172,8 +172,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (changed.length > 0) {
       process.stderr.write(`mutation: changed since their run (run \`npm run mutation\` and commit mutation/): ${changed.join(', ')}\n`);
     }
-    // A folder is judged once all its runs have results; `npm run mutation` (and the pipeline) runs them all.
-    return stale || changed.length > 0 || rows.some((r) => r.missing.length === 0 && r.score < r.threshold) ? 1 : 0;
+    // Every run must have results: a folder missing one is not evidence, whatever the others score.
+    const incomplete = rows.filter((r) => r.missing.length > 0);
+    if (incomplete.length > 0) {
+      process.stderr.write(`mutation: no results for ${incomplete.flatMap((r) => r.missing).join(', ')} (run \`npm run mutation\`)\n`);
+    }
+    return stale || changed.length > 0 || incomplete.length > 0 || rows.some((r) => r.score < r.threshold) ? 1 : 0;
   }
   fs.writeFileSync(DOC, doc);
   process.stdout.write(`wrote ${path.relative(ROOT, DOC)}\n`);
