@@ -8,10 +8,11 @@ import {
   readVerdicts,
   renderMutationDoc,
   scoreByFolder,
+  ScoreRow,
   staleSources,
   verdictFor,
 } from '../scripts/lib/mutation-report';
-import { main, missingParts, runs, thresholds } from '../scripts/mutation';
+import { checkProblems, main, missingParts, runs, thresholds } from '../scripts/mutation';
 
 /** A mutation-testing-report-schema file with one source file and the given mutants (status, line, columns). */
 function report(file: string, source: string, mutants: ReadonlyArray<[string, string, number, number, number]>): string {
@@ -155,6 +156,45 @@ describe('scoring a run per folder', () => {
       JSON.stringify([{ file: 'a.ts', mutator: 'X', original: 'a', replacement: 'b', reason: 'equivalent, because a is b here' }]),
     );
     expect(() => readVerdicts(noContext)).toThrow(/0\.context/);
+  });
+});
+
+describe('what --check refuses', () => {
+  const row = (over: Partial<ScoreRow> = {}): ScoreRow => ({
+    folder: 'tools',
+    threshold: 85,
+    killed: 90,
+    timeout: 0,
+    survived: 10,
+    noCoverage: 0,
+    score: 90,
+    missing: [],
+    ...over,
+  });
+
+  test('nothing when every run has results on the code as it is, every folder meets its threshold and the page is current', () => {
+    expect(checkProblems([row(), row({ folder: 'lib/config', threshold: 80, score: 80 })], false, [])).toEqual([]);
+  });
+
+  test.each<[string, ScoreRow[], boolean, string[], string[]]>([
+    ['a stale page', [row()], true, [], ['docs/mutation.md is stale: run `npm run mutation -- --report`']],
+    [
+      'results on code changed since',
+      [row()],
+      false,
+      ['app/src/card.ts'],
+      ['changed since their run (run `npm run mutation` and commit mutation/): app/src/card.ts'],
+    ],
+    [
+      'a run without results, even when the folder scores well without it',
+      [row({ folder: 'app/src', score: 99, missing: ['service-card'] })],
+      false,
+      [],
+      ['no results for service-card (run `npm run mutation` and commit mutation/)'],
+    ],
+    ['a folder just under its threshold', [row({ score: 84.99 })], false, [], ['under threshold: tools 84.99 % < 85 %']],
+  ])('%s', (_name, rows, stale, changed, expected) => {
+    expect(checkProblems(rows, stale, changed)).toEqual(expected);
   });
 });
 

@@ -6,13 +6,16 @@ import { containsCardNumberLike, detectBrand, maskCardNumbers } from '../src/car
 
 describe('what counts: 12 digits with no letter between them', () => {
   test.each([
+    // Text that is ASCII without % and has fewer than 12 ASCII digits is answered before the scan; the cases after these
+    // carry a 12th digit beyond a letter so that the scan itself decides.
     ['11 digits', '41111111111', false],
     ['12 digits', '411111111111', true],
     ['12 digits in groups', '4111 1111 1111', true],
     ['11 digits in groups', '4111 1111 111', false],
     // The ASCII neighbours of the digits are separators, not digits.
-    ['11 digits around a slash', '41111/111111', false],
-    ['11 digits around a colon', '41111:111111', false],
+    ['11 digits around a slash, a 12th beyond a letter', '41111/111111 x 1', false],
+    ['11 digits around a colon, a 12th beyond a letter', '41111:111111 x 1', false],
+    ['11 digits in groups, a 12th beyond a letter', '4111 1111 111 x 1', false],
     ['12 digits around a slash', '411111/111111', true],
     // A character outside the BMP takes two UTF-16 code units: the scan moves past both, and only both.
     ['12 digits around an emoji', '411111\u{1F4B3}111111', true],
@@ -31,7 +34,7 @@ describe('what counts: 12 digits with no letter between them', () => {
 describe('escapes are read as the character they stand for, and end where it ends', () => {
   test.each([
     ['%-escaped digits', '%34%31%31%31%31%31%31%31%31%31%31%31', true],
-    ['lower-case hex in %-escapes', '%3a%3a%3a%3a%3a%3a%3a%3a%3a%3a%3a%3a', false],
+    ['lower-case hex in %-escapes (fullwidth 1)', '%ef%bc%91'.repeat(12), true],
     // %34 is one digit (4); read as text, an escape that is not one keeps its own digits.
     ['10 digits and %34 are 11', '4111111111%34', false],
     // Six %-escaped quarters read 1⁄4 six times: 12 digits shown as 6 ASCII digits, so %-escaped text is always scanned.
@@ -71,7 +74,7 @@ describe('what masking keeps', () => {
     ['two numbers, each masked in place', `x 4111111111111111 y 5555555555554444 z`, 'x [masked]1111 y [masked]4444 z'],
     ['%-escaped digits are masked with the escapes', 'n=%34%31%31%31%31%31%31%31%31%31%31%32&', 'n=[masked]1112&'],
     ['a surrogate pair escape is masked whole', `${'\\ud835\\udfcf'.repeat(12)}!`, '[masked]1111!'],
-    ['a character outside the BMP between digits stays', '411111\u{1F4B3}111112', '[masked]1112'],
+    ['a character outside the BMP between digits is masked with them', 'a 411111\u{1F4B3}111112 b', 'a [masked]1112 b'],
     ['a separator splits a run: 3 and 3 digits are kept', 'id 123-456 ok', 'id 123-456 ok'],
     ['digits outside the BMP: a run of 6 is masked whole', 'id \u{1D7CF}\u{1D7D0}\u{1D7D1}\u{1D7D2}\u{1D7D3}\u{1D7D4} ok', 'id [masked]3456 ok'],
     [
@@ -121,7 +124,7 @@ describe('what the scanner relies on in Unicode (checked over every code point, 
     expect(differs).toEqual([]);
   });
 
-  test('every character read as digits, written as a \\u escape, has at least as many ASCII digits as it stands for (not so %-encoded)', () => {
+  test('every character read as digits, written as a \\u escape, shows at least as many ASCII digits as it stands for (not so %-encoded)', () => {
     // containsCardNumberLike answers "no" at once for ASCII text without % and with fewer than 12 ASCII digits: this is
     // what makes that shortcut safe, and why text with a %-escape is always scanned (%C2%BC, one quarter, stands for
     // two digits and shows one). Ideographic digits and every number character count (one digit each, or the decimal
@@ -132,8 +135,11 @@ describe('what the scanner relies on in Unicode (checked over every code point, 
     for (let cp = 0x80; cp <= 0x10ffff; cp += 1) {
       if (cp >= 0xd800 && cp <= 0xdfff) continue;
       const ch = String.fromCodePoint(cp);
-      if (!/\p{N}/u.test(ch) && !IDEOGRAPHIC.has(ch)) continue;
-      const stands = Math.max(1, Array.from(ch.normalize('NFKC')).filter((c) => DECIMAL.test(c)).length);
+      // Read as digits: number characters, ideographic digits, and anything NFKC folds to decimal digits (㋀ is 1月,
+      // ㎡ is m2, ㏾ is 31日).
+      const folded = Array.from(ch.normalize('NFKC')).filter((c) => DECIMAL.test(c)).length;
+      if (!/\p{N}/u.test(ch) && !IDEOGRAPHIC.has(ch) && folded === 0) continue;
+      const stands = Math.max(1, folded);
       const u = Array.from({ length: ch.length }, (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
       const pct = Array.from(Buffer.from(ch, 'utf8'), (b) => `%${b.toString(16).padStart(2, '0')}`).join('');
       if (asciiDigits(u) < stands) short.push(`U+${cp.toString(16).toUpperCase()} as \\u`);

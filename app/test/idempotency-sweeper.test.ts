@@ -177,7 +177,9 @@ describe('start and stop', () => {
     slow.resolve(0);
     await stopping;
     expect(stopped).toBe(true);
+    await jest.advanceTimersByTimeAsync(1000);
     expect(query).toHaveBeenCalledTimes(1);
+    expect(jest.getTimerCount()).toBe(0);
   });
 
   test('stop() resolves when the sweep in progress fails (the failure is logged, not thrown)', async () => {

@@ -137,10 +137,6 @@ describe('validatePaymentRequest', () => {
     expect(validatePaymentRequest(body, NOW)).toEqual({ ok: true, value: body });
   });
 
-  test('expiry in the current month is still valid', () => {
-    expect(validatePaymentRequest(paymentBody({}, { expYear: 2025, expMonth: 6 }), NOW).ok).toBe(true);
-  });
-
   test('prototype pollution keys are refused by name', () => {
     const body = JSON.parse('{"amount":1,"currency":"EUR","card":{},"__proto__":{"polluted":true}}') as unknown;
     expect(fieldsOf(body)).toEqual([{ field: '__proto__', message: 'forbidden field name' }]);
@@ -179,7 +175,7 @@ describe('validatePaymentRequest', () => {
     expect(safeFieldName(key)).toBe(expected);
   });
 
-  test('the error map quotes no value, even for a check added later without its own message', () => {
+  test("the error map's net: zod defaults that quote the received value become 'is invalid'", () => {
     const secret = 'fake-secret-value';
     for (const schema of [z.enum(['A', 'B']), z.nativeEnum({ A: 'A' })]) {
       const result = schema.safeParse(secret, { errorMap });

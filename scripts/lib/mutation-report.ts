@@ -182,7 +182,10 @@ Not mutated yet, though covered by their suites: the rest of \`tools/\` (common,
 collector-cache) and of \`app/src\` (strict JSON parsing, the request body, the payment handler, the database layer).
 A full run of what is mutated takes hours on a 2-core machine; each added file adds to every run that touches it.
 The service's suites that only start the built service as a process (drain, multi-task, build, local PostgreSQL)
-are left out of the runs: they run unmutated code and can kill no mutant.
+are left out of the runs: they run unmutated code and can kill no mutant. Code that runs once, when its module loads,
+is not mutated either (Stryker's \`ignoreStatic\`: such a mutant needs every test rerun): the request schema's bounds,
+patterns and messages, the card number pattern, the decline rules. Tests state those values exactly instead (the
+rejection table of \`app/test/validation.test.ts\`, the decline rules in \`app/test/card.test.ts\`).
 
 Every survivor is listed below, with the verdict reviewed for it: *equivalent* (no test can tell the change apart: the
 behaviour is the same) with the reason, or *open* (a test is missing; the score counts it against the folder). An
