@@ -400,3 +400,13 @@ export function wildcardAcknowledgementProblems(root: IConstruct): { problems: s
   }
   return { problems, checked };
 }
+
+/** What Infra-Apply may do to its stack in CloudFormation: execute and follow a change set Infra-Plan made. */
+export const INFRA_APPLY_CLOUDFORMATION = [
+  'cloudformation:DescribeChangeSet',
+  'cloudformation:DescribeStackEvents',
+  'cloudformation:DescribeStackResources',
+  'cloudformation:DescribeStacks',
+  'cloudformation:ExecuteChangeSet',
+  'cloudformation:GetTemplate',
+];

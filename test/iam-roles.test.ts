@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { synthEnv } from './helpers';
-import { ExpectedRolePolicy, ExpectedStatement, expectRolePolicy, rolesOf } from './iam-policies';
+import { ExpectedRolePolicy, ExpectedStatement, INFRA_APPLY_CLOUDFORMATION, expectRolePolicy, rolesOf } from './iam-policies';
 
 /**
  * Every IAM role of the production stacks and everything it may do: who may assume it, the AWS managed policies it
@@ -311,17 +311,7 @@ const PROD: Record<string, ExpectedRolePolicy> = {
     LISTENER_RULES,
   ]),
   DeliveryInfraApplyProjectRole: buildProject('DeliveryInfraApply', { writesArtifact: false }, [
-    {
-      actions: [
-        'cloudformation:DescribeChangeSet',
-        'cloudformation:DescribeStackEvents',
-        'cloudformation:DescribeStackResources',
-        'cloudformation:DescribeStacks',
-        'cloudformation:ExecuteChangeSet',
-        'cloudformation:GetTemplate',
-      ],
-      resources: STACK,
-    },
+    { actions: INFRA_APPLY_CLOUDFORMATION, resources: STACK },
     LISTENER_RULES,
     { actions: 'ssm:GetParameter', resources: IMAGE_PARAMETER },
     ...PUBLISH_TO_ALARM_TOPIC,

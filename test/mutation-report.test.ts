@@ -89,16 +89,19 @@ describe('scoring a run per folder', () => {
     expect(() => readRun('tools', file)).toThrow(`${file} is not a mutation-testing report`);
   });
 
+  /** The verdict both tests below use: the first survivor of the fixture run, reviewed as equivalent. */
+  const EQUIVALENT_A_LT_B = {
+    file: 'tools/deploy/x.ts',
+    mutator: 'EqualityOperator',
+    original: 'a < b',
+    replacement: '<=',
+    context: 'if (a < b)',
+    reason: 'a and b are never equal here',
+  };
+
   test('a survivor is matched to its verdict by file, mutator, original, replacement and a piece of its line, not by line number', () => {
     const survivor = run.mutants.find((m) => m.status === 'Survived')!;
-    const verdict = {
-      file: 'tools/deploy/x.ts',
-      mutator: 'EqualityOperator',
-      original: 'a < b',
-      replacement: '<=',
-      context: 'if (a < b)',
-      reason: 'a and b are never equal here',
-    };
+    const verdict = EQUIVALENT_A_LT_B;
     expect(verdictFor(survivor, [verdict])).toBe(verdict);
     expect(verdictFor(survivor, [{ ...verdict, replacement: '>' }])).toBeUndefined();
     expect(verdictFor(survivor, [{ ...verdict, file: 'tools/deploy/y.ts' }])).toBeUndefined();
@@ -120,14 +123,7 @@ describe('scoring a run per folder', () => {
 
   test('the page lists every survivor with its verdict, open ones as open, and verdicts no longer needed', () => {
     const verdicts = [
-      {
-        file: 'tools/deploy/x.ts',
-        mutator: 'EqualityOperator',
-        original: 'a < b',
-        replacement: '<=',
-        context: 'if (a < b)',
-        reason: 'a and b are never equal here',
-      },
+      EQUIVALENT_A_LT_B,
       {
         file: 'tools/deploy/gone.ts',
         mutator: 'BlockStatement',

@@ -1,5 +1,6 @@
 import { INFRA_VARIABLES } from '../lib/pipeline/steps';
 import { ENVS, shippedConfigs, synthEnv } from './helpers';
+import { INFRA_APPLY_CLOUDFORMATION } from './iam-policies';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 interface Action {
@@ -186,19 +187,11 @@ describe.each(ENVS)('infrastructure through the %s pipeline', (env) => {
     // The role's complete policy is stated in test/iam-roles.test.ts (prod); here, in every environment, what it may
     // do to CloudFormation and to the pipeline.
     const statements = ownStatements('DeliveryInfraApplyProjectRole');
-    const APPLY_CLOUDFORMATION = [
-      'cloudformation:DescribeChangeSet',
-      'cloudformation:DescribeStackEvents',
-      'cloudformation:DescribeStackResources',
-      'cloudformation:DescribeStacks',
-      'cloudformation:ExecuteChangeSet',
-      'cloudformation:GetTemplate',
-    ];
     const on = (prefix: string): Statement[] => statements.filter((s) => [s.Action].flat().some((a) => a.startsWith(prefix)));
     expect(on('cloudformation:')).toEqual([
       {
         Effect: 'Allow',
-        Action: APPLY_CLOUDFORMATION,
+        Action: INFRA_APPLY_CLOUDFORMATION,
         Resource: stackArn,
       },
     ]);
@@ -211,7 +204,7 @@ describe.each(ENVS)('infrastructure through the %s pipeline', (env) => {
     ]);
     // Every action of the role, in every environment (AWS reads action names without regard to case).
     expect(statements.flatMap((s) => [s.Action].flat().map((a) => a.toLowerCase())).sort()).toEqual(
-      [...APPLY_CLOUDFORMATION, 'codepipeline:StartPipelineExecution', 'elasticloadbalancing:DescribeRules', 'sns:Publish', 'ssm:GetParameter']
+      [...INFRA_APPLY_CLOUDFORMATION, 'codepipeline:StartPipelineExecution', 'elasticloadbalancing:DescribeRules', 'sns:Publish', 'ssm:GetParameter']
         .map((a) => a.toLowerCase())
         .sort(),
     );
